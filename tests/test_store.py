@@ -1,0 +1,132 @@
+"""Results store: atomic per-gene writes, finalize, fast per-gene reads, safe IDs."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from compute.errors import InputError
+from compute.store import GENE_COLUMNS, ROW_GROUP_ROWS, ResultsStore, safe_gene_id
+
+
+def gene_result(gene_id: str, n_people: int = 5, n_snvs: int = 3, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    gene = {c: float(rng.normal()) for c in GENE_COLUMNS if c != "gene_id"}
+    gene.update(gene_name=f"NAME_{gene_id}", chrom="22", strand="+", significant=False)
+    people = pd.DataFrame(
+        {
+            "person_id": [f"P{i}" for i in range(n_people)],
+            "hap1": rng.normal(size=n_people),
+            "hap2": rng.normal(size=n_people),
+            "predicted": rng.normal(size=n_people),
+            "observed": rng.normal(size=n_people),
+        }
+    )
+    variants = pd.DataFrame(
+        {
+            "variant_id": [f"rs{gene_id}_{i}" for i in range(n_snvs)],
+            "chrom": "22",
+            "pos": np.arange(n_snvs) + 100,
+            "ref": "A",
+            "alt": "G",
+            "alt_freq": 0.3,
+            "maf": 0.3,
+            "tss_distance": np.arange(n_snvs) - 1,
+            "tss_distance_stranded": np.arange(n_snvs) - 1,
+            "ism": rng.normal(size=n_snvs),
+            "grad_x_input": rng.normal(size=n_snvs),
+            "eqtl_slope": rng.normal(size=n_snvs),
+            "eqtl_p": rng.uniform(size=n_snvs),
+            "is_driver": [True] + [False] * (n_snvs - 1),
+            "is_main_driver": [True] + [False] * (n_snvs - 1),
+            "driver_gain": rng.uniform(size=n_snvs),
+            "supported": [True] * n_snvs,
+        }
+    )
+    null = pd.DataFrame({"draw": np.arange(4), "r": rng.normal(size=4)})
+    return gene, people, variants, null
+
+
+def test_write_finalize_read(tmp_path):
+    store = ResultsStore.create(tmp_path / "s", {"model": {"name": "test"}})
+    written = {}
+    for i, g in enumerate(["G3", "G1", "G2"]):
+        gene, people, variants, null = gene_result(g, seed=i)
+        store.write_gene(g, gene=gene, people=people, variants=variants, null=null)
+        written[g] = (gene, people, variants)
+    assert store.done_genes() == {"G1", "G2", "G3"}
+    store.finalize(lambda genes: genes.assign(q_bh=0.5))
+    genes = store.genes()
+    assert list(genes.gene_id) == ["G1", "G2", "G3"]
+    assert (genes.q_bh == 0.5).all()
+    for g, (gene, people, variants) in written.items():
+        got = store.people(g)
+        np.testing.assert_allclose(got.hap1, people.hap1)
+        assert list(store.variants(g).variant_id) == list(variants.variant_id)
+        assert len(store.null(g)) == 4
+    assert len(store.people("NOPE")) == 0
+    assert set(store.drivers().gene_id) == {"G1", "G2", "G3"}
+    assert store.manifest["finalized"] is True
+
+
+def test_reads_find_one_gene_among_many_row_groups(tmp_path, monkeypatch):
+    store = ResultsStore.create(tmp_path / "s", {})
+    n = 3000
+    variants = pd.DataFrame(
+        {c: 0.0 for c in ["alt_freq", "maf", "ism", "grad_x_input", "eqtl_slope", "eqtl_p", "driver_gain"]}
+        | {"pos": 1, "tss_distance": 0, "tss_distance_stranded": 0}
+        | {"chrom": "1", "ref": "A", "alt": "C", "is_driver": False, "is_main_driver": False, "supported": True},
+        index=range(n),
+    )
+    variants["gene_id"] = [f"G{i // 10:05d}" for i in range(n)]
+    variants["variant_id"] = [f"v{i}" for i in range(n)]
+    monkeypatch.setitem(ROW_GROUP_ROWS, "variants", 64)  # force many row groups
+    store.write_table("variants", variants.sample(frac=1, random_state=0))
+    assert store._indexes == {} and len(store._gene_rows("variants", "G00000")) == 10
+    assert store._indexes["variants"].file.metadata.num_row_groups > 40
+    got = store.variants("G00123")
+    assert sorted(got.variant_id) == sorted(f"v{i}" for i in range(1230, 1240))
+
+
+def test_killed_write_leaves_no_gene(tmp_path, monkeypatch):
+    store = ResultsStore.create(tmp_path / "s", {})
+    gene, people, variants, null = gene_result("G1")
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("compute.store.os.rename", boom)
+    with pytest.raises(RuntimeError):
+        store.write_gene("G1", gene=gene, people=people, variants=variants, null=null)
+    assert store.done_genes() == set()
+    assert not any((tmp_path / "s" / "parts").iterdir())
+
+
+def test_failures_are_recorded_and_cleared(tmp_path):
+    store = ResultsStore.create(tmp_path / "s", {})
+    store.write_failure("G1", "window off the FASTA")
+    assert store.failures() == {"G1": "window off the FASTA"}
+    gene, people, variants, null = gene_result("G1")
+    store.write_gene("G1", gene=gene, people=people, variants=variants, null=null)
+    assert store.failures() == {}
+
+
+@pytest.mark.parametrize("bad", ["../etc", "a/b", ".hidden", "", "x" * 200, "a b", None])
+def test_unsafe_gene_ids_are_rejected(bad):
+    with pytest.raises(InputError):
+        safe_gene_id(bad)
+
+
+def test_reopen_with_another_model_is_refused(tmp_path):
+    ResultsStore.create(tmp_path / "s", {"model": {"name": "a"}})
+    ResultsStore.create(tmp_path / "s", {"model": {"name": "a"}})
+    with pytest.raises(InputError, match="other model"):
+        ResultsStore.create(tmp_path / "s", {"model": {"name": "b"}})
+
+
+def test_not_a_store(tmp_path):
+    with pytest.raises(InputError, match="not a results store"):
+        ResultsStore(tmp_path)
+    (tmp_path / "manifest.json").write_text(json.dumps({}))
+    ResultsStore(tmp_path)
