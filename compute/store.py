@@ -118,7 +118,8 @@ class _GeneIndex:
         groups = []
         for i in range(file.metadata.num_row_groups):
             stats = file.metadata.row_group(i).column(column).statistics
-            groups.append((stats.min, stats.max) if stats is not None and stats.has_min_max else ("", "\uffff"))
+            known = stats is not None and stats.has_min_max
+            groups.append((stats.min, stats.max) if known else ("", "\uffff"))
         return cls(file, groups)
 
     def read(self, gene_id: str) -> pd.DataFrame:

@@ -60,7 +60,7 @@ def test_write_finalize_read(tmp_path):
     genes = store.genes()
     assert list(genes.gene_id) == ["G1", "G2", "G3"]
     assert (genes.q_bh == 0.5).all()
-    for g, (gene, people, variants) in written.items():
+    for g, (_gene, people, variants) in written.items():
         got = store.people(g)
         np.testing.assert_allclose(got.hap1, people.hap1)
         assert list(store.variants(g).variant_id) == list(variants.variant_id)
@@ -76,7 +76,8 @@ def test_reads_find_one_gene_among_many_row_groups(tmp_path, monkeypatch):
     variants = pd.DataFrame(
         {c: 0.0 for c in ["alt_freq", "maf", "ism", "grad_x_input", "eqtl_slope", "eqtl_p", "driver_gain"]}
         | {"pos": 1, "tss_distance": 0, "tss_distance_stranded": 0}
-        | {"chrom": "1", "ref": "A", "alt": "C", "is_driver": False, "is_main_driver": False, "supported": True},
+        | {"chrom": "1", "ref": "A", "alt": "C"}
+        | {"is_driver": False, "is_main_driver": False, "supported": True},
         index=range(n),
     )
     variants["gene_id"] = [f"G{i // 10:05d}" for i in range(n)]
