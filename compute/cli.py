@@ -44,7 +44,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", nargs="+", help="sample IDs (default: all in the VCF)")
     _add_genotype_policy_args(p)
 
+    p = sub.add_parser("precompute", help="run a cohort through Enformer and write a results store")
+    _add_cohort_args(p)
+    p.add_argument("--weights", required=True, help="local Enformer directory (save_pretrained)")
+    p.add_argument("--out", required=True, help="results store directory (created or resumed)")
+    p.add_argument("--gene", nargs="+", help="only these gene IDs (default: all genes of the cohort)")
+    p.add_argument("--backend", choices=["local", "ray"], default="local")
+    p.add_argument("--ray-address", help="address of an existing Ray cluster (default: start one here)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    p.add_argument("--track", type=int, default=4980, help="output track index (4980: CAGE:brain, adult)")
+    p.add_argument("--summary", choices=["sum_log", "sum"], default="sum_log")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--reverse-complement", action="store_true", help="average with the reverse complement")
+    p.add_argument("--shifts", type=int, nargs="*", default=[], help="also average over these bp shifts")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--no-gradients", action="store_true", help="skip gradient x input")
+    _add_stats_args(p)
+    p.add_argument("--no-progress", action="store_true")
+
+    p = sub.add_parser("status", help="what a results store holds: genes done, failed and left")
+    p.add_argument("store")
+
+    p = sub.add_parser("stats", help="recompute the cross-gene statistics of a store (no model run)")
+    p.add_argument("store")
+    p.add_argument("--convention", choices=["published", "textbook"], default="published")
+
+    p = sub.add_parser("weights", help="model weights")
+    weights_sub = p.add_subparsers(dest="weights_command", required=True)
+    export = weights_sub.add_parser("export", help="download Enformer once (needs internet) into DIR")
+    export.add_argument("dir")
+
     return parser
+
+
+def _add_stats_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--null-draws", type=int, default=50)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--convention", choices=["published", "textbook"], default="published")
+    p.add_argument("--no-predixcan", action="store_true", help="skip the elastic-net baseline")
 
 
 def _add_cohort_args(p: argparse.ArgumentParser) -> None:
@@ -93,6 +131,84 @@ def _haplotypes(args: argparse.Namespace) -> int:
         samples=args.samples,
         missing=args.missing,
     )
+    return 0
+
+
+@command("precompute")
+def _precompute(args: argparse.Namespace) -> int:
+    from compute.pipeline import CohortFiles, ModelOptions, RunSettings, StatsOptions, precompute
+
+    files = CohortFiles(args.fasta, args.vcf, args.genes, args.expression, args.missing)
+    settings = RunSettings(
+        window=args.window,
+        model=ModelOptions(
+            weights=args.weights,
+            track=args.track,
+            summary=args.summary,
+            precision=args.precision,
+            compile=args.compile,
+            reverse_complement=args.reverse_complement,
+            shifts=tuple(args.shifts),
+            batch_size=args.batch_size,
+            device=args.device,
+        ),
+        stats=StatsOptions(
+            null_draws=args.null_draws,
+            seed=args.seed,
+            convention=args.convention,
+            predixcan=not args.no_predixcan,
+        ),
+        gradients=not args.no_gradients,
+    )
+    store = precompute(
+        files,
+        settings,
+        args.out,
+        genes=args.gene,
+        backend=args.backend,
+        ray_address=args.ray_address,
+        progress=not args.no_progress,
+    )
+    return _print_status(store.path)
+
+
+@command("status")
+def _status(args: argparse.Namespace) -> int:
+    return _print_status(args.store)
+
+
+def _print_status(path) -> int:
+    from compute.pipeline import store_status
+
+    status = store_status(path)
+    print(
+        f"{path}: {status['done']} of {status['planned']} genes done, "
+        f"{len(status['failed'])} failed, {len(status['left'])} left"
+        + ("" if status["finalized"] else " (not finalized)")
+    )
+    for gene_id, error in status["failed"].items():
+        print(f"  failed {gene_id}: {error}")
+    return 1 if status["failed"] else 0
+
+
+@command("stats")
+def _stats(args: argparse.Namespace) -> int:
+    from compute.pipeline import recompute_statistics
+
+    genes = recompute_statistics(args.store, convention=args.convention)
+    print(
+        f"{args.store}: {len(genes)} genes, {int(genes.significant.sum())} significant at BH 0.05 "
+        f"({args.convention} convention)"
+    )
+    return 0
+
+
+@command("weights")
+def _weights(args: argparse.Namespace) -> int:
+    from compute.model import export_weights
+
+    export_weights(args.dir)
+    print(f"saved Enformer weights to {args.dir}; use --weights {args.dir}")
     return 0
 
 

@@ -147,6 +147,7 @@ class ResultsStore:
     def create(cls, path: str | Path, manifest: dict[str, Any]) -> ResultsStore:
         """Create a store (or reopen one whose manifest says the same run)."""
         path = Path(path)
+        manifest = json.loads(json.dumps(manifest, default=_json_default))  # compare as stored
         (path / "parts").mkdir(parents=True, exist_ok=True)
         (path / "failed").mkdir(exist_ok=True)
         manifest_path = path / "manifest.json"

@@ -1,0 +1,342 @@
+"""One gene end to end (haplotypes, Enformer scores, attributions, statistics),
+and the precompute loop that writes a cohort's genes into a results store.
+
+The unit of work is a `GeneWorker`: it opens the cohort inputs and the model
+once and then runs genes. The local backend keeps one in this process; the Ray
+backend keeps one per actor (one GPU each where there are GPUs). Only the
+process that called `precompute` writes to the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import traceback
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from compute.errors import InputError
+from compute.store import ResultsStore, safe_gene_id
+
+
+@dataclass(frozen=True)
+class CohortFiles:
+    """Where a cohort's inputs are; workers reopen them in their own process."""
+
+    fasta: str
+    vcf: str
+    genes: str
+    expression: str
+    missing: str = "error"
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """How to build and run the model (DESIGN §4)."""
+
+    weights: str  # a local save_pretrained directory (real Enformer or a small demo model)
+    track: int = 4980
+    summary: str = "sum_log"
+    precision: str = "fp32"
+    compile: bool = False
+    reverse_complement: bool = False
+    shifts: tuple[int, ...] = ()
+    batch_size: int = 4
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class StatsOptions:
+    null_draws: int = 50
+    seed: int = 0
+    convention: str = "published"
+    predixcan: bool = True
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything that decides a store's numbers; recorded in its manifest."""
+
+    window: int
+    model: ModelOptions
+    stats: StatsOptions = field(default_factory=StatsOptions)
+    gradients: bool = True
+
+
+@dataclass
+class GeneResult:
+    gene_id: str
+    gene: dict[str, Any]
+    people: pd.DataFrame
+    variants: pd.DataFrame
+    null: pd.DataFrame
+    seconds: float = 0.0
+
+
+class GeneWorker:
+    """Opens a cohort and a model once, then computes one gene at a time."""
+
+    def __init__(self, files: CohortFiles, settings: RunSettings):
+        from compute.inputs import load_cohort
+        from compute.model import load_model, model_spec
+
+        self.settings = settings
+        self.cohort = load_cohort(
+            fasta=files.fasta,
+            vcf=files.vcf,
+            genes=files.genes,
+            expression=files.expression,
+            window=settings.window,
+            missing=files.missing,
+            check_genotypes=False,  # checked once by the process that started the run
+        )
+        options = settings.model
+        self.model = load_model(options.weights, device=options.device)
+        self.spec = model_spec(self.model, options, window=settings.window)
+
+    def model_outputs(self, gene_id: str) -> dict[str, Any]:
+        """Haplotype scores, reference score, ISM and gradients of one gene."""
+        from compute.attribution import grad_x_input, ism
+        from compute.haplotypes import encode, gene_window, window_variants
+        from compute.model import score_haplotypes, score_tokens
+
+        gene = self.cohort.gene(gene_id)
+        start0, end0 = gene_window(int(gene["tss"]), self.settings.window)
+        ref_tokens = self.cohort.reference.tokens(gene["chrom"], start0, end0)
+        window = window_variants(
+            self.cohort.vcf,
+            gene["chrom"],
+            start0,
+            end0,
+            self.cohort.people,
+            missing=self.cohort.missing,
+            reference=self.cohort.reference,
+        )
+        offsets = window.variants["pos"].to_numpy() - 1 - start0
+        alt_tokens = encode("".join(window.variants["alt"]))
+        hap_scores = score_haplotypes(self.model, self.spec, ref_tokens, window)
+        ref_score = float(score_tokens(self.model, self.spec, ref_tokens[None])[0])
+        ism_values = ism(self.model, self.spec, ref_tokens, offsets, alt_tokens)
+        grads = (
+            grad_x_input(self.model, self.spec, ref_tokens, offsets, alt_tokens)
+            if self.settings.gradients
+            else np.full(len(offsets), np.nan)
+        )
+        return {
+            "gene": gene,
+            "window": window,
+            "hap_scores": hap_scores,
+            "ref_score": ref_score,
+            "ism": ism_values,
+            "grad_x_input": grads,
+        }
+
+    def run(self, gene_id: str) -> GeneResult:
+        started = time.perf_counter()
+        outputs = self.model_outputs(gene_id)
+        observed = self.cohort.expression.loc[gene_id, self.cohort.people].to_numpy(float)
+        result = assemble_gene(gene_id, outputs, observed, self.cohort.people, self.settings.stats)
+        result.seconds = time.perf_counter() - started
+        return result
+
+
+def assemble_gene(
+    gene_id: str,
+    outputs: dict[str, Any],
+    observed: np.ndarray,
+    people: Sequence[str],
+    stats_options: StatsOptions,
+) -> GeneResult:
+    """Statistics of one gene from its model outputs and observed expression."""
+    from compute.stats import gene_statistics
+
+    gene, window = outputs["gene"], outputs["window"]
+    hap_scores = np.asarray(outputs["hap_scores"], dtype=float)
+    predicted = hap_scores.mean(axis=1)
+    row, variant_stats = gene_statistics(
+        gene_id=gene_id,
+        predicted=predicted,
+        observed=observed,
+        dosage=window.dosage,
+        ism=outputs["ism"],
+        positions=window.variants["pos"].to_numpy(),
+        tss=int(gene["tss"]),
+        strand=gene["strand"],
+        n_draws=stats_options.null_draws,
+        seed=stats_options.seed,
+        predixcan=stats_options.predixcan,
+    )
+    row.update(
+        gene_name=gene["gene_name"],
+        chrom=str(gene["chrom"]),
+        tss=int(gene["tss"]),
+        strand=gene["strand"],
+        ref_score=outputs["ref_score"],
+    )
+    variants = window.variants[["variant_id", "chrom", "pos", "ref", "alt"]].reset_index(drop=True)
+    variants = pd.concat([variants, variant_stats.reset_index(drop=True)], axis=1)
+    variants["ism"] = outputs["ism"]
+    variants["grad_x_input"] = outputs["grad_x_input"]
+    people_frame = pd.DataFrame(
+        {
+            "person_id": list(people),
+            "hap1": hap_scores[:, 0],
+            "hap2": hap_scores[:, 1],
+            "predicted": predicted,
+            "observed": observed,
+        }
+    )
+    null = pd.DataFrame({"draw": np.arange(len(row["null_r"])), "r": row.pop("null_r")})
+    return GeneResult(gene_id, row, people_frame, variants, null)
+
+
+# ----- precompute over genes ---------------------------------------------------
+
+
+def file_digest(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    names = ["torch", "enformer-pytorch", "numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "cyvcf2"]
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def run_manifest(files: CohortFiles, settings: RunSettings, gene_ids: Sequence[str]) -> dict[str, Any]:
+    inputs = {}
+    for name in ("fasta", "vcf", "genes", "expression"):
+        path = Path(getattr(files, name))
+        inputs[name] = {"path": str(path), "sha256": file_digest(path)}
+    model = asdict(settings.model)
+    model.pop("batch_size")
+    model.pop("device")  # where it ran does not change the numbers we promise to reproduce
+    return {
+        "dataset": "computed",
+        "inputs": inputs,
+        "model": model,
+        "settings": {
+            "window": settings.window,
+            "stats": asdict(settings.stats),
+            "gradients": settings.gradients,
+        },
+        "packages": package_versions(),
+        "genes": list(gene_ids),
+        "has_people": True,
+        "has_null_draws": True,
+        "has_all_variants": True,
+    }
+
+
+def precompute(
+    files: CohortFiles,
+    settings: RunSettings,
+    out: str | Path,
+    genes: Iterable[str] | None = None,
+    backend: str = "local",
+    ray_address: str | None = None,
+    progress: bool = True,
+) -> ResultsStore:
+    """Compute every gene not yet in the store at `out`, then finalize it.
+
+    Inputs are validated in full before the first gene. A gene that fails is
+    recorded with its error and the others go on; a rerun retries it.
+    """
+    from compute.backends import run_genes
+    from compute.inputs import load_cohort
+    from compute.stats import cohort_statistics
+
+    cohort = load_cohort(
+        fasta=files.fasta,
+        vcf=files.vcf,
+        genes=files.genes,
+        expression=files.expression,
+        window=settings.window,
+        missing=files.missing,
+    )
+    gene_ids = cohort.gene_ids if genes is None else list(genes)
+    unknown = [g for g in gene_ids if g not in set(cohort.gene_ids)]
+    if unknown:
+        raise InputError(
+            f"{files.genes}: genes not in the cohort (genes table and expression matrix): {unknown[:5]}"
+        )
+    for gene_id in gene_ids:
+        safe_gene_id(gene_id)
+    store = ResultsStore.create(out, run_manifest(files, settings, gene_ids))
+    todo = [g for g in gene_ids if g not in store.done_genes()]
+    bar = _progress(len(gene_ids), len(gene_ids) - len(todo), progress)
+    for gene_id, result, error in run_genes(files, settings, todo, backend, ray_address):
+        if error is None:
+            store.write_gene(
+                gene_id, gene=result.gene, people=result.people, variants=result.variants, null=result.null
+            )
+            bar.set_postfix_str(f"{gene_id} {result.seconds:.1f}s")
+        else:
+            store.write_failure(gene_id, error)
+            bar.set_postfix_str(f"{gene_id} failed")
+        bar.update(1)
+    bar.close()
+    store.finalize(lambda frame: cohort_statistics(frame, convention=settings.stats.convention))
+    return store
+
+
+def format_error(err: BaseException) -> str:
+    """One line for the store's failure record; the last frame says where."""
+    if isinstance(err, InputError):
+        return str(err)
+    frame = traceback.extract_tb(err.__traceback__)[-1] if err.__traceback__ else None
+    where = f" ({Path(frame.filename).name}:{frame.lineno})" if frame else ""
+    return f"{type(err).__name__}: {err}{where}"
+
+
+def _progress(total: int, done: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=done, unit="gene", disable=not enabled, dynamic_ncols=True)
+
+
+def store_status(path: str | Path) -> dict[str, Any]:
+    """What a store holds: genes done, failed (with errors) and left."""
+    store = ResultsStore(path)
+    manifest = store.manifest
+    planned = manifest.get("genes", [])
+    done = store.done_genes() if (store.path / "parts").is_dir() else set(store.genes().gene_id)
+    failed = store.failures()
+    left = [g for g in planned if g not in done and g not in failed]
+    return {
+        "planned": len(planned) or len(done),
+        "done": len(done),
+        "failed": failed,
+        "left": left,
+        "finalized": bool(manifest.get("finalized")),
+    }
+
+
+def recompute_statistics(path: str | Path, convention: str = "published") -> pd.DataFrame:
+    """Redo the cross-gene statistics (null p-values, BH) of a finalized store."""
+    from compute.stats import cohort_statistics
+
+    store = ResultsStore(path)
+    if not store.has_table("genes"):
+        raise InputError(f"{path}: the store is not finalized yet (no genes.parquet); rerun precompute")
+    genes = cohort_statistics(store.genes(), convention=convention)
+    store.write_table("genes", genes)
+    settings = store.manifest.get("settings", {})
+    settings.setdefault("stats", {})["convention"] = convention
+    store.update_manifest(settings=settings)
+    return genes
