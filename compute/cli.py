@@ -75,6 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     export = weights_sub.add_parser("export", help="download Enformer once (needs internet) into DIR")
     export.add_argument("dir")
 
+    p = sub.add_parser(
+        "import-published", help="import the published Sasse et al. 2023 results into a results store"
+    )
+    p.add_argument("src", metavar="SRC", help="folder with the published files (see its SOURCE.md)")
+    p.add_argument("dir", metavar="DIR", help="results store to write (the files are copied to DIR/source)")
+
     return parser
 
 
@@ -199,6 +205,19 @@ def _stats(args: argparse.Namespace) -> int:
     print(
         f"{args.store}: {len(genes)} genes, {int(genes.significant.sum())} significant at BH 0.05 "
         f"({args.convention} convention)"
+    )
+    return 0
+
+
+@command("import-published")
+def _import_published(args: argparse.Namespace) -> int:
+    from compute.published import import_published
+
+    store = import_published(args.src, args.dir)
+    summary = store.manifest["summary"]
+    print(
+        f"{store.path}: {summary['genes']} genes ({summary['significant']} significant), "
+        f"{summary['drivers']} drivers in {summary['driver_genes']} genes"
     )
     return 0
 
