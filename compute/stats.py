@@ -41,6 +41,7 @@ __all__ = [
     "linear_approximation_r",
     "null_correlations",
     "null_pvalues",
+    "null_rank_pvalue",
     "null_summary",
     "null_tstat",
     "pearson",
@@ -141,6 +142,26 @@ def null_pvalues(
     t = null_tstat(r, null_mean, null_std, n_draws, convention)
     p = stats.t.sf(np.abs(t), n_draws - 1)
     return np.where(t < 0, 1.0, p)
+
+
+def null_rank_pvalue(
+    r: float, null_r: np.ndarray, rng: np.random.Generator | None = None
+) -> float:
+    """Rank p-value of |r| among the gene's |r_k|: (1 + #{|r_k| >= |r|}) / (n_draws + 1).
+
+    Calibrated when the model's score is exchangeable with the random predictors.
+    With `rng`, ties and the discreteness are broken at random, so that under the
+    null the p-value is exactly uniform on (0, 1). NaN r or no finite draw gives NaN.
+    """
+    a = np.abs(np.asarray(null_r, dtype=np.float64))
+    a = a[~np.isnan(a)]
+    if np.isnan(r) or a.size == 0:
+        return float("nan")
+    x = abs(float(r))
+    above, ties = int(np.sum(a > x)), int(np.sum(a == x))
+    if rng is None:
+        return (1 + above + ties) / (a.size + 1)
+    return (above + rng.uniform() * (ties + 1)) / (a.size + 1)
 
 
 def bh(pvalues: np.ndarray, n_tests: int | None = None) -> np.ndarray:
