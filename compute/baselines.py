@@ -13,9 +13,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import ElasticNetCV
-from sklearn.model_selection import KFold
 
 from compute.correlation import pearson
 
@@ -41,6 +38,12 @@ def predixcan_r(
     lambda.min.ratio 0.01 for more SNVs than people); a longer or deeper path barely
     moves the chosen penalty but costs most of the time (benchmarks/bench_stats.py).
     """
+    # scikit-learn loads in about a second: only when the baseline is asked for, so that
+    # re-testing a store (cohort_statistics) stays light
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import ElasticNetCV
+    from sklearn.model_selection import KFold
+
     G = np.asarray(dosage, dtype=np.float64)
     y = np.asarray(observed, dtype=np.float64)
     if G.ndim != 2 or y.shape != (G.shape[0],):

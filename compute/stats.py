@@ -296,6 +296,10 @@ def gene_statistics(
             f"gene_statistics({gene_id}): expected score, observed (n_people,), dosage (n_people, n_snvs), "
             f"ism (n_snvs,); found {score.shape}, {observed.shape}, {G.shape}, {ism.shape}"
         )
+    for name, values in (("score", score), ("observed", observed), ("ism", ism)):
+        if not np.isfinite(values).all():
+            raise ValueError(f"gene_statistics({gene_id}): {name} has {int((~np.isfinite(values)).sum())} "
+                             "non-finite values")
     if np.asarray(pos).shape != ism.shape:
         raise ValueError(f"gene_statistics({gene_id}): pos has shape {np.shape(pos)}, expected {ism.shape}")
 

@@ -280,3 +280,20 @@ def test_cohort_statistics_adds_columns_with_nan():
     assert text.loc[0, "t_null"] > out.loc[0, "t_null"]
     with pytest.raises(ValueError, match="null_std"):
         stats.cohort_statistics(genes.drop(columns="null_std"))
+
+
+def test_gene_statistics_rejects_non_finite_input(rng):
+    G = _dosage(rng, 30, 5)
+    observed = rng.standard_normal(30)
+    observed[3] = np.nan
+    with pytest.raises(ValueError, match="observed has 1 non-finite"):
+        stats.gene_statistics("G2", G @ np.ones(5), observed, G, np.ones(5), np.arange(5), 2, "+")
+
+
+def test_importing_stats_does_not_load_scikit_learn():
+    import subprocess
+    import sys
+
+    code = "import sys, compute.stats; print('sklearn' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
