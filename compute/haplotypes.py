@@ -156,9 +156,32 @@ def open_vcf(path: str | Path, samples: Sequence[str] | None = None):
         )
     try:
         vcf = cyvcf2.VCF(str(path), samples=list(samples) if samples is not None else None, lazy=True)
-    except (OSError, ValueError) as err:
+    except Exception as err:  # cyvcf2 raises a bare Exception for a bad header
+        duplicated = _duplicate_vcf_samples(path)
+        if duplicated:
+            raise InputError(
+                f"{path}: header (#CHROM line): duplicate sample IDs {duplicated[:5]}; "
+                "expected each sample once"
+            ) from err
         raise InputError(f"{path}: cannot be read as VCF/BCF ({err})") from err
     return vcf
+
+
+def _duplicate_vcf_samples(path: Path) -> list[str]:
+    """Sample IDs named twice on the #CHROM line of a (bgzipped) text VCF; [] for BCF or no header."""
+    import gzip
+
+    try:
+        with gzip.open(path, "rt") if path.suffix == ".gz" else open(path) as fh:
+            for line in fh:
+                if line.startswith("#CHROM"):
+                    samples = pd.Index(line.rstrip("\n").split("\t")[9:])
+                    return samples[samples.duplicated()].unique().tolist()
+                if not line.startswith("#"):
+                    break
+    except (OSError, UnicodeDecodeError, EOFError):
+        pass
+    return []
 
 
 def iter_snv_records(
