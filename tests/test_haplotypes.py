@@ -40,12 +40,14 @@ def test_one_hot_matches_enformer_pytorch():
     from enformer_pytorch.data import seq_indices_to_one_hot, str_to_one_hot
 
     seq = "ACGTNNGCAtgca"
-    tokens = encode(seq)[None]
-    ours = one_hot(tokens)
-    assert ours.dtype == torch.float32 and ours.shape == (1, len(seq), 4)
-    assert torch.equal(ours, seq_indices_to_one_hot(torch.from_numpy(tokens).long()))
-    assert torch.equal(ours[0], str_to_one_hot(seq))
-    assert ours[0, 4].sum() == 0
+    tokens = np.stack([encode(seq), encode(seq[::-1])])
+    expected = seq_indices_to_one_hot(torch.from_numpy(tokens).long())
+    for given in (tokens, torch.from_numpy(tokens), torch.from_numpy(tokens).long()):
+        ours = one_hot(given)
+        assert ours.dtype == torch.float32 and ours.shape == (2, len(seq), 4)
+        assert torch.equal(ours, expected)
+    assert torch.equal(one_hot(tokens)[0], str_to_one_hot(seq))
+    assert one_hot(tokens)[0, 4].sum() == 0 and one_hot(tokens)[0, 0].tolist() == [1, 0, 0, 0]
 
 
 @pytest.fixture(scope="module")

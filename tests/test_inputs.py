@@ -162,6 +162,12 @@ def test_unphased_or_missing_genotype(tmp_path, call, kind):
     assert f"read as REF: {n_records_in_windows} (policy: reference)" in cohort.summary()
 
 
+def test_haploid_genotype_is_an_error(tmp_path):
+    paths, _ = build(tmp_path, gts=["0|1", "1", "0|0", "0|0", "1|0"])
+    message = error_of(paths, missing="reference")
+    assert "calls.vcf.gz: record 22:" in message and "haploid GT for sample S2" in message
+
+
 def test_unphased_homozygous_call_is_accepted(tmp_path):
     paths, _ = build(tmp_path, gts=["0|1", "1/1", "0/0", "0|0", "1|0"])
     assert load(paths).counts.missing == 0
