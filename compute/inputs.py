@@ -229,8 +229,14 @@ def read_expression(path: str | Path) -> pd.DataFrame:
             sep = "," if name.endswith(".csv") else "\t"
             with _text_opener(path) as fh:
                 header = [h.strip() for h in fh.readline().rstrip("\r\n").split(sep)]
-            raw = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
-            raw.columns = header[: len(raw.columns)]
+                first = fh.readline().rstrip("\r\n")
+            if first and len(first.split(sep)) != len(header):
+                raise InputError(
+                    f"{path}: line 2: expected {len(header)} fields like the header (gene_id, then one "
+                    f"per sample), found {len(first.split(sep))}"
+                )
+            raw = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, index_col=False)
+            raw.columns = header
             line_offset = 2  # header is line 1
         else:
             raise InputError(f"{path}: expected an expression matrix ending in .tsv, .csv or .parquet")

@@ -173,6 +173,29 @@ def test_unphased_homozygous_call_is_accepted(tmp_path):
     assert load(paths).counts.missing == 0
 
 
+def test_indels_are_skipped_and_counted(tmp_path):
+    _, seq = build(tmp_path)
+    indels = [("22", 450, "del1", seq[449:452], seq[449], ["0|1"] * 5),
+              ("22", 470, "ins1", seq[469], seq[469] + "AC", ["1|1"] * 5),
+              ("22", 480, "sym1", seq[479], "<DEL>", ["0|1"] * 5)]
+    paths, _ = build(tmp_path, extra_rows=indels)
+    cohort = load(paths)
+    assert cohort.counts.indels == 1 + 3 and cohort.genes["n_snvs"].tolist() == [4, 3, 0]
+    assert "indels skipped: 4" in cohort.summary()
+
+
+def test_multiallelic_records_are_counted_and_keep_the_most_common_alt(tmp_path):
+    from compute.haplotypes import window_variants
+
+    paths, seq = build(tmp_path)
+    cohort = load(paths)
+    assert cohort.counts.multiallelic == 1 and "multi-allelic records: 1" in cohort.summary()
+    wv = window_variants(paths["vcf"], "22", 1390, 1410, SAMPLES)
+    alts = [b for b in "ACGT" if b != seq[1399]]
+    # calls 0|2 2|2 1|0 0|0 2|0: the second ALT is carried 4 times, the first once
+    assert wv.variants["alt"].tolist() == [alts[1]] and wv.dosage[:, 0].tolist() == [1, 2, 0, 0, 1]
+
+
 def test_no_shared_samples(tmp_path):
     paths, _ = build(tmp_path, expression_samples=["X1", "X2"])
     message = error_of(paths)
@@ -276,6 +299,14 @@ def test_gtf_genes_tss_by_strand(tmp_path):
     gtf.write_text('22\tsrc\tgene\t100\t900\t.\t.\t.\tgene_id "ENSG1";\n')
     with pytest.raises(InputError, match=r"genes.gtf: line 1 \(gene ENSG1\): expected strand"):
         read_genes(gtf)
+
+
+def test_expression_header_without_gene_id_column(tmp_path):
+    paths, _ = build(tmp_path)
+    lines = paths["expression"].read_text().splitlines()
+    paths["expression"].write_text("\n".join([lines[0].split("\t", 1)[1], *lines[1:]]) + "\n")
+    message = error_of(paths)
+    assert "expr.tsv: line 2: expected 5 fields like the header" in message and "found 6" in message
 
 
 def test_expression_formats_agree(tmp_path):
