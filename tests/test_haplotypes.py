@@ -1,5 +1,6 @@
 """Personal haplotypes against `bcftools consensus -H 1` / `-H 2`, byte for byte."""
 
+import gzip
 import subprocess
 import sys
 
@@ -90,6 +91,43 @@ def test_real_1000_genomes_haplotypes_match_bcftools(chr20):
             assert decode(row) == expected, f"{people[p]} hap{h + 1}"
             n_differ += decode(row) != decode(ref_tokens)
     assert n_differ == 2 * len(people)  # every haplotype carries some ALT, so the check has teeth
+
+
+def test_bcf_reads_like_vcf(chr20, external_data, tmp_path):
+    # Debian gzips the package's reference.bcf (plain gzip, not BGZF) and keeps its index as is.
+    source = external_data / "shapeit4"
+    bcf = tmp_path / "reference.bcf"
+    bcf.write_bytes(gzip.decompress((source / "reference.bcf.gz").read_bytes()))
+    (tmp_path / "reference.bcf.csi").symlink_to(source / "reference.bcf.csi")
+    start0, end0 = gene_window(2_000_000, length=50_000)
+    people = _samples(chr20["vcf"])[:40]
+    from_vcf = window_variants(chr20["vcf"], "20", start0, end0, people)
+    from_bcf = window_variants(bcf, "20", start0, end0, people)
+    assert from_vcf.n_snvs > 100
+    assert from_vcf.variants.equals(from_bcf.variants)
+    assert np.array_equal(from_vcf.alleles, from_bcf.alleles)
+
+
+def test_cohort_on_real_genotypes(chr20, tmp_path):
+    """load_cohort over 30 genes on the real chr20 genotypes: SNVs per window agree with bcftools."""
+    from compute.inputs import load_cohort
+
+    people = _samples(chr20["vcf"])
+    tss = list(range(1_050_000, 1_050_000 + 30 * 3_000, 3_000))
+    genes = tmp_path / "genes.tsv"
+    genes.write_text("gene_id\tgene_name\tchrom\ttss\tstrand\n"
+                     + "".join(f"G{i}\tG{i}\t20\t{t}\t+\n" for i, t in enumerate(tss)))
+    expression = tmp_path / "expression.tsv"
+    expression.write_text("gene_id\t" + "\t".join(people[::-1]) + "\n"
+                          + "".join(f"G{i}\t" + "\t".join(["1.5"] * len(people)) + "\n" for i in range(30)))
+    cohort = load_cohort(chr20["fasta"], chr20["vcf"], genes, expression, window=20_000)
+    assert cohort.people == people
+    for i in (0, 17, 29):
+        start0, end0 = gene_window(tss[i], 20_000)
+        region = f"20:{start0 + 1}-{end0}"
+        count = subprocess.run(["bcftools", "view", "-H", "-r", region, str(chr20["snvs"])],
+                               capture_output=True, text=True, check=True).stdout.count("\n")
+        assert cohort.genes["n_snvs"].iloc[i] == count > 50
 
 
 def _samples(vcf):
