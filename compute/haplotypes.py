@@ -216,7 +216,7 @@ def iter_snv_records(
         return
     ref_blocks = _RefBlocks(reference, chrom) if reference is not None else None
     identity = np.array_equal(order, np.arange(len(vcf.samples)))
-    pending: list[tuple[SnvRecord, str]] = []  # genotype checks run per chunk of records, vectorised
+    pending: list[tuple[SnvRecord, np.ndarray, str]] = []  # (record, raw GT, label), checked per chunk
     for rec in vcf(f"{chrom}:{lo}-{hi}"):
         if not (lo <= rec.POS <= hi):
             continue  # a deletion starting before the window overlaps it; not an SNV anyway
@@ -241,7 +241,8 @@ def iter_snv_records(
                              f"{gt.shape[1] - 1}")
         gt = gt if identity else gt[order]
         vid = rec.ID or f"{chrom}:{rec.POS}:{ref}:{alts[0]}"
-        pending.append((SnvRecord(chrom, rec.POS, vid, ref, alts, gt), _record_label(vcf_path, rec)))
+        record = SnvRecord(chrom, rec.POS, vid, ref, alts, np.empty((0, 2), np.uint8))
+        pending.append((record, gt, _record_label(vcf_path, rec)))
         if len(pending) == 256:
             yield from _check_genotypes(pending, vcf.samples, order, missing, counts)
             pending = []
@@ -249,10 +250,10 @@ def iter_snv_records(
 
 
 def _check_genotypes(
-    pending: list[tuple[SnvRecord, str]], samples: list[str], order: np.ndarray, missing: str,
+    pending: list[tuple[SnvRecord, np.ndarray, str]], samples: list[str], order: np.ndarray, missing: str,
     counts: WindowCounts,
 ) -> Iterator[SnvRecord]:
-    """Turn raw GT arrays `(n, 3)` (allele, allele, phased) into uint8 allele codes `(n, 2)`.
+    """Set each record's uint8 allele codes `(n, 2)` from its raw GT array `(n, 3)` (allele, allele, phased).
 
     Missing or unphased heterozygous calls raise InputError (missing="error") or read as
     REF and are counted (missing="reference"): a missing allele becomes REF while the other
@@ -261,7 +262,7 @@ def _check_genotypes(
     """
     if not pending:
         return
-    gt = np.stack([rec.codes for rec, _ in pending])  # (records, people, 3)
+    gt = np.stack([raw for _, raw, _ in pending])  # (records, people, 3)
     alleles = gt[:, :, :2]
     haploid = alleles[:, :, 1] == -2  # htslib's vector end: a one-allele call
     absent = alleles < 0
@@ -274,17 +275,17 @@ def _check_genotypes(
         sample = samples[order[person]]
         if haploid.any():
             raise InputError(
-                f"{pending[r][1]}: expected diploid genotypes, found a haploid GT for sample {sample}"
+                f"{pending[r][2]}: expected diploid genotypes, found a haploid GT for sample {sample}"
             )
         kind = "missing" if absent[r, person].any() else "unphased"
         raise InputError(
-            f"{pending[r][1]}: {kind} genotype for sample {sample} ({int(bad[r].sum())} of "
+            f"{pending[r][2]}: {kind} genotype for sample {sample} ({int(bad[r].sum())} of "
             f"{bad.shape[1]} samples); expected phased calls like 0|1 "
             "(use --missing reference to read them as REF)"
         )
     counts.missing += int(bad.sum())
     codes = np.where(absent | unphased[:, :, None], 0, alleles).astype(np.uint8)
-    for (rec, _), rec_codes in zip(pending, codes, strict=True):
+    for (rec, _, _), rec_codes in zip(pending, codes, strict=True):
         rec.codes = rec_codes
         yield rec
 
