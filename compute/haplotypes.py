@@ -362,7 +362,12 @@ def apply_snvs(
         offsets = wv.variants["pos"].to_numpy() - 1 - window_start0
         if offsets.min() < 0 or offsets.max() >= len(ref_tokens):
             raise ValueError("window variants lie outside the reference tokens given")
-        rows, cols = np.nonzero(codes)
+        rows, cols = np.nonzero(codes)  # row-major: each haplotype's records in file order
+        if (np.diff(offsets) == 0).any():
+            # Several records at one position: the first one a haplotype carries wins and the
+            # rest are skipped, as bcftools consensus does with overlapping variants.
+            _, first = np.unique(rows * len(ref_tokens) + offsets[cols], return_index=True)
+            rows, cols = rows[first], cols[first]
         out[rows, offsets[cols]] = wv.allele_tokens[cols, codes[rows, cols]]
     return out
 

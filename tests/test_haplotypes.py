@@ -165,6 +165,22 @@ def test_simulated_haplotypes_match_bcftools(cohort, tmp_path, chrom, tss):
             assert len(seq[: lo - start0] + seq[hi - start0 :]) == window - (hi - lo)
 
 
+def test_records_at_one_position_first_carried_wins_like_bcftools(tmp_path):
+    from cohort_files import write_vcf
+
+    seq = "AAAAAAAAAACCCCCCCCCC"
+    fasta = write_fasta(tmp_path / "ref.fa", {"c": seq})
+    rows = [("c", 2, "a", "A", "G", ["1|0", "0|0"]), ("c", 2, "b", "A", "T", ["1|1", "0|1"]),
+            ("c", 3, "c", "A", "C", ["0|1", "1|1"]), ("c", 3, "d", "A", "T", ["0|1", "0|0"])]
+    vcf = write_vcf(tmp_path / "dup.vcf.gz", ["s1", "s2"], rows, {"c": 20})
+    region_fa = write_fasta(tmp_path / "region.fa", {"c:1-20": seq})
+    wv = window_variants(vcf, "c", 0, 20, ["s1", "s2"], reference=Reference(fasta))
+    tokens = np.concatenate([t for _, _, t in personal_haplotypes(encode(seq), wv, 0)])
+    for k, (person, hap) in enumerate([("s1", 1), ("s1", 2), ("s2", 1), ("s2", 2)]):
+        assert decode(tokens[k]) == bcftools_consensus(region_fa, vcf, person, hap), (person, hap)
+    assert decode(tokens[1]).startswith("ATC")
+
+
 def test_window_variants_table_dosage_and_multiallelic(cohort):
     rows = [r for r in cohort["rows"] if r[0] == "chrA" and 1000 <= r[1] <= 2000]
     wv = window_variants(cohort["vcf"], "chrA", 999, 2000, cohort["samples"], missing="reference")
