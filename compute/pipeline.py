@@ -94,8 +94,8 @@ class GeneWorker:
             expression=files.expression,
             window=settings.window,
             missing=files.missing,
-            check_genotypes=False,  # checked once by the process that started the run
         )
+        self.genes = self.cohort.genes.set_index("gene_id")
         options = settings.model
         self.model = load_model(options.weights, device=options.device)
         self.spec = model_spec(self.model, options, window=settings.window)
@@ -106,7 +106,7 @@ class GeneWorker:
         from compute.haplotypes import encode, gene_window, window_variants
         from compute.model import score_haplotypes, score_tokens
 
-        gene = self.cohort.gene(gene_id)
+        gene = self.genes.loc[gene_id]
         start0, end0 = gene_window(int(gene["tss"]), self.settings.window)
         ref_tokens = self.cohort.reference.tokens(gene["chrom"], start0, end0)
         window = window_variants(
@@ -270,8 +270,9 @@ def precompute(
         window=settings.window,
         missing=files.missing,
     )
-    gene_ids = cohort.gene_ids if genes is None else list(genes)
-    unknown = [g for g in gene_ids if g not in set(cohort.gene_ids)]
+    known = cohort.genes["gene_id"].tolist()
+    gene_ids = known if genes is None else list(genes)
+    unknown = sorted(set(gene_ids) - set(known))
     if unknown:
         raise InputError(
             f"{files.genes}: genes not in the cohort (genes table and expression matrix): {unknown[:5]}"
