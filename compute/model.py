@@ -273,9 +273,22 @@ def small_model(
     drawn too, and weights are scaled to keep unit variance, so that every part of
     the model changes the output.
     """
+    params = {**SMALL_DEFAULTS, **hparams, "sequence_length": int(window)}
+    return _wrap(_random_enformer(seed, params), device, window, source=f"small(seed={seed})")
+
+
+def full_size_model(seed: int = 0, *, device: str | torch.device = "auto") -> Model:
+    """The published architecture (dim 1,536, depth 11, 196,608 bp, TF gamma positions), random weights.
+
+    For benchmarks: the cost of a forward pass does not depend on the weights.
+    """
+    params = dict(output_heads=dict(human=5313), use_tf_gamma=True, sequence_length=FULL_WINDOW)
+    return _wrap(_random_enformer(seed, params), device, FULL_WINDOW, source=f"full-size(seed={seed})")
+
+
+def _random_enformer(seed: int, params: dict) -> nn.Module:
     from enformer_pytorch import Enformer
 
-    params = {**SMALL_DEFAULTS, **hparams, "sequence_length": int(window)}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         enformer = Enformer.from_hparams(**params)
@@ -290,7 +303,7 @@ def small_model(
                     # Unit-variance-preserving weights; the library's defaults (and the zero
                     # attention output) leave a random model almost blind to its input.
                     module.weight.normal_(0.0, module.weight[0].numel() ** -0.5)
-    return _wrap(enformer, device, window, source=f"small(seed={seed})")
+    return enformer
 
 
 # --------------------------------------------------------------------------- checks
