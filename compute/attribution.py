@@ -25,6 +25,7 @@ from compute.model import (
     Model,
     ModelSpec,
     after_tower,
+    batch_indices,
     check_snvs,
     member_bins,
     member_values,
@@ -98,7 +99,15 @@ def required_input(steps: list[Step], first: int, last: int, length: int) -> tup
     return a, b
 
 
-def snv_slices(model: Model, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def max_slice_width(model: Model) -> int:
+    """The widest slice any single SNV needs (one position of every alignment to the bins)."""
+    middle = model.window // 2
+    return snv_slices(model, np.arange(middle, middle + model.bin_size))[3]
+
+
+def snv_slices(
+    model: Model, offsets: np.ndarray, min_width: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """For each SNV: affected tower positions [first, last], slice start; and the common slice width.
 
     Slices start on a multiple of the bin size (so every pooling pairs the same
@@ -116,7 +125,7 @@ def snv_slices(model: Model, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarra
         s, e = required_input(steps, int(first[i]), int(last[i]), L)
         start[i] = (s // bin_size) * bin_size
         end[i] = -(-(e + 1) // bin_size) * bin_size
-    width = int((end - start).max()) if len(offsets) else bin_size
+    width = max(int((end - start).max()) if len(offsets) else bin_size, min_width)
     start = np.minimum(start, L - width)
     return first, last, start, width
 
@@ -190,12 +199,12 @@ def _ism_full(model, spec, ref, pos, alt, bins, batch_size):
     ref_dev = ref.to(model.device)
     ref_values = member_values(model, spec, ref_dev[None], bins)
     out = []
-    for i in range(0, pos.size, batch_size):
-        o = torch.from_numpy(pos[i : i + batch_size]).to(model.device)
-        a = torch.from_numpy(alt[i : i + batch_size]).to(model.device)
+    for idx, real in batch_indices(pos.size, batch_size, pad=spec.compile):
+        o = torch.from_numpy(pos[idx]).to(model.device)
+        a = torch.from_numpy(alt[idx]).to(model.device)
         tokens = ref_dev.expand(o.numel(), -1).clone()
         tokens[torch.arange(o.numel(), device=model.device), o] = a
-        out.append(member_values(model, spec, tokens, bins))
+        out.append(member_values(model, spec, tokens, bins)[:real])
     return ref_values, torch.cat(out)
 
 
@@ -213,10 +222,11 @@ def _ism_cached(model, spec, ref, pos, alt, bins, batch_size):
         cache = tower_fn(enf, one_hot(member_ref[None], model.dtype))  # (1, C, N)
         ref_total = ref_total + after_fn(enf, cache, positions, spec.head, spec.track)
         o_all, a_all = _member_snvs(member_ref, pos, alt, shift, rc, L)
-        first, last, start, width = snv_slices(model, o_all)
-        for i in range(0, pos.size, batch_size):
-            sl = slice(i, i + batch_size)
-            n = o_all[sl].size
+        # A compiled tower sees one slice width for every gene.
+        fixed = max_slice_width(model) if spec.compile else 0
+        first, last, start, width = snv_slices(model, o_all, min_width=fixed)
+        for sl, real in batch_indices(pos.size, batch_size, pad=spec.compile):
+            n = sl.size
             rows = torch.arange(n, device=dev)
             s = torch.from_numpy(start[sl]).to(dev)
             # Sequence slices with the ALT base, run through stem + tower.
@@ -234,7 +244,7 @@ def _ism_cached(model, spec, ref, pos, alt, bins, batch_size):
             values = local.gather(2, source[:, None, :].expand(n, channels, span))
             patched = cache.expand(n, -1, -1).clone()
             patched.scatter_(2, target[:, None, :].expand(n, channels, span), values)
-            alt_total[sl] += after_fn(enf, patched, positions, spec.head, spec.track)
+            alt_total[sl[:real]] += after_fn(enf, patched, positions, spec.head, spec.track)[:real]
     return ref_total / len(members), alt_total / len(members)
 
 

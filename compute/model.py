@@ -488,6 +488,22 @@ def member_values(model: Model, spec: ModelSpec, tokens: torch.Tensor, bins: tup
 # --------------------------------------------------------------------------- scoring
 
 
+def batch_indices(n: int, batch_size: int, pad: bool = False):
+    """(row indices, number of real rows) per batch.
+
+    With pad, every batch has batch_size rows (the last repeats its final row), so
+    that a torch.compile'd model sees one shape and never recompiles.
+    """
+    if batch_size < 1:
+        raise ModelError(f"batch size {batch_size}: expected at least 1")
+    for i in range(0, n, batch_size):
+        idx = np.arange(i, min(i + batch_size, n))
+        real = idx.size
+        if pad and real < batch_size:
+            idx = np.concatenate([idx, np.full(batch_size - real, idx[-1])])
+        yield idx, real
+
+
 def score_tokens(model: Model, tokens, spec: ModelSpec | None = None, *, batch_size: int = 8) -> np.ndarray:
     """Gene scores of whole sequences: (B, L) uint8 tokens (numpy or torch) -> (B,) float64."""
     spec = ModelSpec() if spec is None else spec
@@ -498,9 +514,9 @@ def score_tokens(model: Model, tokens, spec: ModelSpec | None = None, *, batch_s
     check_window(model, int(t.shape[1]))
     out = []
     with torch.inference_mode():
-        for i in range(0, t.shape[0], batch_size):
-            batch = t[i : i + batch_size].to(model.device, non_blocking=True)
-            out.append(summarise(member_values(model, spec, batch, bins), spec.summary).cpu())
+        for idx, real in batch_indices(t.shape[0], batch_size, pad=spec.compile):
+            batch = t[torch.from_numpy(idx)].to(model.device, non_blocking=True)
+            out.append(summarise(member_values(model, spec, batch, bins), spec.summary)[:real].cpu())
     if not out:
         return np.zeros(0)
     return torch.cat(out).double().numpy()
@@ -576,10 +592,10 @@ def score_haplotypes(
     ref_dev = ref.to(model.device)
     pos_dev = torch.from_numpy(pos).to(model.device)
     with torch.inference_mode():
-        for i in range(0, unique.shape[0], batch_size):
-            hap = torch.from_numpy(unique[i : i + batch_size]).to(model.device, non_blocking=True)
+        for idx, real in batch_indices(unique.shape[0], batch_size, pad=spec.compile):
+            hap = torch.from_numpy(unique[idx]).to(model.device, non_blocking=True)
             tokens = ref_dev.expand(hap.shape[0], -1).clone()
             tokens[:, pos_dev] = hap
             values = member_values(model, spec, tokens, bins)
-            scores[i : i + hap.shape[0]] = summarise(values, spec.summary).double().cpu().numpy()
+            scores[idx[:real]] = summarise(values, spec.summary)[:real].double().cpu().numpy()
     return scores[inverse.reshape(-1)].reshape(n_people, 2)

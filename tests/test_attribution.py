@@ -9,6 +9,7 @@ from compute.attribution import (
     affected_range,
     grad_x_input,
     ism,
+    max_slice_width,
     required_input,
     snv_slices,
     tower_steps,
@@ -190,3 +191,18 @@ def test_attribution_errors(model, case):
         ism(model, ModelSpec(), ref[:2048], OFFSETS[:2], alt[:2])
     with pytest.raises(ModelError, match="track index"):
         grad_x_input(model, ModelSpec(track=9999), ref, OFFSETS, alt)
+
+
+def test_compile_mode_shapes_give_same_numbers(model, case, monkeypatch):
+    """spec.compile pads every batch to batch_size and fixes the slice width (one compiled shape);
+    torch.compile itself (minutes on CPU) is replaced by the identity here."""
+    monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: fn)
+    model._compiled.clear()
+    ref, alt = case
+    plain = ism(model, ModelSpec(), ref, OFFSETS, alt, batch_size=5)
+    padded = ism(model, ModelSpec(compile=True), ref, OFFSETS, alt, batch_size=5)
+    np.testing.assert_allclose(padded, plain, atol=2e-6)
+    full = ism(model, ModelSpec(compile=True), ref, OFFSETS[:7], alt[:7], batch_size=5, method="full")
+    np.testing.assert_allclose(full, plain[:7], atol=2e-6)
+    assert max_slice_width(model) >= snv_slices(model, OFFSETS)[3]
+    model._compiled.clear()

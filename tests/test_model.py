@@ -9,6 +9,7 @@ import torch
 from compute.errors import InputError, ModelError
 from compute.model import (
     ModelSpec,
+    batch_indices,
     haplotype_bases,
     load_model,
     save_weights,
@@ -204,3 +205,21 @@ def test_token_errors(model, tokens):
         score_haplotypes(model, ModelSpec(), tokens[0], [4096], np.array([1], np.uint8), np.ones((1, 2, 1)))
     with pytest.raises(ModelError, match="device"):
         small_model(device="tpu")
+
+
+def test_batch_indices():
+    assert [(list(i), r) for i, r in batch_indices(5, 2)] == [([0, 1], 2), ([2, 3], 2), ([4], 1)]
+    assert [(list(i), r) for i, r in batch_indices(5, 3, pad=True)] == [([0, 1, 2], 3), ([3, 4, 4], 2)]
+    with pytest.raises(ModelError, match="batch size"):
+        list(batch_indices(5, 0))
+
+
+def test_compile_mode_scores(model, tokens, monkeypatch):
+    """Padded batches (compile mode) give the same scores; torch.compile itself is the identity here."""
+    monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: fn)
+    model._compiled.clear()
+    spec = ModelSpec(compile=True)
+    np.testing.assert_allclose(
+        score_tokens(model, tokens, spec, batch_size=3), score_tokens(model, tokens), atol=1e-6
+    )
+    model._compiled.clear()
