@@ -31,6 +31,7 @@ from compute.model import (
     member_values,
     one_hot,
     parts,
+    precision,
     summarise,
     tower,
     transform_one_hot,
@@ -185,7 +186,7 @@ def ism(
         raise ModelError(f"ISM method {method!r}: expected cached or full")
     if pos.size == 0:
         return np.zeros(0)
-    with torch.inference_mode():
+    with torch.inference_mode(), precision(model, spec):
         if method == "full":
             ref_values, alt_values = _ism_full(model, spec, ref, pos, alt, bins, batch_size)
         else:
@@ -259,7 +260,7 @@ def grad_x_input(model: Model, spec: ModelSpec, ref_tokens, offsets, alt_tokens)
     """
     bins, ref, pos, alt = _check(model, spec, ref_tokens, offsets, alt_tokens)
     x = one_hot(ref.to(model.device)[None], model.dtype).requires_grad_(True)
-    with torch.enable_grad():
+    with torch.enable_grad(), precision(model, spec):
         total = 0.0
         for shift, rc in spec.members():
             t = tower(model.enformer, transform_one_hot(x, shift, rc))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -453,8 +454,23 @@ def summarise(values: torch.Tensor, summary: str) -> torch.Tensor:
     return torch.log(values.clamp_min(torch.finfo(torch.float32).tiny)).sum(-1)
 
 
-def _autocast(model: Model, spec: ModelSpec):
-    return torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=spec.precision == "bf16")
+@contextmanager
+def precision(model: Model, spec: ModelSpec):
+    """bf16: autocast. fp32: true fp32 on CUDA, whose convolutions otherwise default to TF32
+    (10-bit mantissa), too coarse for differences between haplotypes and for ISM."""
+    if spec.precision == "bf16":
+        with torch.autocast(model.device.type, dtype=torch.bfloat16):
+            yield
+        return
+    if model.device.type != "cuda":
+        yield
+        return
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def parts(model: Model, spec: ModelSpec) -> tuple[Callable, Callable]:
@@ -467,21 +483,18 @@ def parts(model: Model, spec: ModelSpec) -> tuple[Callable, Callable]:
 
 
 def member_values(model: Model, spec: ModelSpec, tokens: torch.Tensor, bins: tuple[int, ...]) -> torch.Tensor:
-    """Track values at the bins, averaged over the ensemble: (B, L) tokens on device -> (B, bins)."""
+    """Track values at the bins, averaged over the ensemble: (B, L) tokens on device -> (B, bins).
+
+    Callers hold `precision(model, spec)` and inference mode.
+    """
     tower_fn, after_fn = parts(model, spec)
     total = None
     members = spec.members()
-    with _autocast(model, spec):
-        for shift, rc in members:
-            x = one_hot(transform_tokens(tokens, shift, rc), model.dtype)
-            v = after_fn(
-                model.enformer,
-                tower_fn(model.enformer, x),
-                member_bins(model, bins, rc),
-                spec.head,
-                spec.track,
-            )
-            total = v if total is None else total + v
+    for shift, rc in members:
+        x = one_hot(transform_tokens(tokens, shift, rc), model.dtype)
+        positions = member_bins(model, bins, rc)
+        v = after_fn(model.enformer, tower_fn(model.enformer, x), positions, spec.head, spec.track)
+        total = v if total is None else total + v
     return total / len(members)
 
 
@@ -513,7 +526,7 @@ def score_tokens(model: Model, tokens, spec: ModelSpec | None = None, *, batch_s
         raise InputError(f"tokens: expected shape (batch, {model.window}), found {tuple(t.shape)}")
     check_window(model, int(t.shape[1]))
     out = []
-    with torch.inference_mode():
+    with torch.inference_mode(), precision(model, spec):
         for idx, real in batch_indices(t.shape[0], batch_size, pad=spec.compile):
             batch = t[torch.from_numpy(idx)].to(model.device, non_blocking=True)
             out.append(summarise(member_values(model, spec, batch, bins), spec.summary)[:real].cpu())
@@ -591,7 +604,7 @@ def score_haplotypes(
     scores = np.empty(unique.shape[0])
     ref_dev = ref.to(model.device)
     pos_dev = torch.from_numpy(pos).to(model.device)
-    with torch.inference_mode():
+    with torch.inference_mode(), precision(model, spec):
         for idx, real in batch_indices(unique.shape[0], batch_size, pad=spec.compile):
             hap = torch.from_numpy(unique[idx]).to(model.device, non_blocking=True)
             tokens = ref_dev.expand(hap.shape[0], -1).clone()
