@@ -117,7 +117,9 @@ def make_synthetic_store(
     for start in range(0, n_genes, chunk_genes):
         chunk = {name: [] for name in writers}
         for i in range(start, min(start + chunk_genes, n_genes)):
-            gene, frames = _one_gene(rng, ids[i], names[i], i, person_ids, n_snvs, with_people, with_genotypes)
+            gene, frames = _one_gene(
+                rng, ids[i], names[i], i, person_ids, n_snvs, with_people, with_genotypes
+            )
             gene_rows.append(gene)
             for name in writers:
                 chunk[name].append(frames[name])
@@ -141,7 +143,9 @@ def _one_gene(rng, gene_id, gene_name, index, person_ids, n_snvs, with_people, w
     ism = rng.laplace(0, 0.004, size=n) * np.exp(-np.abs(offsets) / 40_000)
     # Drivers: a few SNVs close to the TSS carry large effects.
     preset_r, preset_drivers = PRESET.get(gene_name, (None, None))
-    n_drivers = int(min(n, preset_drivers if preset_drivers is not None else rng.choice([0, 0, 1, 1, 1, 2, 3])))
+    n_drivers = int(
+        min(n, preset_drivers if preset_drivers is not None else rng.choice([0, 0, 1, 1, 1, 2, 3]))
+    )
     drivers = rng.choice(n, size=n_drivers, replace=False) if n_drivers else np.array([], int)
     offsets[drivers] = np.clip(rng.laplace(0, 600, size=n_drivers).astype(int), -WINDOW_HALF, WINDOW_HALF - 1)
     ism[drivers] = rng.choice([-1, 1], size=n_drivers) * rng.uniform(0.05, 0.6, size=n_drivers)

@@ -1,0 +1,156 @@
+"""Predicted vs observed expression across people for the selected gene.
+
+Coloured by each person's dosage of the selected SNV when the store has the
+optional genotypes table; otherwise by the difference of the two haplotype
+scores (hap1 - hap2), which shows where the two copies of the gene differ.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from dash import Dash, Input, Output, html
+
+from components import theme
+from components.data import Datasets, Selection
+from components.export import register_exports
+
+VIEW = "expression"
+PREDICTED_LABEL = "predicted expression: Enformer score (a.u.)"
+OBSERVED_LABEL = "observed expression (input units)"
+NO_PEOPLE = "This dataset has no per-person predictions."
+
+
+def layout() -> html.Section:
+    return theme.figure_panel(
+        VIEW,
+        "Predicted vs observed, across people",
+        description="Each point is a person: the model's score (mean of both haplotypes) "
+        "against measured expression.",
+    )
+
+
+def frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
+    if sel.gene_id is None or not datasets.has_people(sel.dataset):
+        return pd.DataFrame(columns=["person_id", "hap1", "hap2", "predicted", "observed"])
+    people = datasets.gene(sel.dataset, sel.gene_id).people
+    out = people[["person_id", "hap1", "hap2", "predicted", "observed"]].copy()
+    out["hap_difference"] = out["hap1"] - out["hap2"]
+    dosage = datasets.dosage(sel.dataset, sel.gene_id, sel.snv) if sel.snv else None
+    if dosage is not None and len(dosage):
+        out["dosage"] = out["person_id"].map(dosage).astype("Int8")
+    return out
+
+
+def pearson(x: np.ndarray, y: np.ndarray) -> float:
+    if len(x) < 3 or np.std(x) == 0 or np.std(y) == 0:
+        return float("nan")
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def figure(data: pd.DataFrame, gene_name: str, snv: str | None) -> go.Figure:
+    fig = go.Figure()
+    hover = (
+        "<b>%{customdata[0]}</b><br>predicted %{x:.3f}<br>observed %{y:.3f}"
+        "<br>hap1 %{customdata[1]:.3f}, hap2 %{customdata[2]:.3f}"
+    )
+    if "dosage" in data.columns:
+        for g in (0, 1, 2):
+            part = data.loc[data["dosage"] == g]
+            fig.add_trace(
+                go.Scattergl(
+                    x=part["predicted"],
+                    y=part["observed"],
+                    mode="markers",
+                    name=f"{g} ALT ({len(part)})",
+                    marker={"color": theme.DOSAGE[g], "size": 6, "opacity": 0.8},
+                    customdata=part[["person_id", "hap1", "hap2"]].to_numpy(),
+                    hovertemplate=hover + f"<br>{snv}: {g} ALT<extra></extra>",
+                )
+            )
+    else:
+        limit = float(np.nanmax(np.abs(data["hap_difference"]))) if len(data) else 1.0
+        fig.add_trace(
+            go.Scattergl(
+                x=data["predicted"],
+                y=data["observed"],
+                mode="markers",
+                name="people",
+                showlegend=False,
+                marker={
+                    "color": data["hap_difference"],
+                    "colorscale": "PuOr",
+                    "cmin": -limit or -1,
+                    "cmax": limit or 1,
+                    "size": 6,
+                    "opacity": 0.85,
+                    "colorbar": {"title": {"text": "hap1 − hap2", "side": "right"}, "thickness": 12},
+                },
+                customdata=data[["person_id", "hap1", "hap2"]].to_numpy(),
+                hovertemplate=hover + "<extra></extra>",
+            )
+        )
+    x, y = data["predicted"].to_numpy(float), data["observed"].to_numpy(float)
+    r = pearson(x, y)
+    if np.isfinite(r):
+        slope, intercept = np.polyfit(x, y, 1)
+        xs = np.array([x.min(), x.max()])
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=intercept + slope * xs,
+                mode="lines",
+                name="least squares",
+                showlegend=False,
+                line={"color": "#444", "dash": "dash", "width": 1.5},
+                hoverinfo="skip",
+            )
+        )
+    fig.add_annotation(
+        text=f"<b>{gene_name}</b>  r = {r:.3f}, n = {len(data):,}",
+        x=0.01,
+        y=0.99,
+        xref="paper",
+        yref="paper",
+        xanchor="left",
+        yanchor="top",
+        showarrow=False,
+        bgcolor="rgba(255,255,255,0.8)",
+    )
+    theme.style(fig)
+    fig.update_xaxes(title_text=PREDICTED_LABEL)
+    fig.update_yaxes(title_text=OBSERVED_LABEL)
+    return fig
+
+
+def render(datasets: Datasets, sel: Selection) -> tuple[go.Figure, str]:
+    if sel.gene_id is None:
+        return theme.message_figure("Pick a gene to see its people."), ""
+    if not datasets.has_people(sel.dataset):
+        return theme.message_figure(NO_PEOPLE), NO_PEOPLE
+    data = frame(datasets, sel)
+    if data.empty:
+        return theme.message_figure("No per-person rows for this gene."), ""
+    gene_name = str(datasets.gene(sel.dataset, sel.gene_id).gene["gene_name"])
+    if "dosage" in data.columns:
+        note = f"Coloured by dosage of {sel.snv} (ALT alleles)."
+    else:
+        note = (
+            "Per-person genotypes are not in this store, so points are coloured by the difference "
+            "of the two haplotype scores (hap1 − hap2) instead of the selected SNV's genotype."
+        )
+    return figure(data, gene_name, sel.snv), note
+
+
+def register(app: Dash, datasets: Datasets) -> None:
+    @app.callback(
+        Output(f"{VIEW}-graph", "figure"), Output(f"{VIEW}-note", "children"), Input("app-selection", "data")
+    )
+    def update(selection):
+        sel = Selection.from_dict(selection)
+        if sel is None:
+            return theme.message_figure("Loading…"), ""
+        return render(datasets, sel)
+
+    register_exports(app, datasets, VIEW, frame)
