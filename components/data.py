@@ -74,6 +74,8 @@ class Datasets:
         self._lock = threading.Lock()
         self._drivers: dict[str, pd.DataFrame] = {}
         self._lookup: dict[str, dict[str, str]] = {}
+        self._dosage: OrderedDict[tuple[str, str, str], pd.Series] = OrderedDict()
+        self._genotype_files: dict[str, tuple[pq.ParquetFile, list[tuple]]] = {}
 
     @property
     def names(self) -> list[str]:
@@ -140,17 +142,44 @@ class Datasets:
             return self._drivers[name]
 
     def dosage(self, name: str, gene_id: str, variant_id: str) -> pd.Series | None:
-        """Dosage (0/1/2) per person_id of one SNV, if the store has the optional genotypes table."""
+        """Dosage (0/1/2) per person_id of one SNV, if the store has the optional genotypes table.
+
+        Reads only the row groups whose gene_id and variant_id statistics can hold the SNV.
+        """
         if not self.has_genotypes(name):
             return None
-        path = self.stores[name].path / f"{GENOTYPES_TABLE}.parquet"
-        table = pq.read_table(
-            path,
-            filters=[("gene_id", "==", gene_id), ("variant_id", "==", variant_id)],
-            columns=["person_id", "dosage"],
-        )
-        table = table.filter(pc.is_valid(table["dosage"]))
-        frame = table.to_pandas()
+        key = (name, gene_id, variant_id)
+        with self._lock:
+            if key not in self._dosage:
+                self._dosage[key] = self._read_dosage(name, gene_id, variant_id)
+                while len(self._dosage) > self._cache_size:
+                    self._dosage.popitem(last=False)
+            return self._dosage[key]
+
+    def _read_dosage(self, name: str, gene_id: str, variant_id: str) -> pd.Series:
+        if name not in self._genotype_files:
+            file = pq.ParquetFile(self.stores[name].path / f"{GENOTYPES_TABLE}.parquet")
+            columns = [file.schema_arrow.get_field_index(c) for c in ("gene_id", "variant_id")]
+            bounds = []
+            for i in range(file.metadata.num_row_groups):
+                group = file.metadata.row_group(i)
+                stats = [group.column(c).statistics for c in columns]
+                if all(st is not None and st.has_min_max for st in stats):
+                    bounds.append((stats[0].min, stats[0].max, stats[1].min, stats[1].max))
+                else:
+                    bounds.append(("", "\uffff", "", "\uffff"))
+            self._genotype_files[name] = (file, bounds)
+        file, bounds = self._genotype_files[name]
+        wanted = [
+            i
+            for i, (g_lo, g_hi, v_lo, v_hi) in enumerate(bounds)
+            if g_lo <= gene_id <= g_hi and (g_lo != g_hi or v_lo <= variant_id <= v_hi)
+        ]
+        if not wanted:
+            return pd.Series(dtype="int8", name="dosage")
+        table = file.read_row_groups(wanted, columns=["gene_id", "variant_id", "person_id", "dosage"])
+        mask = pc.and_(pc.equal(table["gene_id"], gene_id), pc.equal(table["variant_id"], variant_id))
+        frame = table.filter(mask).to_pandas()
         return frame.set_index("person_id")["dosage"]
 
 

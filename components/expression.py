@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 from dash import Dash, Input, Output, html
 
 from components import theme
@@ -49,82 +48,65 @@ def pearson(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(x, y)[0, 1])
 
 
-def figure(data: pd.DataFrame, gene_name: str, snv: str | None) -> go.Figure:
-    fig = go.Figure()
+def figure(data: pd.DataFrame, gene_name: str, snv: str | None, revision: str = "") -> dict:
     hover = (
         "<b>%{customdata[0]}</b><br>predicted %{x:.3f}<br>observed %{y:.3f}"
         "<br>hap1 %{customdata[1]:.3f}, hap2 %{customdata[2]:.3f}"
     )
+    traces = []
     if "dosage" in data.columns:
         for g in (0, 1, 2):
             part = data.loc[data["dosage"] == g]
-            fig.add_trace(
-                go.Scattergl(
-                    x=part["predicted"],
-                    y=part["observed"],
-                    mode="markers",
-                    name=f"{g} ALT ({len(part)})",
-                    marker={"color": theme.DOSAGE[g], "size": 6, "opacity": 0.8},
-                    customdata=part[["person_id", "hap1", "hap2"]].to_numpy(),
-                    hovertemplate=hover + f"<br>{snv}: {g} ALT<extra></extra>",
-                )
-            )
+            traces.append(
+                {
+                    "type": "scattergl", "x": part["predicted"].to_numpy(), "y": part["observed"].to_numpy(),
+                    "mode": "markers", "name": f"{g} ALT ({len(part)})",
+                    "marker": {"color": theme.DOSAGE[g], "size": 6, "opacity": 0.8},
+                    "customdata": part[["person_id", "hap1", "hap2"]].to_numpy(),
+                    "hovertemplate": hover + f"<br>{snv}: {g} ALT<extra></extra>",
+                }
+            )  # fmt: skip
     else:
-        limit = float(np.nanmax(np.abs(data["hap_difference"]))) if len(data) else 1.0
-        fig.add_trace(
-            go.Scattergl(
-                x=data["predicted"],
-                y=data["observed"],
-                mode="markers",
-                name="people",
-                showlegend=False,
-                marker={
-                    "color": data["hap_difference"],
-                    "colorscale": "PuOr",
-                    "cmin": -limit or -1,
-                    "cmax": limit or 1,
-                    "size": 6,
-                    "opacity": 0.85,
+        limit = float(np.nanmax(np.abs(data["hap_difference"]))) if len(data) else 0.0
+        limit = limit if np.isfinite(limit) and limit > 0 else 1.0
+        traces.append(
+            {
+                "type": "scattergl", "x": data["predicted"].to_numpy(), "y": data["observed"].to_numpy(),
+                "mode": "markers", "name": "people", "showlegend": False,
+                "marker": {
+                    "color": data["hap_difference"].to_numpy(), "colorscale": "PuOr", "cmin": -limit,
+                    "cmax": limit, "size": 6, "opacity": 0.85,
                     "colorbar": {"title": {"text": "hap1 − hap2", "side": "right"}, "thickness": 12},
                 },
-                customdata=data[["person_id", "hap1", "hap2"]].to_numpy(),
-                hovertemplate=hover + "<extra></extra>",
-            )
-        )
+                "customdata": data[["person_id", "hap1", "hap2"]].to_numpy(),
+                "hovertemplate": hover + "<extra></extra>",
+            }
+        )  # fmt: skip
     x, y = data["predicted"].to_numpy(float), data["observed"].to_numpy(float)
     r = pearson(x, y)
     if np.isfinite(r):
         slope, intercept = np.polyfit(x, y, 1)
         xs = np.array([x.min(), x.max()])
-        fig.add_trace(
-            go.Scatter(
-                x=xs,
-                y=intercept + slope * xs,
-                mode="lines",
-                name="least squares",
-                showlegend=False,
-                line={"color": "#444", "dash": "dash", "width": 1.5},
-                hoverinfo="skip",
-            )
-        )
-    fig.add_annotation(
-        text=f"<b>{gene_name}</b>  r = {r:.3f}, n = {len(data):,}",
-        x=0.01,
-        y=0.99,
-        xref="paper",
-        yref="paper",
-        xanchor="left",
-        yanchor="top",
-        showarrow=False,
-        bgcolor="rgba(255,255,255,0.8)",
+        traces.append(
+            {
+                "type": "scatter", "x": xs, "y": intercept + slope * xs, "mode": "lines",
+                "name": "least squares", "showlegend": False, "hoverinfo": "skip",
+                "line": {"color": "#444", "dash": "dash", "width": 1.5},
+            }
+        )  # fmt: skip
+    label = theme.note(
+        f"<b>{gene_name}</b>  r = {r:.3f}, n = {len(data):,}", 0.01, 0.99, bgcolor="rgba(255,255,255,0.8)"
     )
-    theme.style(fig)
-    fig.update_xaxes(title_text=PREDICTED_LABEL)
-    fig.update_yaxes(title_text=OBSERVED_LABEL)
-    return fig
+    return {
+        "data": traces,
+        "layout": theme.layout(
+            revision=revision, annotations=[label],
+            xaxis=theme.axis(PREDICTED_LABEL), yaxis=theme.axis(OBSERVED_LABEL),
+        ),
+    }  # fmt: skip
 
 
-def render(datasets: Datasets, sel: Selection) -> tuple[go.Figure, str]:
+def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
     if sel.gene_id is None:
         return theme.message_figure("Pick a gene to see its people."), ""
     if not datasets.has_people(sel.dataset):
@@ -140,7 +122,7 @@ def render(datasets: Datasets, sel: Selection) -> tuple[go.Figure, str]:
             "Per-person genotypes are not in this store, so points are coloured by the difference "
             "of the two haplotype scores (hap1 − hap2) instead of the selected SNV's genotype."
         )
-    return figure(data, gene_name, sel.snv), note
+    return figure(data, gene_name, sel.snv, sel.gene_id), note
 
 
 def register(app: Dash, datasets: Datasets) -> None:

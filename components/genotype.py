@@ -7,7 +7,6 @@ table has (gene_id, variant_id, person_id, dosage); otherwise it says so.
 from __future__ import annotations
 
 import pandas as pd
-import plotly.graph_objects as go
 from dash import Dash, Input, Output, html
 
 from components import theme
@@ -40,38 +39,34 @@ def frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
     return out.dropna(subset=["dosage"])[["person_id", "dosage", "observed", "predicted"]]
 
 
-def figure(data: pd.DataFrame, snv: str) -> go.Figure:
-    fig = go.Figure()
+def figure(data: pd.DataFrame, snv: str, revision: str = "") -> dict:
+    traces = []
     for g in (0, 1, 2):
         part = data.loc[data["dosage"] == g]
         if part.empty:
             continue
-        fig.add_trace(
-            go.Violin(
-                x=[f"{LABELS[g]}<br>n = {len(part)}"] * len(part),
-                y=part["observed"],
-                name=LABELS[g],
-                line_color=theme.DOSAGE[g],
-                fillcolor=theme.DOSAGE[g],
-                opacity=0.6,
-                box_visible=True,
-                meanline_visible=True,
-                points="all",
-                pointpos=0,
-                jitter=0.4,
-                marker={"size": 3, "color": "#333", "opacity": 0.5},
-                customdata=part[["person_id"]].to_numpy(),
-                hovertemplate="%{customdata[0]}: observed %{y:.3f}<extra></extra>",
-                showlegend=False,
-            )
-        )
-    theme.style(fig, legend=False)
-    fig.update_xaxes(title_text=f"genotype of {snv} (ALT alleles)")
-    fig.update_yaxes(title_text="observed expression (input units)")
-    return fig
+        traces.append(
+            {
+                "type": "violin", "x": [f"{LABELS[g]}<br>n = {len(part)}"] * len(part),
+                "y": part["observed"].to_numpy(float), "name": LABELS[g], "showlegend": False,
+                "line": {"color": theme.DOSAGE[g]}, "fillcolor": theme.DOSAGE[g], "opacity": 0.6,
+                "box": {"visible": True}, "meanline": {"visible": True}, "points": "all", "pointpos": 0,
+                "jitter": 0.4, "marker": {"size": 3, "color": "#333", "opacity": 0.5},
+                "customdata": part[["person_id"]].to_numpy(),
+                "hovertemplate": "%{customdata[0]}: observed %{y:.3f}<extra></extra>",
+            }
+        )  # fmt: skip
+    return {
+        "data": traces,
+        "layout": theme.layout(
+            legend=False, revision=revision,
+            xaxis=theme.axis(f"genotype of {snv} (ALT alleles)"),
+            yaxis=theme.axis("observed expression (input units)"),
+        ),
+    }  # fmt: skip
 
 
-def render(datasets: Datasets, sel: Selection) -> tuple[go.Figure, str]:
+def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
     if sel.gene_id is None:
         return theme.message_figure("Pick a gene and a SNV."), ""
     if not datasets.has_people(sel.dataset):
@@ -83,7 +78,7 @@ def render(datasets: Datasets, sel: Selection) -> tuple[go.Figure, str]:
     data = frame(datasets, sel)
     if data.empty:
         return theme.message_figure(f"No genotypes stored for {sel.snv}."), ""
-    return figure(data, sel.snv), ""
+    return figure(data, sel.snv, sel.gene_id), ""
 
 
 def register(app: Dash, datasets: Datasets) -> None:

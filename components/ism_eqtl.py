@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 from dash import Dash, Input, Output, html
 
 from components import theme
@@ -39,27 +38,21 @@ def frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
     return snv_frame(datasets.gene(sel.dataset, sel.gene_id).variants)
 
 
-def figure(data: pd.DataFrame, snv: str | None) -> go.Figure:
-    fig = go.Figure(snv_traces(data, "ism", "eqtl_slope"))
-    fig.add_trace(selected_trace(data, snv, "ism", "eqtl_slope"))
-    fig.add_hline(y=0, line={"color": "#999", "width": 1})
-    fig.add_vline(x=0, line={"color": "#999", "width": 1})
-    for x, y, xanchor, yanchor, text in QUADRANTS:
-        fig.add_annotation(
-            text=text,
-            x=x,
-            y=y,
-            xref="paper",
-            yref="paper",
-            xanchor=xanchor,
-            yanchor=yanchor,
-            showarrow=False,
-            font={"size": 11, "color": "#777"},
-        )
-    theme.style(fig)
-    fig.update_xaxes(title_text="ISM: Enformer score, ALT − REF (a.u.)", range=symmetric(data["ism"]))
-    fig.update_yaxes(title_text="eQTL slope (expression per ALT allele)", range=symmetric(data["eqtl_slope"]))
-    return fig
+def figure(data: pd.DataFrame, snv: str | None, revision: str = "") -> dict:
+    traces = [*snv_traces(data, "ism", "eqtl_slope"), selected_trace(data, snv, "ism", "eqtl_slope")]
+    quadrants = [
+        theme.note(text, x, y, xanchor, yanchor, font={"size": 11, "color": "#777"})
+        for x, y, xanchor, yanchor, text in QUADRANTS
+    ]
+    return {
+        "data": traces,
+        "layout": theme.layout(
+            revision=revision, annotations=quadrants,
+            shapes=[theme.hline(0, "#999"), theme.vline(0, "#999")],
+            xaxis=theme.axis("ISM: Enformer score, ALT − REF (a.u.)", range=symmetric(data["ism"])),
+            yaxis=theme.axis("eQTL slope (expression per ALT allele)", range=symmetric(data["eqtl_slope"])),
+        ),
+    }  # fmt: skip
 
 
 def symmetric(values: pd.Series) -> list[float]:
@@ -69,7 +62,7 @@ def symmetric(values: pd.Series) -> list[float]:
     return [-top, top]
 
 
-def render(datasets: Datasets, sel: Selection) -> tuple[go.Figure, str]:
+def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
     if sel.gene_id is None:
         return theme.message_figure("Pick a gene to see its SNVs."), ""
     data = frame(datasets, sel)
@@ -78,7 +71,7 @@ def render(datasets: Datasets, sel: Selection) -> tuple[go.Figure, str]:
     note = ""
     if not datasets.store(sel.dataset).manifest.get("has_all_variants", True):
         note = "This dataset lists driver SNVs only."
-    return figure(data, sel.snv), note
+    return figure(data, sel.snv, sel.gene_id), note
 
 
 def register(app: Dash, datasets: Datasets) -> None:

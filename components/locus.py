@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pandas as pd
-import plotly.graph_objects as go
 from dash import Dash, Input, Output, html
 
 from components import theme
@@ -30,27 +29,30 @@ def frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
     return snv_frame(datasets.gene(sel.dataset, sel.gene_id).variants)
 
 
-def figure(data: pd.DataFrame, snv: str | None, gene: pd.Series) -> go.Figure:
-    fig = go.Figure(snv_traces(data, "tss_distance", "ism", scale_x=1e-3))
-    fig.add_trace(selected_trace(data, snv, "tss_distance", "ism", scale_x=1e-3))
-    fig.add_vline(
-        x=0,
-        line={"color": theme.TSS, "width": 1.5, "dash": "dot"},
-        annotation_text=f"TSS ({gene['strand']} strand)",
-        annotation_position="top right",
-        annotation_font_color=theme.TSS,
-    )
-    fig.add_hline(y=0, line={"color": "#bbb", "width": 1})
-    theme.style(fig, height=320)
-    fig.update_xaxes(
-        title_text=f"SNV position − TSS (kb); TSS at chr{gene['chrom']}:{int(gene['tss']):,}",
-        range=[-WINDOW_HALF_KB, WINDOW_HALF_KB],
-    )
-    fig.update_yaxes(title_text="ISM, ALT − REF (a.u.)")
-    return fig
+def figure(data: pd.DataFrame, snv: str | None, gene: pd.Series) -> dict:
+    traces = [
+        *snv_traces(data, "tss_distance", "ism", scale_x=1e-3),
+        selected_trace(data, snv, "tss_distance", "ism", scale_x=1e-3),
+    ]
+    tss_label = {
+        "text": f"TSS ({gene['strand']} strand)", "x": 0, "xref": "x", "y": 1, "yref": "y domain",
+        "xanchor": "left", "yanchor": "bottom", "showarrow": False, "font": {"color": theme.TSS, "size": 12},
+    }  # fmt: skip
+    return {
+        "data": traces,
+        "layout": theme.layout(
+            height=320, revision=str(gene["gene_id"]), annotations=[tss_label],
+            shapes=[theme.vline(0, theme.TSS, dash="dot", width=1.5), theme.hline(0, "#bbb")],
+            xaxis=theme.axis(
+                f"SNV position − TSS (kb); TSS at chr{gene['chrom']}:{int(gene['tss']):,}",
+                range=[-WINDOW_HALF_KB, WINDOW_HALF_KB],
+            ),
+            yaxis=theme.axis("ISM, ALT − REF (a.u.)"),
+        ),
+    }  # fmt: skip
 
 
-def render(datasets: Datasets, sel: Selection) -> tuple[go.Figure, str]:
+def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
     if sel.gene_id is None:
         return theme.message_figure("Pick a gene to see its locus.", height=320), ""
     data = frame(datasets, sel)

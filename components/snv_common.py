@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
 from components import theme
 
@@ -60,7 +59,7 @@ def marker_size(maf: pd.Series, smallest: float = 4, largest: float = 16) -> np.
     return smallest + (largest - smallest) * np.nan_to_num(m)
 
 
-def snv_traces(data: pd.DataFrame, x: str, y: str, scale_x: float = 1.0) -> list[go.Scattergl]:
+def snv_traces(data: pd.DataFrame, x: str, y: str, scale_x: float = 1.0) -> list[dict]:
     """Non-drivers in grey, supported and unsupported drivers in colour; SNV id in customdata."""
     driver = data["is_driver"].astype(bool)
     supported = data["supported"].astype(bool)
@@ -74,36 +73,25 @@ def snv_traces(data: pd.DataFrame, x: str, y: str, scale_x: float = 1.0) -> list
         part = data.loc[mask]
         size = marker_size(part["maf"]) + (6 if line else 0)
         traces.append(
-            go.Scattergl(
-                x=part[x] * scale_x,
-                y=part[y],
-                mode="markers",
-                name=f"{name} ({len(part):,})",
-                marker={
-                    "color": colour,
-                    "size": size,
-                    "opacity": opacity,
-                    "line": {"width": line, "color": "#222"},
-                },
-                customdata=customdata(part),
-                hovertemplate=HOVER,
-            )
-        )
+            {
+                "type": "scattergl", "x": part[x].to_numpy(float) * scale_x, "y": part[y].to_numpy(float),
+                "mode": "markers", "name": f"{name} ({len(part):,})",
+                "marker": {"color": colour, "size": size, "opacity": opacity,
+                           "line": {"width": line, "color": "#222"}},
+                "customdata": customdata(part), "hovertemplate": HOVER,
+            }
+        )  # fmt: skip
     return traces
 
 
-def selected_trace(data: pd.DataFrame, snv: str | None, x: str, y: str, scale_x: float = 1.0) -> go.Scatter:
+def selected_trace(data: pd.DataFrame, snv: str | None, x: str, y: str, scale_x: float = 1.0) -> dict:
     row = data.loc[data["variant_id"] == snv] if snv else data.iloc[0:0]
-    return go.Scatter(
-        x=row[x] * scale_x,
-        y=row[y],
-        mode="markers",
-        name="selected SNV",
-        showlegend=len(row) > 0,
-        marker={"size": 22, "color": "rgba(0,0,0,0)", "line": {"color": theme.SELECTED, "width": 2.5}},
-        customdata=customdata(row) if len(row) else None,
-        hovertemplate=HOVER,
-    )
+    return {
+        "type": "scatter", "x": row[x].to_numpy(float) * scale_x, "y": row[y].to_numpy(float),
+        "mode": "markers", "name": "selected SNV", "showlegend": len(row) > 0,
+        "marker": {"size": 22, "color": "rgba(0,0,0,0)", "line": {"color": theme.SELECTED, "width": 2.5}},
+        "customdata": customdata(row), "hovertemplate": HOVER,
+    }  # fmt: skip
 
 
 def clicked_snv(click: dict | None) -> str | None:

@@ -7,7 +7,6 @@ grey = not significant / not a driver, black ring = the current selection.
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 from dash import dcc, html
 
 POSITIVE = "#2166ac"  # r > 0
@@ -20,6 +19,58 @@ SELECTED = "#111111"
 TSS = "#6a3d9a"
 DOSAGE = {0: "#8da0cb", 1: "#66a61e", 2: "#e7298a"}
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
+
+
+# Figures are plain plotly JSON dicts: building plotly.graph_objects (validation,
+# template deep copies) costs tens of ms per figure, which would dominate a gene
+# switch. tests/test_components.py validates every figure through go.Figure.
+AXIS = {
+    "gridcolor": "#ececec", "linecolor": "#888", "showline": True, "ticks": "outside",
+    "zeroline": False, "automargin": True,
+}  # fmt: skip
+
+
+def axis(title: str, **extra) -> dict:
+    return {**AXIS, "title": {"text": title}, **extra}
+
+
+def layout(*, height: int = 380, legend: bool = True, revision: str | None = None, **extra) -> dict:
+    """The dashboard's figure layout; `revision` keeps zoom while it stays the same."""
+    return {
+        "height": height,
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "white",
+        "margin": {"l": 64, "r": 16, "t": 36, "b": 56},
+        "font": {"family": FONT, "size": 13, "color": "#222"},
+        "hoverlabel": {"font": {"family": FONT, "size": 12}},
+        "hovermode": "closest",
+        "showlegend": legend,
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.01, "xanchor": "left", "x": 0},
+        "uirevision": revision or "none",
+        **extra,
+    }
+
+
+def vline(x: float, colour: str, *, dash: str = "solid", width: float = 1, xref: str = "x", yref="y domain"):
+    return {
+        "type": "line", "x0": x, "x1": x, "y0": 0, "y1": 1, "xref": xref, "yref": yref,
+        "line": {"color": colour, "dash": dash, "width": width}, "layer": "below",
+    }  # fmt: skip
+
+
+def hline(y: float, colour: str, *, dash: str = "solid", width: float = 1, xref="x domain", yref: str = "y"):
+    return {
+        "type": "line", "y0": y, "y1": y, "x0": 0, "x1": 1, "xref": xref, "yref": yref,
+        "line": {"color": colour, "dash": dash, "width": width}, "layer": "below",
+    }  # fmt: skip
+
+
+def note(text: str, x: float, y: float, xanchor: str = "left", yanchor: str = "top", **extra) -> dict:
+    """A text annotation placed in paper coordinates."""
+    return {
+        "text": text, "x": x, "y": y, "xref": "paper", "yref": "paper", "xanchor": xanchor,
+        "yanchor": yanchor, "showarrow": False, **extra,
+    }  # fmt: skip
 
 
 def graph_config(filename: str) -> dict:
@@ -35,38 +86,15 @@ def graph_config(filename: str) -> dict:
     }
 
 
-def style(fig: go.Figure, *, height: int = 380, legend: bool = True) -> go.Figure:
-    fig.update_layout(
-        template="plotly_white",
-        height=height,
-        margin={"l": 64, "r": 16, "t": 36, "b": 56},
-        font={"family": FONT, "size": 13, "color": "#222"},
-        hoverlabel={"font": {"family": FONT, "size": 12}},
-        showlegend=legend,
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.01, "xanchor": "left", "x": 0},
-        uirevision="keep",  # keep zoom when only the highlight changes
-    )
-    fig.update_xaxes(zeroline=False, showline=True, linecolor="#888", ticks="outside")
-    fig.update_yaxes(zeroline=False, showline=True, linecolor="#888", ticks="outside")
-    return fig
-
-
-def message_figure(message: str, *, height: int = 380) -> go.Figure:
+def message_figure(message: str, *, height: int = 380) -> dict:
     """An empty figure that says why it is empty, instead of blank axes."""
-    fig = go.Figure()
-    fig.add_annotation(
-        text=message,
-        x=0.5,
-        y=0.5,
-        xref="paper",
-        yref="paper",
-        showarrow=False,
-        font={"size": 15, "color": "#666"},
-    )
-    style(fig, height=height, legend=False)
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return fig
+    return {
+        "data": [],
+        "layout": layout(
+            height=height, legend=False, xaxis={"visible": False}, yaxis={"visible": False},
+            annotations=[note(message, 0.5, 0.5, "center", "middle", font={"size": 15, "color": "#666"})],
+        ),
+    }  # fmt: skip
 
 
 def figure_panel(view: str, title: str, *, description: str = "", height: int = 380) -> html.Section:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 from dash import Dash, Input, Output, html
-from plotly.subplots import make_subplots
 
 from components import theme
 from components.data import Datasets, Selection
@@ -61,64 +59,53 @@ def frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
-def figure(data: pd.DataFrame, drivers: pd.DataFrame, gene_name: str | None) -> go.Figure:
-    fig = make_subplots(rows=1, cols=2, column_widths=[0.6, 0.4], horizontal_spacing=0.08)
-    for col, (label, half, width) in enumerate(PANELS, start=1):
+def figure(data: pd.DataFrame, drivers: pd.DataFrame, gene_name: str | None, revision: str = "") -> dict:
+    traces, axes = [], {}
+    domains = [[0.0, 0.56], [0.64, 1.0]]
+    titles = ["SNV position − TSS (kb), 1 kb bins", "zoom: SNV position − TSS (bp), 50 bp bins"]
+    for k, (label, half, width) in enumerate(PANELS):
+        suffix = "" if k == 0 else str(k + 1)
+        scale = 1e-3 if half > 1_000 else 1.0  # the wide panel in kb
         part = data.loc[data["panel"] == label]
-        centres = (
-            (part["bin_start_bp"] + width / 2) / 1000 if half > 1_000 else part["bin_start_bp"] + width / 2
-        )
-        fig.add_trace(
-            go.Bar(
-                x=centres,
-                y=part["drivers_all_genes"],
-                width=(width / 1000 if half > 1_000 else width) * 0.95,
-                marker={"color": "#7f8fa6"},
-                name="drivers, all genes",
-                showlegend=col == 1,
-                customdata=part[["bin_start_bp", "bin_end_bp"]].to_numpy(),
-                hovertemplate="%{customdata[0]:+,} to %{customdata[1]:+,} bp: %{y} drivers<extra></extra>",
-            ),
-            row=1,
-            col=col,
-        )
-        top = max(1, int(part["drivers_all_genes"].max() if len(part) else 1))
+        traces.append(
+            {
+                "type": "bar", "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
+                "x": (part["bin_start_bp"].to_numpy(float) + width / 2) * scale,
+                "y": part["drivers_all_genes"].to_numpy(), "width": width * scale * 0.95,
+                "marker": {"color": "#7f8fa6"}, "name": "drivers, all genes", "showlegend": k == 0,
+                "customdata": part[["bin_start_bp", "bin_end_bp"]].to_numpy(),
+                "hovertemplate": "%{customdata[0]:+,} to %{customdata[1]:+,} bp: %{y} drivers<extra></extra>",
+            }
+        )  # fmt: skip
+        top = max(1, int(part["drivers_all_genes"].max()) if len(part) else 1)
         inside = drivers.loc[drivers["tss_distance"].abs() <= half]
+        supported = inside["supported"].astype(bool)
         for name, mask, colour in [
-            ("supported", inside["supported"].astype(bool), theme.SUPPORTED),
-            ("unsupported", ~inside["supported"].astype(bool), theme.UNSUPPORTED),
+            ("supported", supported, theme.SUPPORTED),
+            ("unsupported", ~supported, theme.UNSUPPORTED),
         ]:
             sub = inside.loc[mask]
-            x = sub["tss_distance"] / 1000 if half > 1_000 else sub["tss_distance"]
-            fig.add_trace(
-                go.Scatter(
-                    x=x,
-                    y=np.full(len(sub), top * 1.08),
-                    mode="markers",
-                    name=f"{gene_name or 'selected gene'}: {name} driver",
-                    showlegend=col == 1 and len(sub) > 0,
-                    marker={
-                        "symbol": "triangle-down",
-                        "size": 13,
-                        "color": colour,
-                        "line": {"color": "#222", "width": 1},
-                    },
-                    customdata=sub[["variant_id", "tss_distance"]].to_numpy(),
-                    hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]:+,} bp from TSS<extra></extra>",
-                ),
-                row=1,
-                col=col,
-            )
-        fig.update_yaxes(range=[0, top * 1.18], row=1, col=col)
-    theme.style(fig, height=340)
-    fig.update_layout(bargap=0)
-    fig.update_xaxes(title_text="SNV position − TSS (kb), 1 kb bins", row=1, col=1)
-    fig.update_xaxes(title_text="zoom: SNV position − TSS (bp), 50 bp bins", row=1, col=2)
-    fig.update_yaxes(title_text="driver SNVs (count)", row=1, col=1)
-    return fig
+            traces.append(
+                {
+                    "type": "scatter", "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
+                    "x": sub["tss_distance"].to_numpy(float) * scale, "y": np.full(len(sub), top * 1.08),
+                    "mode": "markers", "name": f"{gene_name or 'selected gene'}: {name} driver",
+                    "showlegend": k == 0 and len(sub) > 0,
+                    "marker": {"symbol": "triangle-down", "size": 13, "color": colour,
+                               "line": {"color": "#222", "width": 1}},
+                    "customdata": sub[["variant_id", "tss_distance"]].to_numpy(),
+                    "hovertemplate": "<b>%{customdata[0]}</b><br>%{customdata[1]:+,} bp from TSS"
+                    "<extra></extra>",
+                }
+            )  # fmt: skip
+        axes[f"xaxis{suffix}"] = theme.axis(titles[k], domain=domains[k], anchor=f"y{suffix}",
+                                            range=[-half * scale, half * scale])  # fmt: skip
+        axes[f"yaxis{suffix}"] = theme.axis("driver SNVs (count)" if k == 0 else "", anchor=f"x{suffix}",
+                                            range=[0, top * 1.18])  # fmt: skip
+    return {"data": traces, "layout": theme.layout(height=340, revision=revision, bargap=0, **axes)}
 
 
-def render(datasets: Datasets, sel: Selection) -> tuple[go.Figure, str]:
+def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
     everyone = datasets.drivers(sel.dataset)
     if everyone.empty:
         return theme.message_figure("This dataset has no driver SNVs.", height=340), ""
@@ -132,7 +119,7 @@ def render(datasets: Datasets, sel: Selection) -> tuple[go.Figure, str]:
             drivers = gene.variants.loc[gene.variants.is_driver.astype(bool)]
     beyond = int((everyone["tss_distance"].abs() > PANELS[0][1]).sum())
     note = f"{len(everyone):,} drivers in all genes; {beyond:,} lie beyond ±70 kb and are not shown."
-    return figure(data, drivers, gene_name), note
+    return figure(data, drivers, gene_name, sel.gene_id or ""), note
 
 
 def register(app: Dash, datasets: Datasets) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 from dash import Dash, Input, Output, Patch, State, dcc, html
 
 from components import theme
@@ -49,8 +48,7 @@ def bh_threshold(genes: pd.DataFrame) -> float | None:
     return float(sig.max()) if len(sig) else None
 
 
-def figure(data: pd.DataFrame, selected: str | None) -> go.Figure:
-    fig = go.Figure()
+def figure(data: pd.DataFrame, selected: str | None, dataset: str = "") -> dict:
     sig = data["significant"].astype(bool)
     groups = [
         ("not significant", ~sig, theme.NOT_SIGNIFICANT, 5),
@@ -61,59 +59,58 @@ def figure(data: pd.DataFrame, selected: str | None) -> go.Figure:
         "<b>%{customdata[1]}</b> (%{customdata[0]})<br>r = %{x:.3f}<br>p (null) = %{customdata[2]:.2e}"
         "<br>q (BH) = %{customdata[3]:.2e}<br>drivers: %{customdata[4]}<extra></extra>"
     )
+    traces = []
     for name, mask, colour, size in groups:
         part = data.loc[mask]
-        fig.add_trace(
-            go.Scattergl(
-                x=part["r"],
-                y=part["neg_log10_p_null"],
-                mode="markers",
-                name=f"{name} ({len(part):,})",
-                marker={"color": colour, "size": size, "opacity": 0.8, "line": {"width": 0}},
-                customdata=part[["gene_id", "gene_name", "p_null", "q_bh", "n_drivers"]].to_numpy(),
-                hovertemplate=hover,
-            )
-        )
-    fig.add_trace(highlight_trace(data, selected))
+        traces.append(
+            {
+                "type": "scattergl", "x": part["r"].to_numpy(), "y": part["neg_log10_p_null"].to_numpy(),
+                "mode": "markers", "name": f"{name} ({len(part):,})",
+                "marker": {"color": colour, "size": size, "opacity": 0.8, "line": {"width": 0}},
+                "customdata": part[["gene_id", "gene_name", "p_null", "q_bh", "n_drivers"]].to_numpy(),
+                "hovertemplate": hover,
+            }
+        )  # fmt: skip
+    traces.append(highlight_trace(data, selected))
+    shapes, annotations = [], []
     threshold = bh_threshold(data)
     if threshold is not None:
         y = float(neg_log10(np.array([threshold]))[0])
-        fig.add_hline(
-            y=y,
-            line={"dash": "dash", "color": "#555", "width": 1},
-            annotation_text="BH FDR 5%",
-            annotation_position="top left",
-        )
-    theme.style(fig, height=420)
-    fig.update_xaxes(title_text="r: Pearson r, predicted vs observed across people")
-    fig.update_yaxes(title_text="−log10 p (null model of random SNV weights)")
-    return fig
+        shapes.append(theme.hline(y, "#555", dash="dash"))
+        annotations.append(
+            {"text": "BH FDR 5%", "x": 0, "xref": "x domain", "y": y, "yref": "y", "xanchor": "left",
+             "yanchor": "bottom", "showarrow": False, "font": {"size": 11, "color": "#555"}}
+        )  # fmt: skip
+    return {
+        "data": traces,
+        "layout": theme.layout(
+            height=420, revision=dataset, shapes=shapes, annotations=annotations,
+            xaxis=theme.axis("r: Pearson r, predicted vs observed across people"),
+            yaxis=theme.axis("−log10 p (null model of random SNV weights)"),
+        ),
+    }  # fmt: skip
 
 
-def highlight_trace(data: pd.DataFrame, selected: str | None) -> go.Scattergl:
+def highlight_trace(data: pd.DataFrame, selected: str | None) -> dict:
     row = data.loc[data["gene_id"] == selected] if selected else data.iloc[0:0]
-    return go.Scattergl(
-        x=row["r"],
-        y=row["neg_log10_p_null"],
-        mode="markers+text",
-        name="selected",
-        text=row["gene_name"],
-        textposition="top center",
-        showlegend=False,
-        marker={"size": 16, "color": "rgba(0,0,0,0)", "line": {"color": theme.SELECTED, "width": 2.5}},
-        customdata=row[["gene_id", "gene_name"]].to_numpy(),
-        hovertemplate="<b>%{text}</b><extra></extra>",
-    )
+    return {
+        "type": "scattergl", "x": row["r"].to_numpy(), "y": row["neg_log10_p_null"].to_numpy(),
+        "mode": "markers+text", "name": "selected", "text": row["gene_name"].to_numpy(),
+        "textposition": "top center", "showlegend": False,
+        "marker": {"size": 16, "color": "rgba(0,0,0,0)", "line": {"color": theme.SELECTED, "width": 2.5}},
+        "customdata": row[["gene_id", "gene_name"]].to_numpy(),
+        "hovertemplate": "<b>%{text}</b><extra></extra>",
+    }  # fmt: skip
 
 
-def render(datasets: Datasets, sel: Selection, shown: str | None) -> tuple[go.Figure | Patch, str]:
+def render(datasets: Datasets, sel: Selection, shown: str | None) -> tuple[dict | Patch, str]:
     """Full figure for a new dataset, else a Patch that moves the highlight."""
     data = frame(datasets, sel)
     if shown == sel.dataset:
         patch = Patch()
-        patch["data"][HIGHLIGHT_TRACE] = highlight_trace(data, sel.gene_id).to_plotly_json()
+        patch["data"][HIGHLIGHT_TRACE] = highlight_trace(data, sel.gene_id)
         return patch, sel.dataset
-    return figure(data, sel.gene_id), sel.dataset
+    return figure(data, sel.gene_id, sel.dataset), sel.dataset
 
 
 def register(app: Dash, datasets: Datasets) -> None:
