@@ -50,8 +50,8 @@ def pearson(x: np.ndarray, y: np.ndarray) -> float:
 
 def figure(data: pd.DataFrame, gene_name: str, snv: str | None, revision: str = "") -> dict:
     hover = (
-        "<b>%{customdata[0]}</b><br>predicted %{x:.3f}<br>observed %{y:.3f}"
-        "<br>hap1 %{customdata[1]:.3f}, hap2 %{customdata[2]:.3f}"
+        "<b>%{text}</b><br>predicted %{x:.3f}<br>observed %{y:.3f}"
+        "<br>hap1 %{customdata[0]:.3f}, hap2 %{customdata[1]:.3f}"
     )
     traces = []
     if "dosage" in data.columns:
@@ -62,7 +62,8 @@ def figure(data: pd.DataFrame, gene_name: str, snv: str | None, revision: str = 
                     "type": "scattergl", "x": part["predicted"].to_numpy(), "y": part["observed"].to_numpy(),
                     "mode": "markers", "name": f"{g} ALT ({len(part)})",
                     "marker": {"color": theme.DOSAGE[g], "size": 6, "opacity": 0.8},
-                    "customdata": part[["person_id", "hap1", "hap2"]].to_numpy(),
+                    "text": part["person_id"].to_numpy(object),
+                    "customdata": part[["hap1", "hap2"]].to_numpy(float),
                     "hovertemplate": hover + f"<br>{snv}: {g} ALT<extra></extra>",
                 }
             )  # fmt: skip
@@ -78,7 +79,8 @@ def figure(data: pd.DataFrame, gene_name: str, snv: str | None, revision: str = 
                     "cmax": limit, "size": 6, "opacity": 0.85,
                     "colorbar": {"title": {"text": "hap1 − hap2", "side": "right"}, "thickness": 12},
                 },
-                "customdata": data[["person_id", "hap1", "hap2"]].to_numpy(),
+                "text": data["person_id"].to_numpy(object),
+                "customdata": data[["hap1", "hap2"]].to_numpy(float),
                 "hovertemplate": hover + "<extra></extra>",
             }
         )  # fmt: skip

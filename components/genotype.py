@@ -52,8 +52,8 @@ def figure(data: pd.DataFrame, snv: str, revision: str = "") -> dict:
                 "line": {"color": theme.DOSAGE[g]}, "fillcolor": theme.DOSAGE[g], "opacity": 0.6,
                 "box": {"visible": True}, "meanline": {"visible": True}, "points": "all", "pointpos": 0,
                 "jitter": 0.4, "marker": {"size": 3, "color": "#333", "opacity": 0.5},
-                "customdata": part[["person_id"]].to_numpy(),
-                "hovertemplate": "%{customdata[0]}: observed %{y:.3f}<extra></extra>",
+                "text": part["person_id"].to_numpy(object),
+                "hovertemplate": "%{text}: observed %{y:.3f}<extra></extra>",
             }
         )  # fmt: skip
     return {

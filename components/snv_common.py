@@ -24,12 +24,18 @@ SNV_COLUMNS = [
     "driver_gain",
     "supported",
 ]
-HOVER = (
-    "<b>%{customdata[0]}</b> (chr%{customdata[1]}:%{customdata[2]:,} %{customdata[3]}>%{customdata[4]})"
-    "<br>%{customdata[5]:+,} bp from TSS, MAF %{customdata[6]:.3f}"
-    "<br>ISM %{customdata[7]:+.4f}, eQTL slope %{customdata[8]:+.4f}"
-    "<br>%{customdata[9]}<extra></extra>"
-)
+# Per point the browser gets the SNV id as `text`, REF>ALT as `hovertext` and the
+# numbers below as a float array `customdata` (sent as compact binary, not as JSON
+# lists of mixed objects: a gene has ~3,000 SNVs and two views show them all).
+NUMBERS = ["pos", "tss_distance", "maf", "ism", "eqtl_slope"]
+
+
+def hover(chrom: str, kind: str) -> str:
+    return (
+        f"<b>%{{text}}</b> (chr{chrom}:%{{customdata[0]:,}} %{{hovertext}})"
+        "<br>%{customdata[1]:+,} bp from TSS, MAF %{customdata[2]:.3f}"
+        f"<br>ISM %{{customdata[3]:+.4f}}, eQTL slope %{{customdata[4]:+.4f}}<br>{kind}<extra></extra>"
+    )
 
 
 def snv_frame(variants: pd.DataFrame) -> pd.DataFrame:
@@ -38,19 +44,13 @@ def snv_frame(variants: pd.DataFrame) -> pd.DataFrame:
     return variants[SNV_COLUMNS].reset_index(drop=True)
 
 
-def snv_class(data: pd.DataFrame) -> np.ndarray:
-    driver = data["is_driver"].astype(bool).to_numpy()
-    supported = data["supported"].astype(bool).to_numpy()
-    main = data["is_main_driver"].astype(bool).to_numpy()
-    label = np.where(supported, "supported driver", "unsupported driver")
-    label = np.where(main, "main " + label, label)
-    return np.where(driver, label, "not a driver")
-
-
-def customdata(data: pd.DataFrame) -> np.ndarray:
-    cols = ["variant_id", "chrom", "pos", "ref", "alt", "tss_distance", "maf", "ism", "eqtl_slope"]
-    out = data[cols].astype(object).to_numpy()
-    return np.column_stack([out, snv_class(data)])
+def point_data(data: pd.DataFrame) -> dict:
+    """text, hovertext and customdata of SNV points, in the order of `data`."""
+    return {
+        "text": data["variant_id"].to_numpy(object),
+        "hovertext": (data["ref"].astype(str) + ">" + data["alt"].astype(str)).to_numpy(object),
+        "customdata": data[NUMBERS].to_numpy(float),
+    }
 
 
 def marker_size(maf: pd.Series, smallest: float = 4, largest: float = 16) -> np.ndarray:
@@ -60,16 +60,17 @@ def marker_size(maf: pd.Series, smallest: float = 4, largest: float = 16) -> np.
 
 
 def snv_traces(data: pd.DataFrame, x: str, y: str, scale_x: float = 1.0) -> list[dict]:
-    """Non-drivers in grey, supported and unsupported drivers in colour; SNV id in customdata."""
+    """Non-drivers in grey, supported and unsupported drivers in colour; SNV id as `text`."""
     driver = data["is_driver"].astype(bool)
     supported = data["supported"].astype(bool)
+    chrom = str(data["chrom"].iloc[0]) if len(data) else ""
     groups = [
-        ("other SNVs", ~driver, theme.BACKGROUND_SNV, 0.45, 0),
-        ("supported driver", driver & supported, theme.SUPPORTED, 0.95, 1),
-        ("unsupported driver", driver & ~supported, theme.UNSUPPORTED, 0.95, 1),
+        ("other SNVs", ~driver, theme.BACKGROUND_SNV, 0.45, 0, "not a driver"),
+        ("supported driver", driver & supported, theme.SUPPORTED, 0.95, 1, "driver, supported"),
+        ("unsupported driver", driver & ~supported, theme.UNSUPPORTED, 0.95, 1, "driver, unsupported"),
     ]
     traces = []
-    for name, mask, colour, opacity, line in groups:
+    for name, mask, colour, opacity, line, kind in groups:
         part = data.loc[mask]
         size = marker_size(part["maf"]) + (6 if line else 0)
         traces.append(
@@ -78,7 +79,7 @@ def snv_traces(data: pd.DataFrame, x: str, y: str, scale_x: float = 1.0) -> list
                 "mode": "markers", "name": f"{name} ({len(part):,})",
                 "marker": {"color": colour, "size": size, "opacity": opacity,
                            "line": {"width": line, "color": "#222"}},
-                "customdata": customdata(part), "hovertemplate": HOVER,
+                "hovertemplate": hover(chrom, kind), **point_data(part),
             }
         )  # fmt: skip
     return traces
@@ -86,20 +87,19 @@ def snv_traces(data: pd.DataFrame, x: str, y: str, scale_x: float = 1.0) -> list
 
 def selected_trace(data: pd.DataFrame, snv: str | None, x: str, y: str, scale_x: float = 1.0) -> dict:
     row = data.loc[data["variant_id"] == snv] if snv else data.iloc[0:0]
+    chrom = str(row["chrom"].iloc[0]) if len(row) else ""
     return {
         "type": "scatter", "x": row[x].to_numpy(float) * scale_x, "y": row[y].to_numpy(float),
         "mode": "markers", "name": "selected SNV", "showlegend": len(row) > 0,
         "marker": {"size": 22, "color": "rgba(0,0,0,0)", "line": {"color": theme.SELECTED, "width": 2.5}},
-        "customdata": customdata(row), "hovertemplate": HOVER,
+        "hovertemplate": hover(chrom, "selected"), **point_data(row),
     }  # fmt: skip
 
 
 def clicked_snv(click: dict | None) -> str | None:
-    """The SNV id of a click on any SNV view, or None."""
+    """The SNV id of a click on any SNV view (the point's `text`), or None."""
     try:
-        data = click["points"][0]["customdata"]
+        text = click["points"][0]["text"]
     except (KeyError, IndexError, TypeError):
         return None
-    if isinstance(data, list) and data and isinstance(data[0], str):
-        return data[0]
-    return None
+    return text if isinstance(text, str) and text else None

@@ -93,9 +93,9 @@ def figure(data: pd.DataFrame, drivers: pd.DataFrame, gene_name: str | None, rev
                     "showlegend": k == 0 and len(sub) > 0,
                     "marker": {"symbol": "triangle-down", "size": 13, "color": colour,
                                "line": {"color": "#222", "width": 1}},
-                    "customdata": sub[["variant_id", "tss_distance"]].to_numpy(),
-                    "hovertemplate": "<b>%{customdata[0]}</b><br>%{customdata[1]:+,} bp from TSS"
-                    "<extra></extra>",
+                    "text": sub["variant_id"].to_numpy(object),
+                    "customdata": sub["tss_distance"].to_numpy(float),
+                    "hovertemplate": "<b>%{text}</b><br>%{customdata:+,} bp from TSS<extra></extra>",
                 }
             )  # fmt: skip
         axes[f"xaxis{suffix}"] = theme.axis(titles[k], domain=domains[k], anchor=f"y{suffix}",

@@ -141,12 +141,14 @@ def test_ism_eqtl_driver_classes_and_sizes(datasets):
     drivers = variants.loc[variants.is_driver]
     other, supported, unsupported = fig.data[:3]
     assert len(other.x) == (~variants.is_driver).sum()
-    assert sorted(c[0] for c in supported.customdata) == sorted(drivers.loc[drivers.supported].variant_id)
-    assert sorted(c[0] for c in unsupported.customdata) == sorted(drivers.loc[~drivers.supported].variant_id)
+    assert sorted(supported.text) == sorted(drivers.loc[drivers.supported].variant_id)
+    assert sorted(unsupported.text) == sorted(drivers.loc[~drivers.supported].variant_id)
     order = np.argsort(data.maf.to_numpy())
     assert np.all(np.diff(snv_common.marker_size(data.maf)[order]) >= 0)
     selected = fig.data[3]
-    assert selected.customdata[0][0] == sel.snv
+    assert selected.text[0] == sel.snv
+    assert snv_common.clicked_snv({"points": [{"text": sel.snv, "x": 0}]}) == sel.snv
+    assert snv_common.clicked_snv({"points": [{"x": 0}]}) is None
     assert selected.x[0] == pytest.approx(variants.set_index("variant_id").ism[sel.snv])
     x_range, y_range = fig.layout.xaxis.range, fig.layout.yaxis.range
     assert x_range[0] == -x_range[1] and y_range[0] == -y_range[1]
