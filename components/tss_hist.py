@@ -23,7 +23,8 @@ def layout() -> html.Section:
     return theme.figure_panel(
         VIEW,
         "Drivers by distance to the TSS",
-        description="Bars: drivers of all genes. Triangles: drivers of the selected gene.",
+        description="Bars: drivers of all genes, 1 kb bins over ±70 kb (left) and 50 bp bins over ±1 kb "
+        "(right). Triangles: drivers of the selected gene.",
         height=340,
     )
 
@@ -62,7 +63,7 @@ def frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
 def figure(data: pd.DataFrame, drivers: pd.DataFrame, gene_name: str | None, revision: str = "") -> dict:
     traces, axes = [], {}
     domains = [[0.0, 0.56], [0.64, 1.0]]
-    titles = ["SNV position − TSS (kb), 1 kb bins", "zoom: SNV position − TSS (bp), 50 bp bins"]
+    titles = ["SNV position − TSS (kb)", "zoom: SNV position − TSS (bp)"]
     for k, (label, half, width) in enumerate(PANELS):
         suffix = "" if k == 0 else str(k + 1)
         scale = 1e-3 if half > 1_000 else 1.0  # the wide panel in kb

@@ -28,7 +28,7 @@ def stores(tmp_path_factory):
     else:
         first = base / "published"
         make_synthetic_store(first, n_genes=400, n_people=100, n_snvs=60, seed=11, with_people=False)
-    demo = base / "demo"
+    demo = base / "synthetic"
     make_synthetic_store(demo, n_genes=120, n_people=300, n_snvs=400, seed=12, with_genotypes=True)
     return [first, demo]
 
@@ -68,16 +68,22 @@ def severe_logs(driver):
     return [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
+def text_of(driver, element_id):
+    """Text of an element read in one script call (Dash may replace the node at any moment)."""
+    return driver.execute_script(
+        "const e = document.getElementById(arguments[0]); return e ? e.innerText : null;", element_id
+    )
+
+
 def card_gene(driver):
-    found = driver.find_elements("id", "card-gene-name")
-    return found[0].text if found else None
+    return text_of(driver, "card-gene-name")
 
 
 def test_loads_without_console_errors(site):
     driver = site["driver"]
     driver.get(site["url"] + "/")
     settle(driver)
-    assert "No gene selected" in driver.find_element("id", "card-content").text
+    assert "No gene selected" in text_of(driver, "card-content")
     assert severe_logs(driver) == []
     # every request the page made went to this server
     urls = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
@@ -98,17 +104,21 @@ def test_search_ddx11_shows_its_card(site):
     wait_until(lambda: card_gene(driver) == "DDX11")
     assert "/gene/DDX11" in driver.current_url
     settle(driver)
-    card = driver.find_element("id", "card-content").text
+    card = text_of(driver, "card-content")
     assert "r (predicted vs observed)" in card and "Driver SNVs" in card
     assert severe_logs(driver) == []
 
 
 def test_volcano_click_selects_gene_and_url_and_back_works(site):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.action_chains import ActionChains
 
     driver = site["driver"]
     driver.get(site["url"] + "/gene/DDX11")
     settle(driver)
+    graph = driver.find_element("id", "volcano-graph")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", graph)
+    time.sleep(0.3)
     target = driver.execute_script(
         """
         const gd = document.querySelector('#volcano-graph .js-plotly-plot');
@@ -124,10 +134,14 @@ def test_volcano_click_selects_gene_and_url_and_back_works(site):
         """
     )
     assert target["gene"] != "DDX11"
-    drag = driver.find_element("css selector", "#volcano-graph .nsewdrag")
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", drag)
     dx, dy = target["x"] - target["w"] / 2, target["y"] - target["h"] / 2
-    ActionChains(driver).move_to_element_with_offset(drag, dx, dy).pause(0.3).click().perform()
+    for _attempt in range(3):  # the graph may redraw between finding and clicking it
+        try:
+            drag = driver.find_element("css selector", "#volcano-graph .nsewdrag")
+            ActionChains(driver).move_to_element_with_offset(drag, dx, dy).pause(0.3).click().perform()
+            break
+        except StaleElementReferenceException:
+            time.sleep(0.3)
     wait_until(lambda: card_gene(driver) == target["gene"])
     path = driver.current_url.split("?")[0]
     assert path.endswith(f"/gene/{target['gene']}") or path.endswith(f"/gene/{target['id']}")
@@ -148,13 +162,13 @@ def test_snv_click_on_card_and_dataset_switch(site):
     snv = chosen.find_element("css selector", ".snv-id").text
     chosen.click()
     wait_until(lambda: f"snv={snv}" in driver.current_url)
-    wait_until(lambda: snv in driver.find_element("id", "card-snv").text)
+    wait_until(lambda: snv in (text_of(driver, "card-snv") or ""))
     settle(driver)
     first = site["app"].datasets.names[0]
     driver.find_element("link text", first).click()
     wait_until(lambda: f"dataset={first}" in driver.current_url)
     settle(driver)
-    wait_until(lambda: "no per-person predictions" in driver.find_element("id", "expression-note").text)
+    wait_until(lambda: "no per-person predictions" in (text_of(driver, "expression-note") or ""))
     assert severe_logs(driver) == []
 
 
@@ -170,7 +184,7 @@ def test_snv_click_on_card_and_dataset_switch(site):
 def test_bad_url_shows_a_message(site, path, text):
     driver = site["driver"]
     driver.get(site["url"] + path)
-    message = wait_until(lambda: driver.find_element("id", "app-message").text)
+    message = wait_until(lambda: text_of(driver, "app-message"))
     assert text in message
     settle(driver)
     assert severe_logs(driver) == []
