@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", nargs="+", help="sample IDs (default: all in the VCF)")
     _add_genotype_policy_args(p)
 
+    p = sub.add_parser(
+        "import-published", help="import the published Sasse et al. 2023 results into a results store"
+    )
+    p.add_argument("src", metavar="SRC", help="folder with the published files (see its SOURCE.md)")
+    p.add_argument("dir", metavar="DIR", help="results store to write (the files are copied to DIR/source)")
+
     return parser
 
 
@@ -92,6 +98,19 @@ def _haplotypes(args: argparse.Namespace) -> int:
         out=args.out,
         samples=args.samples,
         missing=args.missing,
+    )
+    return 0
+
+
+@command("import-published")
+def _import_published(args: argparse.Namespace) -> int:
+    from compute.published import import_published
+
+    store = import_published(args.src, args.dir)
+    summary = store.manifest["summary"]
+    print(
+        f"{store.path}: {summary['genes']} genes ({summary['significant']} significant), "
+        f"{summary['drivers']} drivers in {summary['driver_genes']} genes"
     )
     return 0
 
