@@ -187,7 +187,7 @@ def default_snv(variants: pd.DataFrame) -> str | None:
     """The main driver, else the SNV with the largest |ISM|."""
     if variants.empty:
         return None
-    main = variants.loc[variants.is_main_driver.astype(bool)]
+    main = variants.loc[variants.is_main_driver.astype("boolean").fillna(False).to_numpy(bool)]
     if len(main):
         return str(main.variant_id.iloc[0])
     return str(variants.variant_id.iloc[variants.ism.abs().to_numpy().argmax()])

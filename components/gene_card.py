@@ -8,6 +8,7 @@ import pandas as pd
 from dash import Dash, Input, Output, html
 
 from components.data import Datasets, Selection
+from components.snv_common import flag, support
 
 VIEW = "card"
 
@@ -46,16 +47,18 @@ def rows(gene: pd.Series) -> list[tuple[str, str]]:
 
 
 def driver_list(variants: pd.DataFrame, snv: str | None) -> html.Div:
-    if variants.empty or not variants.is_driver.astype(bool).any():
+    if variants.empty or not flag(variants.is_driver).any():
         return html.P("No driver SNVs.", className="card-muted")
-    drivers = variants.loc[variants.is_driver.astype(bool)].sort_values("driver_gain", ascending=False)
+    drivers = variants.loc[flag(variants.is_driver)]
+    drivers = drivers.assign(support_state=support(drivers.supported), main=flag(drivers.is_main_driver))
+    drivers = drivers.sort_values("driver_gain", ascending=False)
     items = []
     for d in drivers.itertuples():
-        kind = "supported" if bool(d.supported) else "unsupported"
+        kind = {"unknown": "no eQTL"}.get(d.support_state, d.support_state)
         label = [
             html.Span(d.variant_id, className="snv-id"),
             html.Span(f" {int(d.tss_distance):+,} bp, ISM {d.ism:+.3f}, eQTL {d.eqtl_slope:+.3f}"),
-            html.Span(f" {kind}" + (", main" if bool(d.is_main_driver) else ""), className=f"tag {kind}"),
+            html.Span(f" {kind}" + (", main" if d.main else ""), className=f"tag {d.support_state}"),
         ]
         classes = "snv-button selected" if d.variant_id == snv else "snv-button"
         items.append(
@@ -73,7 +76,7 @@ def render(datasets: Datasets, sel: Selection) -> list:
     data = datasets.gene(sel.dataset, sel.gene_id)
     gene = data.gene
     r = float(gene["r"])
-    sign = "positive" if r > 0 else "negative"
+    sign = "positive" if r > 0 else "negative" if r < 0 else "none"
     return [
         html.H2(
             [
@@ -85,7 +88,7 @@ def render(datasets: Datasets, sel: Selection) -> list:
             f"chr{gene['chrom']}:{int(gene['tss']):,} ({gene['strand']}), dataset {sel.dataset}",
             className="card-muted",
         ),
-        html.Div(f"r = {r:+.3f}", className=f"card-r {sign}"),
+        html.Div(f"r = {r:+.3f}" if math.isfinite(r) else "r not available", className=f"card-r {sign}"),
         html.Dl([part for label, value in rows(gene) for part in (html.Dt(label), html.Dd(value))]),
         html.H3("Driver SNVs"),
         driver_list(data.variants, sel.snv),

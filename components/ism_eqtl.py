@@ -67,6 +67,8 @@ def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
         return theme.message_figure("Pick a gene to see its SNVs."), ""
     data = frame(datasets, sel)
     if data.empty:
+        if not datasets.store(sel.dataset).manifest.get("has_all_variants", True):
+            return theme.message_figure("No driver SNVs in this gene (this dataset lists drivers only)."), ""
         return theme.message_figure("No SNVs in this gene's window."), ""
     note = ""
     if not datasets.store(sel.dataset).manifest.get("has_all_variants", True):

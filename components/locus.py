@@ -57,6 +57,10 @@ def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
         return theme.message_figure("Pick a gene to see its locus.", height=320), ""
     data = frame(datasets, sel)
     if data.empty:
+        if not datasets.store(sel.dataset).manifest.get("has_all_variants", True):
+            return theme.message_figure(
+                "No driver SNVs in this gene (this dataset lists drivers only).", height=320
+            ), ""
         return theme.message_figure("No SNVs in this gene's window.", height=320), ""
     gene = datasets.gene(sel.dataset, sel.gene_id).gene
     return figure(data, sel.snv, gene), ""

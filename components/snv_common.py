@@ -48,9 +48,22 @@ def point_data(data: pd.DataFrame) -> dict:
     """text, hovertext and customdata of SNV points, in the order of `data`."""
     return {
         "text": data["variant_id"].to_numpy(object),
-        "hovertext": (data["ref"].astype(str) + ">" + data["alt"].astype(str)).to_numpy(object),
+        "hovertext": (
+            data["ref"].fillna("?").astype(str) + ">" + data["alt"].fillna("?").astype(str)
+        ).to_numpy(object),
         "customdata": data[NUMBERS].to_numpy(float),
     }
+
+
+def flag(values: pd.Series) -> np.ndarray:
+    """A boolean column as numpy bool, missing values as False."""
+    return values.astype("boolean").fillna(False).to_numpy(bool)
+
+
+def support(values: pd.Series) -> np.ndarray:
+    """'supported', 'unsupported' or 'unknown' (no eQTL slope to compare with) per SNV."""
+    state = values.astype("boolean")
+    return np.where(state.isna(), "unknown", np.where(state.fillna(False), "supported", "unsupported"))
 
 
 def marker_size(maf: pd.Series, smallest: float = 4, largest: float = 16) -> np.ndarray:
@@ -61,16 +74,20 @@ def marker_size(maf: pd.Series, smallest: float = 4, largest: float = 16) -> np.
 
 def snv_traces(data: pd.DataFrame, x: str, y: str, scale_x: float = 1.0) -> list[dict]:
     """Non-drivers in grey, supported and unsupported drivers in colour; SNV id as `text`."""
-    driver = data["is_driver"].astype(bool)
-    supported = data["supported"].astype(bool)
+    driver = flag(data["is_driver"])
+    state = support(data["supported"])
     chrom = str(data["chrom"].iloc[0]) if len(data) else ""
     groups = [
         ("other SNVs", ~driver, theme.BACKGROUND_SNV, 0.45, 0, "not a driver"),
-        ("supported driver", driver & supported, theme.SUPPORTED, 0.95, 1, "driver, supported"),
-        ("unsupported driver", driver & ~supported, theme.UNSUPPORTED, 0.95, 1, "driver, unsupported"),
-    ]
+        ("supported driver", driver & (state == "supported"), theme.SUPPORTED, 0.95, 1, "driver, supported"),
+        ("unsupported driver", driver & (state == "unsupported"), theme.UNSUPPORTED, 0.95, 1,
+         "driver, unsupported"),
+        ("driver, no eQTL", driver & (state == "unknown"), theme.UNKNOWN, 0.95, 1, "driver, no eQTL slope"),
+    ]  # fmt: skip
     traces = []
     for name, mask, colour, opacity, line, kind in groups:
+        if name == "driver, no eQTL" and not mask.any():
+            continue  # only stores with missing eQTL slopes (the published one) need this group
         part = data.loc[mask]
         size = marker_size(part["maf"]) + (6 if line else 0)
         traces.append(

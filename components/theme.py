@@ -14,6 +14,7 @@ NEGATIVE = "#b2182b"  # r < 0
 NOT_SIGNIFICANT = "#c4c4c4"
 SUPPORTED = "#1b9e77"  # sign(ISM) == sign(eQTL slope)
 UNSUPPORTED = "#d95f02"
+UNKNOWN = "#5d5d5d"  # driver without an eQTL slope to compare with
 BACKGROUND_SNV = "#9a9a9a"
 SELECTED = "#111111"
 TSS = "#6a3d9a"

@@ -14,6 +14,7 @@ from dash import Dash, Input, Output, html
 from components import theme
 from components.data import Datasets, Selection
 from components.export import register_exports
+from components.snv_common import flag, support
 
 VIEW = "tss_hist"
 PANELS = [("±70 kb", 70_000, 1_000), ("±1 kb", 1_000, 50)]  # (label, half range bp, bin bp)
@@ -41,7 +42,7 @@ def frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
     if sel.gene_id is not None:
         variants = datasets.gene(sel.dataset, sel.gene_id).variants
         if not variants.empty:
-            mine = variants.loc[variants.is_driver.astype(bool), "tss_distance"].to_numpy(float)
+            mine = variants.loc[flag(variants.is_driver), "tss_distance"].to_numpy(float)
     rows = []
     for label, half, width in PANELS:
         edges, counts = bin_counts(everyone, half, width)
@@ -80,11 +81,13 @@ def figure(data: pd.DataFrame, drivers: pd.DataFrame, gene_name: str | None, rev
         )  # fmt: skip
         top = max(1, int(part["drivers_all_genes"].max()) if len(part) else 1)
         inside = drivers.loc[drivers["tss_distance"].abs() <= half]
-        supported = inside["supported"].astype(bool)
-        for name, mask, colour in [
-            ("supported", supported, theme.SUPPORTED),
-            ("unsupported", ~supported, theme.UNSUPPORTED),
+        state = support(inside["supported"])
+        for name, colour in [
+            ("supported", theme.SUPPORTED),
+            ("unsupported", theme.UNSUPPORTED),
+            ("unknown", theme.UNKNOWN),
         ]:
+            mask = state == name
             sub = inside.loc[mask]
             traces.append(
                 {
@@ -117,7 +120,7 @@ def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
         gene = datasets.gene(sel.dataset, sel.gene_id)
         gene_name = str(gene.gene["gene_name"])
         if not gene.variants.empty:
-            drivers = gene.variants.loc[gene.variants.is_driver.astype(bool)]
+            drivers = gene.variants.loc[flag(gene.variants.is_driver)]
     beyond = int((everyone["tss_distance"].abs() > PANELS[0][1]).sum())
     note = f"{len(everyone):,} drivers in all genes; {beyond:,} lie beyond ±70 kb and are not shown."
     return figure(data, drivers, gene_name, sel.gene_id or ""), note

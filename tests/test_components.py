@@ -145,7 +145,7 @@ def test_ism_eqtl_driver_classes_and_sizes(datasets):
     assert sorted(unsupported.text) == sorted(drivers.loc[~drivers.supported].variant_id)
     order = np.argsort(data.maf.to_numpy())
     assert np.all(np.diff(snv_common.marker_size(data.maf)[order]) >= 0)
-    selected = fig.data[3]
+    selected = fig.data[-1]
     assert selected.text[0] == sel.snv
     assert snv_common.clicked_snv({"points": [{"text": sel.snv, "x": 0}]}) == sel.snv
     assert snv_common.clicked_snv({"points": [{"x": 0}]}) is None
@@ -323,3 +323,35 @@ def test_command_line_refuses_a_missing_store(tmp_path, capsys):
 
     assert main(["--results", str(tmp_path / "none")]) == 2
     assert "not a results store" in capsys.readouterr().err
+
+
+PUBLISHED = ROOT / "data" / "published"
+needs_published = pytest.mark.skipif(
+    not (PUBLISHED / "manifest.json").is_file(), reason="data/published is not in this checkout"
+)
+
+
+@needs_published
+def test_published_store_matches_the_paper_in_every_view():
+    datasets = Datasets([PUBLISHED])
+    genes = datasets.genes("published")
+    data = volcano.frame(datasets, Selection("published"))
+    fig = valid(volcano.figure(data, None))
+    # SOURCE.md: about 599 BH-significant genes, about 195 of them with r < 0
+    assert abs(len(fig.data[1].x) + len(fig.data[2].x) - 599) <= 5
+    assert abs(len(fig.data[2].x) - 195) <= 5
+    ddx11 = selection(datasets, "DDX11", "published")
+    text = str(gene_card.render(datasets, ddx11))
+    assert "0.846" in text and "+56 bp" in text and "supported, main" in text
+    fig, note = expression.render(datasets, ddx11)
+    assert "no per-person predictions" in note
+    gstm3 = selection(datasets, "GSTM3", "published")
+    fig = valid(ism_eqtl.render(datasets, gstm3)[0])
+    unsupported = [t for t in fig.data if t.name.startswith("unsupported driver")][0]
+    assert len(unsupported.text) == 2
+    assert all(x < 0 for x in unsupported.x) and all(y > 0 for y in unsupported.y)
+    for gene in list(genes.gene_name.sample(25, random_state=1)) + ["DDX11", "GSTM3"]:
+        sel = selection(datasets, gene, "published")
+        assert gene_card.render(datasets, sel)
+        for view in (expression, ism_eqtl, locus, tss_hist, genotype):
+            valid(view.render(datasets, sel)[0])
