@@ -274,9 +274,18 @@ class ResultsStore:
     def null(self, gene_id: str) -> pd.DataFrame:
         return self._gene_rows("null", gene_id)
 
-    def drivers(self) -> pd.DataFrame:
-        """Driver SNVs of all genes (for the TSS-distance histograms)."""
-        return pd.read_parquet(self.path / "variants.parquet", filters=[("is_driver", "==", True)])
+    def drivers(self, columns: list[str] | None = None) -> pd.DataFrame:
+        """Driver SNVs of all genes (for the TSS-distance histograms).
+
+        `columns` limits what is decoded. Finding drivers scans the whole
+        variants table; at full scale (~20 M rows) decoding every column takes
+        tens of seconds and GBs of memory, one numeric column well under a second.
+        """
+        if columns is not None:
+            columns = list(dict.fromkeys(columns))
+        return pd.read_parquet(
+            self.path / "variants.parquet", columns=columns, filters=[("is_driver", "==", True)]
+        )
 
 
 def _concat(frames: Iterable[pd.DataFrame], columns: list[str]) -> pd.DataFrame:

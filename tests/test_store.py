@@ -131,3 +131,17 @@ def test_not_a_store(tmp_path):
         ResultsStore(tmp_path)
     (tmp_path / "manifest.json").write_text(json.dumps({}))
     ResultsStore(tmp_path)
+
+
+def test_drivers_reads_only_the_columns_asked(tmp_path):
+    store = ResultsStore.create(tmp_path / "s", {})
+    frames = [gene_result(g, n_snvs=4, seed=i)[2].assign(gene_id=g) for i, g in enumerate(["G1", "G2"])]
+    variants = pd.concat(frames, ignore_index=True)
+    variants.loc[variants.variant_id == "rsG2_2", "is_driver"] = True
+    store.write_table("variants", variants)
+    narrow = store.drivers(columns=["tss_distance", "variant_id"])
+    assert list(narrow.columns) == ["tss_distance", "variant_id"]
+    full = store.drivers()
+    expected = variants.loc[variants.is_driver]
+    assert sorted(full.variant_id) == sorted(expected.variant_id) == ["rsG1_0", "rsG2_0", "rsG2_2"]
+    assert sorted(narrow.tss_distance) == sorted(expected.tss_distance)

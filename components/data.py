@@ -1,0 +1,241 @@
+"""The datasets the dashboard serves, the selection, and the URL that holds it.
+
+URL state: `/gene/<name-or-id>?snv=<variant_id>&dataset=<name>`. A URL never
+touches the filesystem: a dataset is picked by name from the list configured
+at start-up, a gene and a SNV are looked up in that store's tables, and every
+part is checked against a strict pattern first. Anything else becomes a
+friendly message in the selection, never an exception.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, quote, unquote, urlencode
+
+import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from compute.store import ResultsStore
+
+_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+GENOTYPES_TABLE = "genotypes"  # optional: gene_id, variant_id, person_id, dosage
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the user looks at. `snv` is the SNV in the URL or, failing that, the gene's main driver."""
+
+    dataset: str
+    gene_id: str | None = None
+    snv: str | None = None
+    message: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> Selection | None:
+        if not data or "dataset" not in data:
+            return None
+        return cls(**{k: data.get(k) for k in ("dataset", "gene_id", "snv", "message")})
+
+
+@dataclass
+class GeneData:
+    """One gene's rows of every table, read once per gene switch."""
+
+    gene: pd.Series
+    variants: pd.DataFrame
+    people: pd.DataFrame
+    null: pd.DataFrame
+
+
+class Datasets:
+    """Named results stores. Reads go through ResultsStore; one gene's tables are cached."""
+
+    def __init__(self, paths: list[str | Path], cache_genes: int = 8):
+        self.stores: dict[str, ResultsStore] = {}
+        for path in paths:
+            store = ResultsStore(path)
+            name = Path(path).resolve().name
+            base, k = name, 2
+            while name in self.stores:
+                name, k = f"{base}-{k}", k + 1
+            self.stores[name] = store
+        if not self.stores:
+            raise ValueError("no results store to show")
+        self._cache: OrderedDict[tuple[str, str], GeneData] = OrderedDict()
+        self._cache_size = cache_genes
+        self._lock = threading.Lock()
+        self._drivers: dict[str, pd.DataFrame] = {}
+        self._lookup: dict[str, dict[str, str]] = {}
+        self._dosage: OrderedDict[tuple[str, str, str], pd.Series] = OrderedDict()
+        self._genotype_files: dict[str, tuple[pq.ParquetFile, list[tuple]]] = {}
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.stores)
+
+    @property
+    def default(self) -> str:
+        return self.names[0]
+
+    def store(self, name: str) -> ResultsStore:
+        return self.stores[name]
+
+    def genes(self, name: str) -> pd.DataFrame:
+        return self.stores[name].genes()
+
+    def has_people(self, name: str) -> bool:
+        store = self.stores[name]
+        return bool(store.manifest.get("has_people", True)) and store.has_table("people")
+
+    def has_genotypes(self, name: str) -> bool:
+        return self.stores[name].has_table(GENOTYPES_TABLE)
+
+    def describe(self, name: str) -> str:
+        manifest = self.stores[name].manifest
+        return str(manifest.get("description") or manifest.get("dataset") or name)
+
+    def find_gene(self, name: str, query: str) -> str | None:
+        """Gene ID for an exact gene ID or a gene name (case-insensitive), else None."""
+        if name not in self._lookup:
+            genes = self.genes(name)
+            lookup = {str(n).upper(): g for n, g in zip(genes.gene_name, genes.gene_id, strict=True)}
+            lookup.update({str(g).upper(): g for g in genes.gene_id})
+            self._lookup[name] = lookup
+        return self._lookup[name].get(query.upper())
+
+    def gene(self, name: str, gene_id: str) -> GeneData:
+        """All rows of one gene (LRU-cached, so the views of one switch share one read)."""
+        key = (name, gene_id)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+            store = self.stores[name]
+            genes = self.genes(name)
+            row = genes.loc[genes.gene_id == gene_id]
+            if row.empty:
+                raise KeyError(gene_id)
+            data = GeneData(
+                gene=row.iloc[0],
+                variants=store.variants(gene_id) if store.has_table("variants") else pd.DataFrame(),
+                people=store.people(gene_id) if self.has_people(name) else pd.DataFrame(),
+                null=store.null(gene_id) if store.has_table("null") else pd.DataFrame(),
+            )
+            self._cache[key] = data
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+            return data
+
+    def drivers(self, name: str) -> pd.DataFrame:
+        """TSS distance of every driver SNV of a dataset (read once; one column, for speed)."""
+        with self._lock:
+            if name not in self._drivers:
+                self._drivers[name] = self.stores[name].drivers(columns=["tss_distance"])
+            return self._drivers[name]
+
+    def dosage(self, name: str, gene_id: str, variant_id: str) -> pd.Series | None:
+        """Dosage (0/1/2) per person_id of one SNV, if the store has the optional genotypes table.
+
+        Reads only the row groups whose gene_id and variant_id statistics can hold the SNV.
+        """
+        if not self.has_genotypes(name):
+            return None
+        key = (name, gene_id, variant_id)
+        with self._lock:
+            if key not in self._dosage:
+                self._dosage[key] = self._read_dosage(name, gene_id, variant_id)
+                while len(self._dosage) > self._cache_size:
+                    self._dosage.popitem(last=False)
+            return self._dosage[key]
+
+    def _read_dosage(self, name: str, gene_id: str, variant_id: str) -> pd.Series:
+        if name not in self._genotype_files:
+            file = pq.ParquetFile(self.stores[name].path / f"{GENOTYPES_TABLE}.parquet")
+            columns = [file.schema_arrow.get_field_index(c) for c in ("gene_id", "variant_id")]
+            bounds = []
+            for i in range(file.metadata.num_row_groups):
+                group = file.metadata.row_group(i)
+                stats = [group.column(c).statistics for c in columns]
+                if all(st is not None and st.has_min_max for st in stats):
+                    bounds.append((stats[0].min, stats[0].max, stats[1].min, stats[1].max))
+                else:
+                    bounds.append(("", "\uffff", "", "\uffff"))
+            self._genotype_files[name] = (file, bounds)
+        file, bounds = self._genotype_files[name]
+        wanted = [
+            i
+            for i, (g_lo, g_hi, v_lo, v_hi) in enumerate(bounds)
+            if g_lo <= gene_id <= g_hi and (g_lo != g_hi or v_lo <= variant_id <= v_hi)
+        ]
+        if not wanted:
+            return pd.Series(dtype="int8", name="dosage")
+        table = file.read_row_groups(wanted, columns=["gene_id", "variant_id", "person_id", "dosage"])
+        mask = pc.and_(pc.equal(table["gene_id"], gene_id), pc.equal(table["variant_id"], variant_id))
+        frame = table.filter(mask).to_pandas()
+        return frame.set_index("person_id")["dosage"]
+
+
+def default_snv(variants: pd.DataFrame) -> str | None:
+    """The main driver, else the SNV with the largest |ISM|."""
+    if variants.empty:
+        return None
+    main = variants.loc[variants.is_main_driver.astype("boolean").fillna(False).to_numpy(bool)]
+    if len(main):
+        return str(main.variant_id.iloc[0])
+    return str(variants.variant_id.iloc[variants.ism.abs().to_numpy().argmax()])
+
+
+def gene_url(dataset: str, gene: str | None, snv: str | None = None) -> str:
+    """The shareable URL of a selection."""
+    path = f"/gene/{quote(gene, safe='')}" if gene else "/"
+    query = {"dataset": dataset}
+    if snv:
+        query = {"snv": snv, **query}
+    return f"{path}?{urlencode(query)}"
+
+
+def parse_url(datasets: Datasets, pathname: str | None, search: str | None) -> Selection:
+    """Selection for a URL; a friendly message for anything that does not name a gene."""
+    try:
+        query = parse_qs((search or "").lstrip("?"), keep_blank_values=True, max_num_fields=10)
+    except ValueError:
+        query = {}
+    dataset = (query.get("dataset") or [datasets.default])[0]
+    if dataset not in datasets.stores:
+        shown = dataset if _TOKEN.match(dataset) else "that"
+        return Selection(
+            datasets.default,
+            message=f"There is no dataset called '{shown}'. Available: {', '.join(datasets.names)}.",
+        )
+    path = pathname or "/"
+    if path in ("/", ""):
+        return Selection(dataset)
+    if not path.startswith("/gene/"):
+        return Selection(dataset, message="This address is not a view of the dashboard. Search for a gene.")
+    token = unquote(path[len("/gene/") :]).strip()
+    if not _TOKEN.match(token):
+        return Selection(
+            dataset,
+            message="That is not a gene name or ID: use letters, digits, '.', '-' or '_' (e.g. /gene/DDX11).",
+        )
+    gene_id = datasets.find_gene(dataset, token)
+    if gene_id is None:
+        return Selection(dataset, message=f"No gene '{token}' in dataset '{dataset}'. Try the search box.")
+    variants = datasets.gene(dataset, gene_id).variants
+    snv_query = (query.get("snv") or [None])[0]
+    if snv_query is not None:
+        if _TOKEN.match(snv_query) and snv_query in set(variants.get("variant_id", [])):
+            return Selection(dataset, gene_id, snv_query)
+        shown = snv_query if _TOKEN.match(snv_query) else "that SNV"
+        return Selection(
+            dataset, gene_id, default_snv(variants), message=f"'{shown}' is not a SNV of this gene's window."
+        )
+    return Selection(dataset, gene_id, default_snv(variants))

@@ -1,0 +1,56 @@
+"""Exports shared by every figure panel: PNG/SVG drawn in the browser, CSV of the plotted data.
+
+PNG and SVG come from plotly.js itself (`Plotly.downloadImage`, served
+locally with the app), so they work offline and match the screen. The CSV is
+made on the server from the same frame the figure was built from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+from dash import Dash, Input, Output, State, dcc, no_update
+
+from components.data import Datasets, Selection
+
+_DOWNLOAD_IMAGE = """
+function(n, format) {
+    if (!n) { return window.dash_clientside.no_update; }
+    const panel = document.getElementById('%(view)s-graph');
+    const plot = panel && panel.querySelector('.js-plotly-plot');
+    if (plot && window.Plotly) {
+        const options = {format: String(format).toLowerCase(), filename: '%(view)s', scale: 2};
+        window.Plotly.downloadImage(plot, options);
+    }
+    return window.dash_clientside.no_update;
+}
+"""
+
+
+def register_exports(
+    app: Dash, datasets: Datasets, view: str, frame: Callable[[Datasets, Selection], pd.DataFrame]
+) -> None:
+    """PNG/SVG buttons (client side) and the CSV download (server side) of one panel."""
+    for fmt in ("png", "svg"):
+        app.clientside_callback(
+            _DOWNLOAD_IMAGE % {"view": view},
+            Output(f"{view}-{fmt}", "title"),
+            Input(f"{view}-{fmt}", "n_clicks"),
+            State(f"{view}-{fmt}", "children"),  # the button label: PNG or SVG
+            prevent_initial_call=True,
+        )
+
+    @app.callback(
+        Output(f"{view}-download", "data"),
+        Input(f"{view}-csv", "n_clicks"),
+        State("app-selection", "data"),
+        prevent_initial_call=True,
+    )
+    def download_csv(n_clicks, selection):
+        sel = Selection.from_dict(selection)
+        if not n_clicks or sel is None:
+            return no_update
+        data = frame(datasets, sel)
+        name = "_".join(p for p in (view, sel.dataset, sel.gene_id) if p)
+        return dcc.send_data_frame(data.to_csv, f"{name}.csv", index=False)

@@ -1,0 +1,140 @@
+"""Predicted vs observed expression across people for the selected gene.
+
+Coloured by each person's dosage of the selected SNV when the store has the
+optional genotypes table; otherwise by the difference of the two haplotype
+scores (hap1 - hap2), which shows where the two copies of the gene differ.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from dash import Dash, Input, Output, html
+
+from components import theme
+from components.data import Datasets, Selection
+from components.export import register_exports
+
+VIEW = "expression"
+PREDICTED_LABEL = "predicted expression: Enformer score (a.u.)"
+OBSERVED_LABEL = "observed expression (input units)"
+NO_PEOPLE = "This dataset has no per-person predictions."
+
+
+def layout() -> html.Section:
+    return theme.figure_panel(
+        VIEW,
+        "Predicted vs observed, across people",
+        description="Each point is a person: the model's score (mean of both haplotypes) "
+        "against measured expression.",
+    )
+
+
+def frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
+    if sel.gene_id is None or not datasets.has_people(sel.dataset):
+        return pd.DataFrame(columns=["person_id", "hap1", "hap2", "predicted", "observed"])
+    people = datasets.gene(sel.dataset, sel.gene_id).people
+    out = people[["person_id", "hap1", "hap2", "predicted", "observed"]].copy()
+    out["hap_difference"] = out["hap1"] - out["hap2"]
+    dosage = datasets.dosage(sel.dataset, sel.gene_id, sel.snv) if sel.snv else None
+    if dosage is not None and len(dosage):
+        out["dosage"] = out["person_id"].map(dosage).astype("Int8")
+    return out
+
+
+def pearson(x: np.ndarray, y: np.ndarray) -> float:
+    if len(x) < 3 or np.std(x) == 0 or np.std(y) == 0:
+        return float("nan")
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def figure(data: pd.DataFrame, gene_name: str, snv: str | None, revision: str = "") -> dict:
+    hover = (
+        "<b>%{text}</b><br>predicted %{x:.3f}<br>observed %{y:.3f}"
+        "<br>hap1 %{customdata[0]:.3f}, hap2 %{customdata[1]:.3f}"
+    )
+    traces = []
+    if "dosage" in data.columns:
+        for g in (0, 1, 2):
+            part = data.loc[data["dosage"] == g]
+            traces.append(
+                {
+                    "type": "scattergl", "x": part["predicted"].to_numpy(), "y": part["observed"].to_numpy(),
+                    "mode": "markers", "name": f"{g} ALT ({len(part)})",
+                    "marker": {"color": theme.DOSAGE[g], "size": 6, "opacity": 0.8},
+                    "text": part["person_id"].to_numpy(object),
+                    "customdata": part[["hap1", "hap2"]].to_numpy(float),
+                    "hovertemplate": hover + f"<br>{snv}: {g} ALT<extra></extra>",
+                }
+            )  # fmt: skip
+    else:
+        limit = float(np.nanmax(np.abs(data["hap_difference"]))) if len(data) else 0.0
+        limit = limit if np.isfinite(limit) and limit > 0 else 1.0
+        traces.append(
+            {
+                "type": "scattergl", "x": data["predicted"].to_numpy(), "y": data["observed"].to_numpy(),
+                "mode": "markers", "name": "people", "showlegend": False,
+                "marker": {
+                    "color": data["hap_difference"].to_numpy(), "colorscale": "PuOr", "cmin": -limit,
+                    "cmax": limit, "size": 6, "opacity": 0.85,
+                    "colorbar": {"title": {"text": "hap1 − hap2", "side": "right"}, "thickness": 12},
+                },
+                "text": data["person_id"].to_numpy(object),
+                "customdata": data[["hap1", "hap2"]].to_numpy(float),
+                "hovertemplate": hover + "<extra></extra>",
+            }
+        )  # fmt: skip
+    x, y = data["predicted"].to_numpy(float), data["observed"].to_numpy(float)
+    r = pearson(x, y)
+    if np.isfinite(r):
+        slope, intercept = np.polyfit(x, y, 1)
+        xs = np.array([x.min(), x.max()])
+        traces.append(
+            {
+                "type": "scatter", "x": xs, "y": intercept + slope * xs, "mode": "lines",
+                "name": "least squares", "showlegend": False, "hoverinfo": "skip",
+                "line": {"color": "#444", "dash": "dash", "width": 1.5},
+            }
+        )  # fmt: skip
+    label = theme.note(
+        f"<b>{gene_name}</b>  r = {r:.3f}, n = {len(data):,}", 0.01, 0.99, bgcolor="rgba(255,255,255,0.8)"
+    )
+    return {
+        "data": traces,
+        "layout": theme.layout(
+            revision=revision, annotations=[label],
+            xaxis=theme.axis(PREDICTED_LABEL), yaxis=theme.axis(OBSERVED_LABEL),
+        ),
+    }  # fmt: skip
+
+
+def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
+    if sel.gene_id is None:
+        return theme.message_figure("Pick a gene to see its people."), ""
+    if not datasets.has_people(sel.dataset):
+        return theme.message_figure(NO_PEOPLE), NO_PEOPLE
+    data = frame(datasets, sel)
+    if data.empty:
+        return theme.message_figure("No per-person rows for this gene."), ""
+    gene_name = str(datasets.gene(sel.dataset, sel.gene_id).gene["gene_name"])
+    if "dosage" in data.columns:
+        note = f"Coloured by dosage of {sel.snv} (ALT alleles)."
+    else:
+        note = (
+            "Per-person genotypes are not in this store, so points are coloured by the difference "
+            "of the two haplotype scores (hap1 − hap2) instead of the selected SNV's genotype."
+        )
+    return figure(data, gene_name, sel.snv, sel.gene_id), note
+
+
+def register(app: Dash, datasets: Datasets) -> None:
+    @app.callback(
+        Output(f"{VIEW}-graph", "figure"), Output(f"{VIEW}-note", "children"), Input("app-selection", "data")
+    )
+    def update(selection):
+        sel = Selection.from_dict(selection)
+        if sel is None:
+            return theme.message_figure("Loading…"), ""
+        return render(datasets, sel)
+
+    register_exports(app, datasets, VIEW, frame)

@@ -1,0 +1,105 @@
+"""Gene card: the selected gene's statistics and its driver SNVs (click one to select it)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+from dash import Dash, Input, Output, html
+
+from components.data import Datasets, Selection
+from components.snv_common import flag, support
+
+VIEW = "card"
+
+
+def layout() -> html.Section:
+    return html.Section(className="panel card", id=f"{VIEW}-panel", children=[html.Div(id=f"{VIEW}-content")])
+
+
+def _number(value, digits: int = 3) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "–"
+    if math.isnan(v):
+        return "–"
+    if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
+        return f"{v:.2e}"
+    return f"{v:.{digits}f}"
+
+
+def rows(gene: pd.Series) -> list[tuple[str, str]]:
+    """(label, value) pairs shown on the card, in order."""
+    significant = "yes" if bool(gene["significant"]) else "no"
+    return [
+        ("r (predicted vs observed)", _number(gene["r"])),
+        ("p of r", _number(gene["p_r"])),
+        ("p (null model)", _number(gene["p_null"])),
+        ("q (BH)", _number(gene["q_bh"])),
+        ("significant at FDR 5%", significant),
+        ("linear approximation r", _number(gene["linear_r"])),
+        ("PrediXcan r", _number(gene["predixcan_r"])),
+        ("drivers", str(int(gene["n_drivers"])) if pd.notna(gene["n_drivers"]) else "–"),
+        ("people", f"{int(gene['n_people']):,}" if pd.notna(gene["n_people"]) else "–"),
+        ("SNVs in window", f"{int(gene['n_snvs']):,}" if pd.notna(gene["n_snvs"]) else "–"),
+    ]
+
+
+def driver_list(variants: pd.DataFrame, snv: str | None) -> html.Div:
+    if variants.empty or not flag(variants.is_driver).any():
+        return html.P("No driver SNVs.", className="card-muted")
+    drivers = variants.loc[flag(variants.is_driver)]
+    drivers = drivers.assign(support_state=support(drivers.supported), main=flag(drivers.is_main_driver))
+    drivers = drivers.sort_values("driver_gain", ascending=False)
+    items = []
+    for d in drivers.itertuples():
+        kind = {"unknown": "no eQTL"}.get(d.support_state, d.support_state)
+        label = [
+            html.Span(d.variant_id, className="snv-id"),
+            html.Span(f" {int(d.tss_distance):+,} bp, ISM {d.ism:+.3f}, eQTL {d.eqtl_slope:+.3f}"),
+            html.Span(f" {kind}" + (", main" if d.main else ""), className=f"tag {d.support_state}"),
+        ]
+        classes = "snv-button selected" if d.variant_id == snv else "snv-button"
+        items.append(
+            html.Li(html.Button(label, id={"type": "card-snv", "index": d.variant_id}, className=classes))
+        )
+    return html.Ul(items, className="driver-list")
+
+
+def render(datasets: Datasets, sel: Selection) -> list:
+    if sel.gene_id is None:
+        return [
+            html.H2("No gene selected"),
+            html.P("Search a gene by name or Ensembl ID above, or click a point in the volcano."),
+        ]
+    data = datasets.gene(sel.dataset, sel.gene_id)
+    gene = data.gene
+    r = float(gene["r"])
+    sign = "positive" if r > 0 else "negative" if r < 0 else "none"
+    return [
+        html.H2(
+            [
+                html.Span(str(gene["gene_name"]), id="card-gene-name"),
+                html.Small(f" {gene['gene_id']}", className="card-muted"),
+            ]
+        ),
+        html.P(
+            f"chr{gene['chrom']}:{int(gene['tss']):,} ({gene['strand']}), dataset {sel.dataset}",
+            className="card-muted",
+        ),
+        html.Div(f"r = {r:+.3f}" if math.isfinite(r) else "r not available", className=f"card-r {sign}"),
+        html.Dl([part for label, value in rows(gene) for part in (html.Dt(label), html.Dd(value))]),
+        html.H3("Driver SNVs"),
+        driver_list(data.variants, sel.snv),
+        html.P(f"Selected SNV: {sel.snv}" if sel.snv else "", className="card-muted", id="card-snv"),
+    ]
+
+
+def register(app: Dash, datasets: Datasets) -> None:
+    @app.callback(Output(f"{VIEW}-content", "children"), Input("app-selection", "data"))
+    def update(selection):
+        sel = Selection.from_dict(selection)
+        if sel is None:
+            return html.P("Loading…")
+        return render(datasets, sel)

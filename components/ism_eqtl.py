@@ -1,0 +1,89 @@
+"""ISM vs eQTL slope per SNV: does the model's effect of an allele agree with the cohort's?
+
+Drivers are coloured supported (same sign) or unsupported (opposite sign);
+marker size is the minor allele frequency. Click a SNV to select it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from dash import Dash, Input, Output, html
+
+from components import theme
+from components.data import Datasets, Selection
+from components.export import register_exports
+from components.snv_common import selected_trace, snv_frame, snv_traces
+
+VIEW = "ism_eqtl"
+QUADRANTS = [
+    (0.99, 0.99, "right", "top", "ALT raises both: supported"),
+    (0.01, 0.01, "left", "bottom", "ALT lowers both: supported"),
+    (0.01, 0.99, "left", "top", "model ↓, cohort ↑: unsupported"),
+    (0.99, 0.01, "right", "bottom", "model ↑, cohort ↓: unsupported"),
+]
+
+
+def layout() -> html.Section:
+    return theme.figure_panel(
+        VIEW,
+        "Model effect vs cohort effect, per SNV",
+        description="ISM (model) against eQTL slope (cohort). Size = minor allele frequency. Click a SNV.",
+    )
+
+
+def frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
+    if sel.gene_id is None:
+        return snv_frame(pd.DataFrame())
+    return snv_frame(datasets.gene(sel.dataset, sel.gene_id).variants)
+
+
+def figure(data: pd.DataFrame, snv: str | None, revision: str = "") -> dict:
+    traces = [*snv_traces(data, "ism", "eqtl_slope"), selected_trace(data, snv, "ism", "eqtl_slope")]
+    quadrants = [
+        theme.note(text, x, y, xanchor, yanchor, font={"size": 11, "color": "#777"})
+        for x, y, xanchor, yanchor, text in QUADRANTS
+    ]
+    return {
+        "data": traces,
+        "layout": theme.layout(
+            revision=revision, annotations=quadrants,
+            shapes=[theme.hline(0, "#999"), theme.vline(0, "#999")],
+            xaxis=theme.axis("ISM: Enformer score, ALT − REF (a.u.)", range=symmetric(data["ism"])),
+            yaxis=theme.axis("eQTL slope (expression per ALT allele)", range=symmetric(data["eqtl_slope"])),
+        ),
+    }  # fmt: skip
+
+
+def symmetric(values: pd.Series) -> list[float]:
+    """An axis range centred on 0, so the four quadrants read as equal."""
+    top = float(np.nanmax(np.abs(values.to_numpy(float)))) if len(values) else 0.0
+    top = top * 1.12 if np.isfinite(top) and top > 0 else 1.0
+    return [-top, top]
+
+
+def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
+    if sel.gene_id is None:
+        return theme.message_figure("Pick a gene to see its SNVs."), ""
+    data = frame(datasets, sel)
+    if data.empty:
+        if not datasets.store(sel.dataset).manifest.get("has_all_variants", True):
+            return theme.message_figure("No driver SNVs in this gene (this dataset lists drivers only)."), ""
+        return theme.message_figure("No SNVs in this gene's window."), ""
+    note = ""
+    if not datasets.store(sel.dataset).manifest.get("has_all_variants", True):
+        note = "This dataset lists driver SNVs only."
+    return figure(data, sel.snv, sel.gene_id), note
+
+
+def register(app: Dash, datasets: Datasets) -> None:
+    @app.callback(
+        Output(f"{VIEW}-graph", "figure"), Output(f"{VIEW}-note", "children"), Input("app-selection", "data")
+    )
+    def update(selection):
+        sel = Selection.from_dict(selection)
+        if sel is None:
+            return theme.message_figure("Loading…"), ""
+        return render(datasets, sel)
+
+    register_exports(app, datasets, VIEW, frame)

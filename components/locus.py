@@ -1,0 +1,79 @@
+"""Locus track: ISM of every SNV along the gene's window, with the TSS and the drivers."""
+
+from __future__ import annotations
+
+import pandas as pd
+from dash import Dash, Input, Output, html
+
+from components import theme
+from components.data import Datasets, Selection
+from components.export import register_exports
+from components.snv_common import selected_trace, snv_frame, snv_traces
+
+VIEW = "locus"
+WINDOW_HALF_KB = 98.304
+
+
+def layout() -> html.Section:
+    return theme.figure_panel(
+        VIEW,
+        "Locus: in-silico mutagenesis along the window",
+        description="ISM of each SNV by its distance to the TSS. Drivers in colour. Click a SNV.",
+        height=320,
+    )
+
+
+def frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
+    if sel.gene_id is None:
+        return snv_frame(pd.DataFrame())
+    return snv_frame(datasets.gene(sel.dataset, sel.gene_id).variants)
+
+
+def figure(data: pd.DataFrame, snv: str | None, gene: pd.Series) -> dict:
+    traces = [
+        *snv_traces(data, "tss_distance", "ism", scale_x=1e-3),
+        selected_trace(data, snv, "tss_distance", "ism", scale_x=1e-3),
+    ]
+    tss_label = {
+        "text": f"TSS ({gene['strand']} strand)", "x": 0, "xref": "x", "y": 1, "yref": "y domain",
+        "xanchor": "left", "yanchor": "bottom", "showarrow": False, "font": {"color": theme.TSS, "size": 12},
+    }  # fmt: skip
+    return {
+        "data": traces,
+        "layout": theme.layout(
+            height=320, revision=str(gene["gene_id"]), annotations=[tss_label],
+            shapes=[theme.vline(0, theme.TSS, dash="dot", width=1.5), theme.hline(0, "#bbb")],
+            xaxis=theme.axis(
+                f"SNV position − TSS (kb); TSS at chr{gene['chrom']}:{int(gene['tss']):,}",
+                range=[-WINDOW_HALF_KB, WINDOW_HALF_KB],
+            ),
+            yaxis=theme.axis("ISM, ALT − REF (a.u.)"),
+        ),
+    }  # fmt: skip
+
+
+def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
+    if sel.gene_id is None:
+        return theme.message_figure("Pick a gene to see its locus.", height=320), ""
+    data = frame(datasets, sel)
+    if data.empty:
+        if not datasets.store(sel.dataset).manifest.get("has_all_variants", True):
+            return theme.message_figure(
+                "No driver SNVs in this gene (this dataset lists drivers only).", height=320
+            ), ""
+        return theme.message_figure("No SNVs in this gene's window.", height=320), ""
+    gene = datasets.gene(sel.dataset, sel.gene_id).gene
+    return figure(data, sel.snv, gene), ""
+
+
+def register(app: Dash, datasets: Datasets) -> None:
+    @app.callback(
+        Output(f"{VIEW}-graph", "figure"), Output(f"{VIEW}-note", "children"), Input("app-selection", "data")
+    )
+    def update(selection):
+        sel = Selection.from_dict(selection)
+        if sel is None:
+            return theme.message_figure("Loading…", height=320), ""
+        return render(datasets, sel)
+
+    register_exports(app, datasets, VIEW, frame)

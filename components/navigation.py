@@ -1,0 +1,123 @@
+"""Linked selection through the URL.
+
+Every click (search, volcano point, SNV in any view, driver on the card)
+becomes a new URL; the URL is parsed into the one `app-selection` store that
+every view listens to. So links can be shared and the back button works.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
+
+from components.data import Datasets, Selection, gene_url, parse_url
+from components.snv_common import clicked_snv
+
+log = logging.getLogger(__name__)
+SNV_GRAPHS = ["ism_eqtl-graph", "locus-graph", "tss_hist-graph"]
+
+
+def layout() -> list:
+    return [
+        dcc.Location(id="url", refresh="callback-nav"),
+        dcc.Store(id="app-selection"),
+    ]
+
+
+def message_banner() -> html.Div:
+    return html.Div(id="app-message", className="message hidden", role="status")
+
+
+def dataset_switcher() -> html.Nav:
+    return html.Nav(id="app-datasets", className="datasets", **{"aria-label": "datasets"})
+
+
+def url_name(datasets: Datasets, dataset: str, gene_id: str) -> str:
+    """The gene's name in URLs when it names one gene only, else its ID."""
+    genes = datasets.genes(dataset)
+    name = genes.loc[genes.gene_id == gene_id, "gene_name"]
+    if len(name) and datasets.find_gene(dataset, str(name.iloc[0])) == gene_id:
+        return str(name.iloc[0])
+    return gene_id
+
+
+def selection_for(datasets: Datasets, pathname: str | None, search: str | None) -> Selection:
+    try:
+        return parse_url(datasets, pathname, search)
+    except Exception:  # a URL must never break the page
+        log.exception("cannot read URL %r %r", pathname, search)
+        return Selection(datasets.default, message="This address could not be read. Search for a gene.")
+
+
+def register(app: Dash, datasets: Datasets) -> None:
+    @app.callback(
+        Output("app-selection", "data"),
+        Output("app-message", "children"),
+        Output("app-message", "className"),
+        Input("url", "pathname"),
+        Input("url", "search"),
+    )
+    def read_url(pathname, search):
+        sel = selection_for(datasets, pathname, search)
+        return sel.to_dict(), sel.message or "", "message" if sel.message else "message hidden"
+
+    @app.callback(
+        Output("url", "href"),
+        Output("search-dropdown", "value"),
+        Input("search-dropdown", "value"),
+        Input("volcano-graph", "clickData"),
+        *[Input(g, "clickData") for g in SNV_GRAPHS],
+        Input({"type": "card-snv", "index": ALL}, "n_clicks"),
+        State("app-selection", "data"),
+        prevent_initial_call=True,
+    )
+    def navigate(gene_choice, volcano_click, *rest):
+        selection = rest[-1]
+        sel = Selection.from_dict(selection)
+        trigger = ctx.triggered_id
+        if sel is None or trigger is None:
+            return no_update, no_update
+        if trigger == "search-dropdown":
+            if not gene_choice or datasets.find_gene(sel.dataset, str(gene_choice)) is None:
+                return no_update, no_update
+            return gene_url(sel.dataset, url_name(datasets, sel.dataset, gene_choice)), None
+        if trigger == "volcano-graph":
+            try:
+                gene_id = str(volcano_click["points"][0]["customdata"][0])
+            except (KeyError, IndexError, TypeError):
+                return no_update, no_update
+            if datasets.find_gene(sel.dataset, gene_id) is None:
+                return no_update, no_update
+            return gene_url(sel.dataset, url_name(datasets, sel.dataset, gene_id)), no_update
+        if sel.gene_id is None:
+            return no_update, no_update
+        if isinstance(trigger, dict):  # a driver button on the card
+            if not ctx.triggered[0]["value"]:
+                return no_update, no_update  # buttons appearing, not clicked
+            snv = trigger["index"]
+        else:
+            snv = clicked_snv(ctx.triggered[0]["value"])
+        if not snv or snv == sel.snv:
+            return no_update, no_update
+        return gene_url(sel.dataset, url_name(datasets, sel.dataset, sel.gene_id), snv), no_update
+
+    @app.callback(Output("app-datasets", "children"), Input("app-selection", "data"))
+    def dataset_links(selection):
+        sel = Selection.from_dict(selection)
+        if sel is None:
+            return no_update
+        gene = url_name(datasets, sel.dataset, sel.gene_id) if sel.gene_id else None
+        links = []
+        for name in datasets.names:
+            classes = "dataset-link active" if name == sel.dataset else "dataset-link"
+            links.append(
+                dcc.Link(
+                    name,
+                    href=gene_url(name, gene),
+                    className=classes,
+                    title=datasets.describe(name),
+                    id={"type": "dataset-link", "index": name},
+                )
+            )
+        return [html.Span("Dataset:", className="datasets-label"), *links]

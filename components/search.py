@@ -1,0 +1,71 @@
+"""Gene search: a type-ahead over all genes by name or Ensembl ID, filtered on the server.
+
+The browser never holds the full gene list: each keystroke asks the server
+for the first matches (name prefix, then ID prefix, then substring).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from dash import Dash, Input, Output, State, dcc, html, no_update
+
+from components.data import Datasets, Selection
+
+VIEW = "search"
+LIMIT = 30
+
+
+def layout() -> html.Div:
+    return html.Div(
+        className="search",
+        children=[
+            dcc.Dropdown(
+                id=f"{VIEW}-dropdown",
+                options=[],
+                value=None,
+                searchable=True,
+                clearable=True,
+                placeholder="Search a gene by name or Ensembl ID (e.g. DDX11)",
+                search_order="original",
+            ),
+        ],
+    )
+
+
+def matches(genes: pd.DataFrame, text: str, limit: int = LIMIT) -> pd.DataFrame:
+    """Genes whose name or ID starts with, then contains, `text` (case-insensitive)."""
+    text = text.strip().upper()
+    if not text:
+        return genes.iloc[0:0]
+    names = genes["gene_name"].astype(str).str.upper()
+    ids = genes["gene_id"].astype(str).str.upper()
+    exact = (names == text) | (ids == text)
+    prefix = names.str.startswith(text) | ids.str.startswith(text)
+    contains = names.str.contains(text, regex=False)
+    rank = pd.Series(3, index=genes.index)
+    rank[contains] = 2
+    rank[prefix] = 1
+    rank[exact] = 0
+    hits = genes.assign(_rank=rank, _len=names.str.len()).loc[rank < 3]
+    return hits.sort_values(["_rank", "_len", "gene_name"]).head(limit).drop(columns=["_rank", "_len"])
+
+
+def options(genes: pd.DataFrame) -> list[dict]:
+    return [
+        {"label": f"{g.gene_name}  ·  {g.gene_id}  ·  r = {g.r:+.2f}", "value": g.gene_id}
+        for g in genes.itertuples()
+    ]
+
+
+def register(app: Dash, datasets: Datasets) -> None:
+    @app.callback(
+        Output(f"{VIEW}-dropdown", "options"),
+        Input(f"{VIEW}-dropdown", "search_value"),
+        State("app-selection", "data"),
+    )
+    def suggest(text, selection):
+        sel = Selection.from_dict(selection)
+        if sel is None or not text:
+            return no_update
+        genes = datasets.genes(sel.dataset)
+        return options(matches(genes, text))

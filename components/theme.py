@@ -1,0 +1,146 @@
+"""Colours, fonts, figure defaults and the figure panel every view shares.
+
+One palette for the whole dashboard so a talk reads the same on every slide:
+blue/red = positive/negative r, green/orange = supported/unsupported driver,
+grey = not significant / not a driver, black ring = the current selection.
+"""
+
+from __future__ import annotations
+
+from dash import dcc, html
+
+POSITIVE = "#2166ac"  # r > 0
+NEGATIVE = "#b2182b"  # r < 0
+NOT_SIGNIFICANT = "#c4c4c4"
+SUPPORTED = "#1b9e77"  # sign(ISM) == sign(eQTL slope)
+UNSUPPORTED = "#d95f02"
+UNKNOWN = "#5d5d5d"  # driver without an eQTL slope to compare with
+BACKGROUND_SNV = "#9a9a9a"
+SELECTED = "#111111"
+TSS = "#6a3d9a"
+DOSAGE = {0: "#8da0cb", 1: "#66a61e", 2: "#e7298a"}
+FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
+
+
+# Figures are plain plotly JSON dicts: building plotly.graph_objects (validation,
+# template deep copies) costs tens of ms per figure, which would dominate a gene
+# switch. tests/test_components.py validates every figure through go.Figure.
+AXIS = {
+    "gridcolor": "#ececec", "linecolor": "#888", "showline": True, "ticks": "outside",
+    "zeroline": False, "automargin": True,
+}  # fmt: skip
+
+
+def axis(title: str, **extra) -> dict:
+    return {**AXIS, "title": {"text": title}, **extra}
+
+
+def layout(*, height: int = 380, legend: bool = True, revision: str | None = None, **extra) -> dict:
+    """The dashboard's figure layout; `revision` keeps zoom while it stays the same."""
+    return {
+        "height": height,
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "white",
+        "margin": {"l": 64, "r": 16, "t": 36, "b": 56},
+        "font": {"family": FONT, "size": 13, "color": "#222"},
+        "hoverlabel": {"font": {"family": FONT, "size": 12}},
+        "hovermode": "closest",
+        "showlegend": legend,
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.01, "xanchor": "left", "x": 0},
+        "uirevision": revision or "none",
+        **extra,
+    }
+
+
+def vline(x: float, colour: str, *, dash: str = "solid", width: float = 1, xref: str = "x", yref="y domain"):
+    return {
+        "type": "line", "x0": x, "x1": x, "y0": 0, "y1": 1, "xref": xref, "yref": yref,
+        "line": {"color": colour, "dash": dash, "width": width}, "layer": "below",
+    }  # fmt: skip
+
+
+def hline(y: float, colour: str, *, dash: str = "solid", width: float = 1, xref="x domain", yref: str = "y"):
+    return {
+        "type": "line", "y0": y, "y1": y, "x0": 0, "x1": 1, "xref": xref, "yref": yref,
+        "line": {"color": colour, "dash": dash, "width": width}, "layer": "below",
+    }  # fmt: skip
+
+
+def note(text: str, x: float, y: float, xanchor: str = "left", yanchor: str = "top", **extra) -> dict:
+    """A text annotation placed in paper coordinates."""
+    return {
+        "text": text, "x": x, "y": y, "xref": "paper", "yref": "paper", "xanchor": xanchor,
+        "yanchor": yanchor, "showarrow": False, **extra,
+    }  # fmt: skip
+
+
+def graph_config(filename: str) -> dict:
+    """Plotly config: modebar PNG export at 2x, no plotly.com links, no logo."""
+    return {
+        "displaylogo": False,
+        "displayModeBar": "hover",
+        "showLink": False,
+        "showSendToCloud": False,
+        "responsive": True,
+        "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2},
+        "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"],
+    }
+
+
+def message_figure(message: str, *, height: int = 380) -> dict:
+    """An empty figure that says why it is empty, instead of blank axes."""
+    return {
+        "data": [],
+        "layout": layout(
+            height=height, legend=False, xaxis={"visible": False}, yaxis={"visible": False},
+            annotations=[note(message, 0.5, 0.5, "center", "middle", font={"size": 15, "color": "#666"})],
+        ),
+    }  # fmt: skip
+
+
+def figure_panel(view: str, title: str, *, description: str = "", height: int = 380) -> html.Section:
+    """A titled panel: the graph `{view}-graph`, a note `{view}-note`, PNG/SVG/CSV export buttons."""
+    return html.Section(
+        className="panel",
+        id=f"{view}-panel",
+        children=[
+            html.Header(
+                className="panel-header",
+                children=[
+                    html.H2(title),
+                    html.Div(
+                        className="export",
+                        children=[
+                            html.Button(
+                                "PNG",
+                                id=f"{view}-png",
+                                className="export-button",
+                                title="Download the figure as PNG",
+                            ),
+                            html.Button(
+                                "SVG",
+                                id=f"{view}-svg",
+                                className="export-button",
+                                title="Download the figure as SVG",
+                            ),
+                            html.Button(
+                                "CSV",
+                                id=f"{view}-csv",
+                                className="export-button",
+                                title="Download the plotted data as CSV",
+                            ),
+                            dcc.Download(id=f"{view}-download"),
+                        ],
+                    ),
+                ],
+            ),
+            html.P(description, className="panel-description") if description else None,
+            dcc.Graph(
+                id=f"{view}-graph",
+                figure=message_figure("Loading…", height=height),
+                config=graph_config(view),
+                style={"height": f"{height}px"},
+            ),
+            html.P(id=f"{view}-note", className="panel-note"),
+        ],
+    )

@@ -1,0 +1,139 @@
+"""Where drivers sit: histograms of driver distance to the TSS, all genes and the selected one.
+
+Two panels: +/-70 kb in 1 kb bins and a +/-1 kb zoom in 50 bp bins. Bars count
+the drivers of all genes; triangles mark the selected gene's drivers.
+Distance = SNV position - TSS, not flipped by strand (as in the paper).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from dash import Dash, Input, Output, html
+
+from components import theme
+from components.data import Datasets, Selection
+from components.export import register_exports
+from components.snv_common import flag, support
+
+VIEW = "tss_hist"
+PANELS = [("±70 kb", 70_000, 1_000), ("±1 kb", 1_000, 50)]  # (label, half range bp, bin bp)
+
+
+def layout() -> html.Section:
+    return theme.figure_panel(
+        VIEW,
+        "Drivers by distance to the TSS",
+        description="Bars: drivers of all genes, 1 kb bins over ±70 kb (left) and 50 bp bins over ±1 kb "
+        "(right). Triangles: drivers of the selected gene.",
+        height=340,
+    )
+
+
+def bin_counts(distance: np.ndarray, half: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    edges = np.arange(-half, half + width, width)
+    counts, _ = np.histogram(distance, bins=edges)
+    return edges, counts
+
+
+def frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
+    everyone = datasets.drivers(sel.dataset)["tss_distance"].to_numpy(float)
+    mine = np.array([])
+    if sel.gene_id is not None:
+        variants = datasets.gene(sel.dataset, sel.gene_id).variants
+        if not variants.empty:
+            mine = variants.loc[flag(variants.is_driver), "tss_distance"].to_numpy(float)
+    rows = []
+    for label, half, width in PANELS:
+        edges, counts = bin_counts(everyone, half, width)
+        _, selected = bin_counts(mine, half, width)
+        rows.append(
+            pd.DataFrame(
+                {
+                    "panel": label,
+                    "bin_start_bp": edges[:-1],
+                    "bin_end_bp": edges[1:],
+                    "drivers_all_genes": counts,
+                    "drivers_selected_gene": selected,
+                }
+            )
+        )
+    return pd.concat(rows, ignore_index=True)
+
+
+def figure(data: pd.DataFrame, drivers: pd.DataFrame, gene_name: str | None, revision: str = "") -> dict:
+    traces, axes = [], {}
+    domains = [[0.0, 0.56], [0.64, 1.0]]
+    titles = ["SNV position − TSS (kb)", "zoom: SNV position − TSS (bp)"]
+    for k, (label, half, width) in enumerate(PANELS):
+        suffix = "" if k == 0 else str(k + 1)
+        scale = 1e-3 if half > 1_000 else 1.0  # the wide panel in kb
+        part = data.loc[data["panel"] == label]
+        traces.append(
+            {
+                "type": "bar", "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
+                "x": (part["bin_start_bp"].to_numpy(float) + width / 2) * scale,
+                "y": part["drivers_all_genes"].to_numpy(), "width": width * scale * 0.95,
+                "marker": {"color": "#7f8fa6"}, "name": "drivers, all genes", "showlegend": k == 0,
+                "customdata": part[["bin_start_bp", "bin_end_bp"]].to_numpy(),
+                "hovertemplate": "%{customdata[0]:+,} to %{customdata[1]:+,} bp: %{y} drivers<extra></extra>",
+            }
+        )  # fmt: skip
+        top = max(1, int(part["drivers_all_genes"].max()) if len(part) else 1)
+        inside = drivers.loc[drivers["tss_distance"].abs() <= half]
+        state = support(inside["supported"])
+        for name, colour in [
+            ("supported", theme.SUPPORTED),
+            ("unsupported", theme.UNSUPPORTED),
+            ("unknown", theme.UNKNOWN),
+        ]:
+            mask = state == name
+            sub = inside.loc[mask]
+            traces.append(
+                {
+                    "type": "scatter", "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
+                    "x": sub["tss_distance"].to_numpy(float) * scale, "y": np.full(len(sub), top * 1.08),
+                    "mode": "markers", "name": f"{gene_name or 'selected gene'}: {name} driver",
+                    "showlegend": k == 0 and len(sub) > 0,
+                    "marker": {"symbol": "triangle-down", "size": 13, "color": colour,
+                               "line": {"color": "#222", "width": 1}},
+                    "text": sub["variant_id"].to_numpy(object),
+                    "customdata": sub["tss_distance"].to_numpy(float),
+                    "hovertemplate": "<b>%{text}</b><br>%{customdata:+,} bp from TSS<extra></extra>",
+                }
+            )  # fmt: skip
+        axes[f"xaxis{suffix}"] = theme.axis(titles[k], domain=domains[k], anchor=f"y{suffix}",
+                                            range=[-half * scale, half * scale])  # fmt: skip
+        axes[f"yaxis{suffix}"] = theme.axis("driver SNVs (count)" if k == 0 else "", anchor=f"x{suffix}",
+                                            range=[0, top * 1.18])  # fmt: skip
+    return {"data": traces, "layout": theme.layout(height=340, revision=revision, bargap=0, **axes)}
+
+
+def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
+    everyone = datasets.drivers(sel.dataset)
+    if everyone.empty:
+        return theme.message_figure("This dataset has no driver SNVs.", height=340), ""
+    data = frame(datasets, sel)
+    drivers = pd.DataFrame(columns=["variant_id", "tss_distance", "supported"])
+    gene_name = None
+    if sel.gene_id is not None:
+        gene = datasets.gene(sel.dataset, sel.gene_id)
+        gene_name = str(gene.gene["gene_name"])
+        if not gene.variants.empty:
+            drivers = gene.variants.loc[flag(gene.variants.is_driver)]
+    beyond = int((everyone["tss_distance"].abs() > PANELS[0][1]).sum())
+    note = f"{len(everyone):,} drivers in all genes; {beyond:,} lie beyond ±70 kb and are not shown."
+    return figure(data, drivers, gene_name, sel.gene_id or ""), note
+
+
+def register(app: Dash, datasets: Datasets) -> None:
+    @app.callback(
+        Output(f"{VIEW}-graph", "figure"), Output(f"{VIEW}-note", "children"), Input("app-selection", "data")
+    )
+    def update(selection):
+        sel = Selection.from_dict(selection)
+        if sel is None:
+            return theme.message_figure("Loading…", height=340), ""
+        return render(datasets, sel)
+
+    register_exports(app, datasets, VIEW, frame)

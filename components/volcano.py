@@ -1,0 +1,129 @@
+"""Volcano: r of every gene against -log10 of its null-model p-value, with the BH line.
+
+The full figure (one WebGL point per gene) is built once per dataset; a gene
+switch only moves the highlight ring, sent as a Patch of one small trace.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from dash import Dash, Input, Output, Patch, State, dcc, html
+
+from components import theme
+from components.data import Datasets, Selection
+from components.export import register_exports
+
+VIEW = "volcano"
+HIGHLIGHT_TRACE = 3  # index of the selected-gene trace
+COLUMNS = ["gene_id", "gene_name", "r", "p_null", "q_bh", "significant", "n_drivers"]
+
+
+def layout() -> html.Section:
+    panel = theme.figure_panel(
+        VIEW,
+        "All genes: model accuracy vs null model",
+        description="Each point is a gene. Click one to select it.",
+        height=420,
+    )
+    panel.children.append(dcc.Store(id=f"{VIEW}-shown"))  # dataset the full figure shows
+    return panel
+
+
+def frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
+    genes = datasets.genes(sel.dataset)
+    out = genes[COLUMNS].copy()
+    out["neg_log10_p_null"] = neg_log10(out["p_null"].to_numpy(float))
+    return out
+
+
+def neg_log10(p: np.ndarray) -> np.ndarray:
+    """-log10 p with p = 0 (underflow) shown at the smallest positive double."""
+    return -np.log10(np.clip(p, np.finfo(float).tiny, 1.0))
+
+
+def bh_threshold(genes: pd.DataFrame) -> float | None:
+    """Largest p_null among BH-significant genes: the line a gene must cross."""
+    sig = genes.loc[genes["significant"].astype(bool), "p_null"]
+    return float(sig.max()) if len(sig) else None
+
+
+def figure(data: pd.DataFrame, selected: str | None, dataset: str = "") -> dict:
+    sig = data["significant"].astype(bool)
+    groups = [
+        ("not significant", ~sig, theme.NOT_SIGNIFICANT, 5),
+        ("significant, r > 0", sig & (data["r"] > 0), theme.POSITIVE, 7),
+        ("significant, r < 0", sig & (data["r"] <= 0), theme.NEGATIVE, 7),
+    ]
+    hover = (
+        "<b>%{customdata[1]}</b> (%{customdata[0]})<br>r = %{x:.3f}<br>p (null) = %{customdata[2]:.2e}"
+        "<br>q (BH) = %{customdata[3]:.2e}<br>drivers: %{customdata[4]}<extra></extra>"
+    )
+    traces = []
+    for name, mask, colour, size in groups:
+        part = data.loc[mask]
+        traces.append(
+            {
+                "type": "scattergl", "x": part["r"].to_numpy(), "y": part["neg_log10_p_null"].to_numpy(),
+                "mode": "markers", "name": f"{name} ({len(part):,})",
+                "marker": {"color": colour, "size": size, "opacity": 0.8, "line": {"width": 0}},
+                "customdata": part[["gene_id", "gene_name", "p_null", "q_bh", "n_drivers"]].to_numpy(),
+                "hovertemplate": hover,
+            }
+        )  # fmt: skip
+    traces.append(highlight_trace(data, selected))
+    shapes, annotations = [], []
+    threshold = bh_threshold(data)
+    if threshold is not None:
+        y = float(neg_log10(np.array([threshold]))[0])
+        shapes.append(theme.hline(y, "#555", dash="dash"))
+        annotations.append(
+            {"text": "BH FDR 5%", "x": 0, "xref": "x domain", "y": y, "yref": "y", "xanchor": "left",
+             "yanchor": "bottom", "showarrow": False, "font": {"size": 11, "color": "#555"}}
+        )  # fmt: skip
+    return {
+        "data": traces,
+        "layout": theme.layout(
+            height=420, revision=dataset, shapes=shapes, annotations=annotations,
+            xaxis=theme.axis("r: Pearson r, predicted vs observed across people"),
+            yaxis=theme.axis("−log10 p (null model of random SNV weights)"),
+        ),
+    }  # fmt: skip
+
+
+def highlight_trace(data: pd.DataFrame, selected: str | None) -> dict:
+    row = data.loc[data["gene_id"] == selected] if selected else data.iloc[0:0]
+    return {
+        "type": "scattergl", "x": row["r"].to_numpy(), "y": row["neg_log10_p_null"].to_numpy(),
+        "mode": "markers+text", "name": "selected", "text": row["gene_name"].to_numpy(),
+        "textposition": "top center", "showlegend": False,
+        "marker": {"size": 16, "color": "rgba(0,0,0,0)", "line": {"color": theme.SELECTED, "width": 2.5}},
+        "customdata": row[["gene_id", "gene_name"]].to_numpy(),
+        "hovertemplate": "<b>%{text}</b><extra></extra>",
+    }  # fmt: skip
+
+
+def render(datasets: Datasets, sel: Selection, shown: str | None) -> tuple[dict | Patch, str]:
+    """Full figure for a new dataset, else a Patch that moves the highlight."""
+    data = frame(datasets, sel)
+    if shown == sel.dataset:
+        patch = Patch()
+        patch["data"][HIGHLIGHT_TRACE] = highlight_trace(data, sel.gene_id)
+        return patch, sel.dataset
+    return figure(data, sel.gene_id, sel.dataset), sel.dataset
+
+
+def register(app: Dash, datasets: Datasets) -> None:
+    @app.callback(
+        Output(f"{VIEW}-graph", "figure"),
+        Output(f"{VIEW}-shown", "data"),
+        Input("app-selection", "data"),
+        State(f"{VIEW}-shown", "data"),
+    )
+    def update(selection, shown):
+        sel = Selection.from_dict(selection)
+        if sel is None:
+            return theme.message_figure("Loading…", height=420), None
+        return render(datasets, sel, shown)
+
+    register_exports(app, datasets, VIEW, frame)

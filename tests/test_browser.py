@@ -1,0 +1,221 @@
+"""The dashboard in headless Chromium: loads clean, search, linked clicks, URL state, exports, screenshots.
+
+One server (a thread on 127.0.0.1, free port) and one browser for the module.
+The first dataset is the shipped published store when present, else a
+synthetic store shaped like it (genes + drivers only, a gene named DDX11).
+"""
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmarks.synthetic_store import make_synthetic_store
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+PUBLISHED = ROOT / "data" / "published"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory):
+    base = tmp_path_factory.mktemp("browser")
+    if (PUBLISHED / "manifest.json").is_file():
+        first = PUBLISHED
+    else:
+        first = base / "published"
+        make_synthetic_store(first, n_genes=400, n_people=100, n_snvs=60, seed=11, with_people=False)
+    demo = base / "synthetic"
+    make_synthetic_store(demo, n_genes=120, n_people=300, n_snvs=400, seed=12, with_genotypes=True)
+    return [first, demo]
+
+
+@pytest.fixture(scope="module")
+def site(stores, tmp_path_factory):
+    for tool in ("/usr/bin/chromium", "/usr/bin/chromedriver"):
+        if not Path(tool).exists():
+            pytest.fail(f"{tool} is missing: run `bash scripts/setup.sh --test`")
+    from app import create_app
+    from docs.screenshots import chromium, serve
+
+    downloads = tmp_path_factory.mktemp("downloads")
+    app = create_app(stores)
+    with serve(app) as url, chromium(downloads) as driver:
+        driver.set_page_load_timeout(30)
+        yield {"url": url, "driver": driver, "downloads": downloads, "app": app}
+
+
+def settle(driver):
+    from docs.screenshots import wait_for_figures
+
+    wait_for_figures(driver)
+
+
+def wait_until(condition, timeout=15.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def severe_logs(driver):
+    return [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def text_of(driver, element_id):
+    """Text of an element read in one script call (Dash may replace the node at any moment)."""
+    return driver.execute_script(
+        "const e = document.getElementById(arguments[0]); return e ? e.innerText : null;", element_id
+    )
+
+
+def card_gene(driver):
+    return text_of(driver, "card-gene-name")
+
+
+def test_loads_without_console_errors(site):
+    driver = site["driver"]
+    driver.get(site["url"] + "/")
+    settle(driver)
+    assert "No gene selected" in text_of(driver, "card-content")
+    assert severe_logs(driver) == []
+    # every request the page made went to this server
+    urls = driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    assert urls and all(u.startswith(site["url"]) for u in urls), urls
+
+
+def test_search_ddx11_shows_its_card(site):
+    driver = site["driver"]
+    driver.get(site["url"] + "/")
+    settle(driver)
+    driver.find_element("id", "search-dropdown").click()
+    box = wait_until(lambda: driver.find_elements("css selector", "input.dash-dropdown-search"))[0]
+    box.send_keys("DDX1")
+    option = wait_until(
+        lambda: [o for o in driver.find_elements("css selector", "[role=option]") if "DDX11 " in o.text]
+    )[0]
+    option.click()
+    wait_until(lambda: card_gene(driver) == "DDX11")
+    assert "/gene/DDX11" in driver.current_url
+    settle(driver)
+    card = text_of(driver, "card-content")
+    assert "r (predicted vs observed)" in card and "Driver SNVs" in card
+    assert severe_logs(driver) == []
+
+
+def test_volcano_click_selects_gene_and_url_and_back_works(site):
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    driver = site["driver"]
+    driver.get(site["url"] + "/gene/DDX11")
+    settle(driver)
+    graph = driver.find_element("id", "volcano-graph")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", graph)
+    time.sleep(0.3)
+    target = driver.execute_script(
+        """
+        const gd = document.querySelector('#volcano-graph .js-plotly-plot');
+        const t = gd.data[1];  // significant, r > 0
+        let best = 0;
+        for (let i = 1; i < t.y.length; i++) { if (t.y[i] > t.y[best]) best = i; }
+        const fl = gd._fullLayout, s = fl._size;
+        const drag = gd.querySelector('.nsewdrag').getBoundingClientRect();
+        return {gene: t.customdata[best][1], id: t.customdata[best][0],
+                x: s.l + fl.xaxis.l2p(t.x[best]) - (drag.left - gd.getBoundingClientRect().left),
+                y: s.t + fl.yaxis.l2p(t.y[best]) - (drag.top - gd.getBoundingClientRect().top),
+                w: drag.width, h: drag.height};
+        """
+    )
+    assert target["gene"] != "DDX11"
+    dx, dy = target["x"] - target["w"] / 2, target["y"] - target["h"] / 2
+    for _attempt in range(3):  # the graph may redraw between finding and clicking it
+        try:
+            drag = driver.find_element("css selector", "#volcano-graph .nsewdrag")
+            ActionChains(driver).move_to_element_with_offset(drag, dx, dy).pause(0.3).click().perform()
+            break
+        except StaleElementReferenceException:
+            time.sleep(0.3)
+    wait_until(lambda: card_gene(driver) == target["gene"])
+    path = driver.current_url.split("?")[0]
+    assert path.endswith(f"/gene/{target['gene']}") or path.endswith(f"/gene/{target['id']}")
+    driver.back()
+    wait_until(lambda: card_gene(driver) == "DDX11")
+    assert "/gene/DDX11" in driver.current_url
+    assert severe_logs(driver) == []
+
+
+def test_snv_click_on_card_and_dataset_switch(site):
+    driver = site["driver"]
+    demo = site["app"].datasets.names[1]
+    driver.get(f"{site['url']}/gene/GSTM3?dataset={demo}")
+    settle(driver)
+    buttons = driver.find_elements("css selector", ".snv-button")
+    assert len(buttons) == 3
+    chosen = [b for b in buttons if "selected" not in b.get_attribute("class")][0]
+    snv = chosen.find_element("css selector", ".snv-id").text
+    chosen.click()
+    wait_until(lambda: f"snv={snv}" in driver.current_url)
+    wait_until(lambda: snv in (text_of(driver, "card-snv") or ""))
+    settle(driver)
+    first = site["app"].datasets.names[0]
+    driver.find_element("link text", first).click()
+    wait_until(lambda: f"dataset={first}" in driver.current_url)
+    settle(driver)
+    wait_until(lambda: "no per-person predictions" in (text_of(driver, "expression-note") or ""))
+    assert severe_logs(driver) == []
+
+
+@pytest.mark.parametrize(
+    "path, text",
+    [
+        ("/gene/..%2F..%2Fetc", "not a gene name or ID"),
+        ("/gene/NOSUCHGENE", "No gene 'NOSUCHGENE'"),
+        ("/no/such/page", "not a view of the dashboard"),
+        ("/gene/DDX11?dataset=..%2Fsecret", "no dataset called"),
+    ],
+)
+def test_bad_url_shows_a_message(site, path, text):
+    driver = site["driver"]
+    driver.get(site["url"] + path)
+    message = wait_until(lambda: text_of(driver, "app-message"))
+    assert text in message
+    settle(driver)
+    assert severe_logs(driver) == []
+
+
+def test_csv_and_svg_exports_download_files(site):
+    driver = site["driver"]
+    downloads = site["downloads"]
+    demo = site["app"].datasets.names[1]
+    driver.get(f"{site['url']}/gene/DDX11?dataset={demo}")
+    settle(driver)
+    for button, pattern in [("ism_eqtl-csv", "ism_eqtl_*.csv"), ("volcano-svg", "volcano.svg")]:
+        element = driver.find_element("id", button)
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+        element.click()
+        files = wait_until(lambda p=pattern: [f for f in downloads.glob(p) if f.stat().st_size > 0])
+        text = files[0].read_text()
+        assert len(text) > 100
+    csv = next(downloads.glob("ism_eqtl_*.csv")).read_text().splitlines()
+    assert csv[0].startswith("variant_id,") and len(csv) > 100
+    assert "<svg" in next(downloads.glob("volcano.svg")).read_text()[:500]
+
+
+def test_screenshots_of_every_view(site, tmp_path):
+    from docs.screenshots import PANELS, take_screenshots
+
+    demo = site["app"].datasets.names[1]
+    saved = take_screenshots(site["driver"], site["url"], "DDX11", tmp_path, dataset=demo)
+    assert {p.stem for p in saved} == {"dashboard", *PANELS}
+    for path in saved:
+        assert path.stat().st_size > 5_000, path
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for path in saved:
+        shutil.copyfile(path, SCREENSHOTS / path.name)
