@@ -159,19 +159,20 @@ def assemble_gene(
     gene, window = outputs["gene"], outputs["window"]
     hap_scores = np.asarray(outputs["hap_scores"], dtype=float)
     predicted = hap_scores.mean(axis=1)
-    row, variant_stats = gene_statistics(
+    stats = gene_statistics(
         gene_id=gene_id,
-        predicted=predicted,
+        score=predicted,
         observed=observed,
         dosage=window.dosage,
         ism=outputs["ism"],
-        positions=window.variants["pos"].to_numpy(),
+        pos=window.variants["pos"].to_numpy(),
         tss=int(gene["tss"]),
         strand=gene["strand"],
-        n_draws=stats_options.null_draws,
         seed=stats_options.seed,
+        n_draws=stats_options.null_draws,
         predixcan=stats_options.predixcan,
     )
+    row = dict(stats.gene)
     row.update(
         gene_name=gene["gene_name"],
         chrom=str(gene["chrom"]),
@@ -180,7 +181,7 @@ def assemble_gene(
         ref_score=outputs["ref_score"],
     )
     variants = window.variants[["variant_id", "chrom", "pos", "ref", "alt"]].reset_index(drop=True)
-    variants = pd.concat([variants, variant_stats.reset_index(drop=True)], axis=1)
+    variants = pd.concat([variants, stats.variants.reset_index(drop=True)], axis=1)
     variants["ism"] = outputs["ism"]
     variants["grad_x_input"] = outputs["grad_x_input"]
     people_frame = pd.DataFrame(
@@ -192,7 +193,7 @@ def assemble_gene(
             "observed": observed,
         }
     )
-    null = pd.DataFrame({"draw": np.arange(len(row["null_r"])), "r": row.pop("null_r")})
+    null = pd.DataFrame({"draw": np.arange(len(stats.null_r)), "r": stats.null_r})
     return GeneResult(gene_id, row, people_frame, variants, null)
 
 

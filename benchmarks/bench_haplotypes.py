@@ -1,0 +1,140 @@
+"""Personal haplotype throughput: tokens (and one-hot) per second for a cohort window, with
+peak memory, side by side with `bcftools consensus` on the same input (same run).
+
+    python benchmarks/bench_haplotypes.py [--people 839] [--snvs 3000] [--batch-size 16]
+
+Input: a random 400 kb reference, `--people` people with random phased genotypes at
+`--snvs` SNVs inside one 196,608 bp window. Timings include reading the VCF.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from compute.haplotypes import (  # noqa: E402
+    WINDOW,
+    decode,
+    gene_window,
+    one_hot,
+    personal_haplotypes,
+    unique_haplotypes,
+    window_variants,
+)
+from compute.inputs import Reference  # noqa: E402
+
+CHROM, LENGTH, TSS = "bench", 400_000, 200_000
+
+
+def build_input(tmp: Path, n_people: int, n_snvs: int, seed: int = 0) -> tuple[Path, Path, list[str]]:
+    rng = np.random.default_rng(seed)
+    seq = decode(rng.integers(0, 4, LENGTH, dtype=np.uint8))
+    fasta = tmp / "ref.fa"
+    fasta.write_text(f">{CHROM}\n" + "".join(seq[i : i + 60] + "\n" for i in range(0, LENGTH, 60)))
+    start0, end0 = gene_window(TSS)
+    positions = np.sort(rng.choice(np.arange(start0 + 1, end0 + 1), size=n_snvs, replace=False))
+    people = [f"P{i:04d}" for i in range(n_people)]
+    lines = [
+        "##fileformat=VCFv4.2", f"##contig=<ID={CHROM},length={LENGTH}>",
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(people),
+    ]
+    gt_text = np.array(["0|0", "0|1", "1|0", "1|1"])
+    for pos in positions:
+        ref = seq[pos - 1]
+        alt = "ACGT"[("ACGT".index(ref) + 1 + rng.integers(3)) % 4]
+        haps = rng.random((n_people, 2)) < rng.beta(0.5, 2)
+        gts = gt_text[haps[:, 0] * 2 + haps[:, 1]]
+        lines.append(f"{CHROM}\t{pos}\t.\t{ref}\t{alt}\t.\t.\t.\tGT\t" + "\t".join(gts))
+    vcf = tmp / "cohort.vcf"
+    vcf.write_text("\n".join(lines) + "\n")
+    subprocess.run(["bgzip", "-f", str(vcf)], check=True)
+    subprocess.run(["tabix", "-f", "-p", "vcf", f"{vcf}.gz"], check=True)
+    return fasta, Path(f"{vcf}.gz"), people
+
+
+def ours(fasta: Path, vcf: Path, people: list[str], batch_size: int, make_one_hot: bool,
+         dedupe: bool) -> tuple[float, int, int]:
+    """Seconds for every haplotype of the window (VCF read included), peak traced bytes, haplotypes.
+
+    Timed without tracing (tracemalloc slows Python code); the peak comes from a second, traced run.
+    """
+    seconds, n = _run(fasta, vcf, people, batch_size, make_one_hot, dedupe)
+    tracemalloc.start()
+    _run(fasta, vcf, people, batch_size, make_one_hot, dedupe)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return seconds, peak, n
+
+
+def _run(fasta, vcf, people, batch_size, make_one_hot, dedupe) -> tuple[float, int]:
+    reference = Reference(fasta)
+    start0, end0 = gene_window(TSS)
+    t = time.perf_counter()
+    wv = window_variants(vcf, CHROM, start0, end0, people)
+    ref_tokens = reference.tokens(CHROM, start0, end0)
+    n = 0
+    if dedupe:
+        unique_rows, _ = unique_haplotypes(wv.codes)
+        from compute.haplotypes import apply_snvs
+
+        for i in range(0, len(unique_rows), batch_size):
+            tokens = apply_snvs(ref_tokens, unique_rows[i : i + batch_size], wv, start0)
+            if make_one_hot:
+                one_hot(tokens)
+        n = 2 * len(people)
+    else:
+        for _, _, tokens in personal_haplotypes(ref_tokens, wv, start0, batch_size=batch_size):
+            if make_one_hot:
+                one_hot(tokens)
+            n += len(tokens)
+    return time.perf_counter() - t, n
+
+
+def bcftools(fasta: Path, vcf: Path, people: list[str], n: int) -> float:
+    """Seconds per haplotype for `bcftools consensus -s P -H 1|2` on the window (n runs)."""
+    start0, end0 = gene_window(TSS)
+    region = fasta.parent / "region.fa"
+    seq = decode(Reference(fasta).tokens(CHROM, start0, end0))
+    region.write_text(f">{CHROM}:{start0 + 1}-{end0}\n{seq}\n")
+    t = time.perf_counter()
+    for k in range(n):
+        subprocess.run(["bcftools", "consensus", "-f", str(region), "-s", people[k // 2], "-H",
+                        str(k % 2 + 1), str(vcf)], check=True, capture_output=True)
+    return (time.perf_counter() - t) / n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=839)
+    parser.add_argument("--snvs", type=int, default=3000)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--bcftools-runs", type=int, default=6)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        fasta, vcf, people = build_input(Path(tmp), args.people, args.snvs)
+        small = people[: max(args.people // 8, 1)]
+        one_hot(np.zeros((1, 4), np.uint8))  # import torch before timing
+        base = bcftools(fasta, vcf, people, args.bcftools_runs)
+        print(f"window {WINDOW:,} bp, {args.snvs} SNVs, batch size {args.batch_size}")
+        print(f"bcftools consensus: {1 / base:10.1f} haplotypes/s (1.0x)")
+        for label, kw in [("tokens", dict(make_one_hot=False, dedupe=False)),
+                          ("tokens, identical haplotypes once", dict(make_one_hot=False, dedupe=True)),
+                          ("one-hot float32", dict(make_one_hot=True, dedupe=False))]:
+            for cohort in (small, people):
+                seconds, peak, n = ours(fasta, vcf, cohort, args.batch_size, **kw)
+                print(f"{label:34s} {len(cohort):4d} people: {n / seconds:10.1f} haplotypes/s "
+                      f"({n / seconds * base:,.0f}x bcftools), peak {peak / 2**20:6.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""Benchmark: all statistics of DESIGN §5 for one gene, fast vs naive, and the projection to a cohort.
+
+    taskset -c 0 python benchmarks/bench_stats.py [--people 839] [--snvs 3000] [--genes 6825]
+
+One gene of a simulated cohort with LD blocks (compute/simulated_cohort.py) at
+ROSMAP's size: 839 people x 3,000 SNVs. Both implementations run in this process
+on the same data with BLAS limited to one thread (threadpoolctl); pin the process
+to one core with `taskset -c 0` for a one-core figure. "naive" is
+compute/stats_reference.py: one scipy call per SNV and per draw, and each
+forward-selection partial sum recomputed from scratch. The elastic net baseline
+(scikit-learn) is timed on its own: it has no naive counterpart here.
+Times are CPU seconds of this process (time.process_time): with one BLAS thread
+they equal wall time on an idle core and are less disturbed by other work on a
+shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from compute import stats
+from compute.simulated_cohort import simulate_gene
+from compute.stats_reference import drivers_naive, gene_statistics_naive
+
+
+def _best_of(fn, repeats: int) -> tuple[float, object]:
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        start = time.process_time()
+        result = fn()
+        best = min(best, time.process_time() - start)
+    return best, result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=839)
+    parser.add_argument("--snvs", type=int, default=3000)
+    parser.add_argument("--genes", type=int, default=6825, help="cohort size for the projection")
+    parser.add_argument("--repeats", type=int, default=3, help="best of N for the fast path")
+    parser.add_argument("--skip-naive", action="store_true")
+    args = parser.parse_args(argv)
+
+    sim = simulate_gene(np.random.default_rng(0), n_people=args.people, n_snvs=args.snvs)
+    pos = 1_000_000 + 50 * np.arange(args.snvs)
+    tss = int(pos[args.snvs // 2])
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
+    print(f"machine: {platform.machine()} {platform.processor() or ''}, usable cores {cores}, BLAS threads 1")
+    print(f"gene: {args.people} people x {args.snvs} SNVs (simulated, LD blocks of 25)\n")
+
+    with threadpool_limits(1):
+        t_fast, res = _best_of(
+            lambda: stats.gene_statistics(
+                "BENCH", sim.score, sim.observed, sim.dosage, sim.ism, pos, tss, "+", predixcan=False
+            ),
+            args.repeats,
+        )
+        t_drivers, _ = _best_of(lambda: stats.drivers(sim.ism, sim.dosage, sim.score), args.repeats)
+        t_enet, enet_r = _best_of(lambda: stats.predixcan_r(sim.dosage, sim.observed, seed=0), 1)
+        if not args.skip_naive:
+            weights = stats.rng_for_gene("BENCH", 0).standard_normal((args.snvs, stats.N_DRAWS))
+            t_naive, naive = _best_of(
+                lambda: gene_statistics_naive(sim.score, sim.observed, sim.dosage, sim.ism, weights), 1
+            )
+            t_drivers_naive, _ = _best_of(lambda: drivers_naive(sim.ism, sim.dosage, sim.score), 1)
+            same = bool(np.array_equal(naive["is_driver"], res.variants["is_driver"].to_numpy()))
+            assert same, "fast and naive driver selections disagree"
+            assert abs(naive["null_mean"] - res.gene["null_mean"]) < 1e-12
+
+    hours = args.genes / 3600.0
+    print(f"{'one gene':<44}{'CPU s':>10}{'x genes (h)':>14}")
+    print(f"{'forward selection, fast (compute.drivers)':<44}{t_drivers:>10.3f}{t_drivers * hours:>14.2f}")
+    if not args.skip_naive:
+        print(f"{'forward selection, naive':<44}{t_drivers_naive:>10.3f}{t_drivers_naive * hours:>14.2f}")
+        print(f"{'  speed-up':<44}{t_drivers_naive / t_drivers:>9.0f}x")
+    print(f"{'all statistics but elastic net, fast':<44}{t_fast:>10.3f}{t_fast * hours:>14.2f}")
+    if not args.skip_naive:
+        print(f"{'all statistics but elastic net, naive':<44}{t_naive:>10.3f}{t_naive * hours:>14.2f}")
+        print(f"{'  speed-up':<44}{t_naive / t_fast:>9.0f}x")
+    print(f"{'elastic net, 5x5 nested CV (scikit-learn)':<44}{t_enet:>10.3f}{t_enet * hours:>14.2f}")
+    t_all = t_fast + t_enet
+    print(f"{'all statistics incl. elastic net':<44}{t_all:>10.3f}{t_all * hours:>14.2f}")
+    print(f"\nprojection: x {args.genes} genes, one core; drivers found: {res.gene['n_drivers']}, "
+          f"elastic-net r {enet_r:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

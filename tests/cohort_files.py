@@ -1,0 +1,119 @@
+"""Small cohort files for tests: FASTA, bgzipped + indexed VCF, genes TSV, expression TSV,
+and `bcftools consensus` as the independent reference implementation of haplotypes."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+VCF_HEADER = """##fileformat=VCFv4.2
+{contigs}##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
+#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t{samples}
+"""
+
+
+def write_fasta(path: Path, records: dict[str, str], width: int = 60) -> Path:
+    with open(path, "w") as fh:
+        for name, seq in records.items():
+            fh.write(f">{name}\n")
+            for i in range(0, len(seq), width):
+                fh.write(seq[i : i + width] + "\n")
+    return path
+
+
+def write_vcf(path: Path, samples: list[str], rows: list[tuple], contigs: dict[str, int]) -> Path:
+    """rows: (chrom, pos, id, ref, alt, [GT per sample]); writes PATH (bgzip) and its .tbi index."""
+    plain = path.with_suffix("")  # x.vcf.gz -> x.vcf
+    text = VCF_HEADER.format(
+        contigs="".join(f"##contig=<ID={c},length={n}>\n" for c, n in contigs.items()),
+        samples="\t".join(samples),
+    )
+    for chrom, pos, vid, ref, alt, gts in sorted(rows, key=lambda r: (list(contigs).index(r[0]), r[1])):
+        text += f"{chrom}\t{pos}\t{vid}\t{ref}\t{alt}\t.\t.\t.\tGT\t" + "\t".join(gts) + "\n"
+    plain.write_text(text)
+    subprocess.run(["bgzip", "-f", str(plain)], check=True)
+    subprocess.run(["tabix", "-f", "-p", "vcf", str(path)], check=True)
+    return path
+
+
+def write_genes(path: Path, genes: list[tuple]) -> Path:
+    pd.DataFrame(genes, columns=["gene_id", "gene_name", "chrom", "tss", "strand"]).to_csv(
+        path, sep="\t", index=False
+    )
+    return path
+
+
+def write_expression(path: Path, gene_ids: list[str], samples: list[str], seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    table = pd.DataFrame(rng.normal(size=(len(gene_ids), len(samples))), columns=samples)
+    table.insert(0, "gene_id", gene_ids)
+    table.to_csv(path, sep="\t", index=False)
+    return path
+
+
+def bcftools_consensus(region_fasta: Path, vcf: Path, sample: str, hap: int) -> str:
+    """One haplotype of `sample` from `bcftools consensus -H 1|2` on a FASTA named CHR:FROM-TO."""
+    out = subprocess.run(
+        ["bcftools", "consensus", "-f", str(region_fasta), "-s", sample, "-H", str(hap), str(vcf)],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    return "".join(line.strip() for line in out.splitlines() if not line.startswith(">")).upper()
+
+
+def snvs_only(vcf: Path, out: Path, region: str | None = None) -> Path:
+    """The SNV records (bcftools view -v snps), indexed, so bcftools applies what we apply."""
+    cmd = ["bcftools", "view", "-v", "snps", "-Oz", "-o", str(out), str(vcf)]
+    if region:
+        cmd[2:2] = ["-r", region]
+    subprocess.run(cmd, check=True)
+    subprocess.run(["bcftools", "index", "-t", "-f", str(out)], check=True)
+    return out
+
+
+def random_sequence(rng: np.random.Generator, n: int) -> str:
+    return "".join(rng.choice(list("ACGT"), size=n))
+
+
+def simulated_cohort(tmp_path: Path, seed: int = 1, n_people: int = 12) -> dict:
+    """Random reference (two chromosomes), random phased genotypes with multi-allelic SNVs,
+    indels and a few missing calls; genes incl. one whose window runs off a chromosome end."""
+    rng = np.random.default_rng(seed)
+    contigs = {"chrA": 3000, "chrB": 2500}
+    seqs = {c: random_sequence(rng, n) for c, n in contigs.items()}
+    samples = [f"P{i:02d}" for i in range(n_people)]
+    rows, n_multi, n_indel, n_missing = [], 0, 0, 0
+    for chrom, n in contigs.items():
+        positions = np.sort(rng.choice(np.arange(5, n - 5), size=60, replace=False))
+        for k, pos in enumerate(positions):
+            ref = seqs[chrom][pos - 1]
+            others = [b for b in "ACGT" if b != ref]
+            if k % 15 == 7:  # indel
+                alt, n_alleles = ref + "T", 2
+                n_indel += 1
+            elif k % 6 == 3:  # multi-allelic SNV
+                alt, n_alleles = ",".join(rng.choice(others, size=2, replace=False)), 3
+                n_multi += 1
+            else:
+                alt, n_alleles = str(rng.choice(others)), 2
+            gts = []
+            for _ in samples:
+                a, b = rng.integers(0, n_alleles, size=2)
+                if rng.random() < 0.03:
+                    gts.append(rng.choice(["./.", ".|.", f"{a}|.", f".|{b}"]))
+                    n_missing += 1
+                else:
+                    gts.append(f"{a}|{b}")
+            rows.append((chrom, int(pos), f"v{chrom}_{pos}", ref, alt, gts))
+    fasta = write_fasta(tmp_path / "ref.fa", seqs)
+    vcf = write_vcf(tmp_path / "cohort.vcf.gz", samples, rows, contigs)
+    genes = write_genes(
+        tmp_path / "genes.tsv",
+        [("G1", "ONE", "chrA", 1500, "+"), ("G2", "TWO", "chrA", 2900, "-"),
+         ("G3", "THREE", "chrB", 40, "+")],
+    )
+    expression = write_expression(tmp_path / "expression.tsv", ["G1", "G2", "G3"], samples[::-1])
+    return dict(fasta=fasta, vcf=vcf, genes=genes, expression=expression, seqs=seqs, samples=samples,
+                rows=rows, contigs=contigs, n_multi=n_multi, n_indel=n_indel, n_missing=n_missing)

@@ -1,0 +1,343 @@
+"""Cohort inputs: a clean cohort loads with the right summary; every bad input of DESIGN §3
+stops with an InputError naming the file, the record or line, and the problem."""
+
+import gzip
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from cohort_files import random_sequence, write_expression, write_fasta, write_genes, write_vcf
+
+from compute.errors import InputError
+from compute.haplotypes import decode
+from compute.inputs import Reference, load_cohort, read_expression, read_genes
+
+SAMPLES = ["S1", "S2", "S3", "S4", "S5"]
+CHROM_LEN = 2_000
+WINDOW = 400
+
+
+def build(tmp_path, chrom="22", vcf_chrom=None, gts=None, extra_rows=(), samples=SAMPLES,
+          expression_samples=None, genes=None):
+    """A clean cohort: one 2 kb chromosome, 5 people, 12 phased SNVs, one indel, one
+    multi-allelic SNV; arguments replace one piece to make it bad."""
+    rng = np.random.default_rng(7)
+    seq = random_sequence(rng, CHROM_LEN)
+    vcf_chrom = vcf_chrom or chrom
+    rows = []
+    for k, pos in enumerate(range(100, 1300, 100)):
+        ref = seq[pos - 1]
+        alt = next(b for b in "ACGT" if b != ref)
+        calls = gts or [f"{(k + i) % 2}|{(k * i) % 2}" for i in range(len(samples))]
+        rows.append((vcf_chrom, pos, f"rs{pos}", ref, alt, calls))
+    ref = seq[1349]
+    rows.append((vcf_chrom, 1350, "indel1", ref, ref + "GG", ["0|1"] * len(samples)))
+    ref = seq[1399]
+    alts = ",".join(b for b in "ACGT" if b != ref)[:3]
+    rows.append((vcf_chrom, 1400, "multi1", ref, alts, ["0|2", "2|2", "1|0", "0|0", "2|0"][: len(samples)]))
+    rows += list(extra_rows)
+    paths = dict(
+        fasta=write_fasta(tmp_path / "ref.fa", {chrom: seq}),
+        vcf=write_vcf(tmp_path / "calls.vcf.gz", list(samples), rows, {vcf_chrom: CHROM_LEN}),
+        genes=write_genes(tmp_path / "genes.tsv", genes or [
+            ("ENSG1", "GENE1", chrom, 500, "+"), ("ENSG2", "GENE2", chrom, 1250, "-"),
+            ("ENSG3", "GENE3", chrom, 1900, "+")]),
+        expression=write_expression(tmp_path / "expr.tsv", ["ENSG1", "ENSG2", "ENSG3"],
+                                    expression_samples or list(reversed(samples))),
+    )
+    return paths, seq
+
+
+def load(paths, **kw):
+    return load_cohort(paths["fasta"], paths["vcf"], paths["genes"], paths["expression"], window=WINDOW, **kw)
+
+
+def error_of(paths, **kw) -> str:
+    with pytest.raises(InputError) as info:
+        load(paths, **kw)
+    return str(info.value)
+
+
+def test_clean_cohort(tmp_path):
+    paths, _ = build(tmp_path)
+    cohort = load(paths)
+    assert cohort.people == SAMPLES  # VCF order, although the expression header is reversed
+    assert list(cohort.expression.columns) == SAMPLES
+    raw = pd.read_csv(paths["expression"], sep="\t", index_col=0)
+    assert np.array_equal(cohort.expression.to_numpy(), raw.loc[:, SAMPLES].to_numpy())
+    # windows hold POS in [tss - 200, tss + 199]: SNVs at 100..1200 step 100, the multi-allelic at 1400
+    assert cohort.genes["n_snvs"].tolist() == [4, 3, 0]
+    assert (cohort.counts.indels, cohort.counts.multiallelic, cohort.counts.missing) == (1, 1, 0)
+    summary = cohort.summary()
+    for text in ["people: 5 in both files", "genes: 3", "min 0, median 3, max 4", "indels skipped: 1",
+                 "multi-allelic records: 1", "read as REF: 0"]:
+        assert text in summary, summary
+
+
+@pytest.mark.parametrize("which", ["fasta", "vcf", "genes", "expression"])
+def test_missing_file(tmp_path, which):
+    paths, _ = build(tmp_path)
+    paths[which].unlink()
+    message = error_of(paths)
+    assert str(paths[which]) in message and "not found" in message
+
+
+def test_missing_vcf_index(tmp_path):
+    paths, _ = build(tmp_path)
+    (tmp_path / "calls.vcf.gz.tbi").unlink()
+    message = error_of(paths)
+    assert "calls.vcf.gz" in message and "no index" in message and "bcftools index" in message
+
+
+def test_missing_fasta_index_is_built(tmp_path):
+    paths, seq = build(tmp_path)
+    fai = tmp_path / "ref.fa.fai"
+    fai.unlink(missing_ok=True)
+    assert Reference(paths["fasta"]).length("22") == CHROM_LEN
+    assert fai.is_file()
+
+
+def test_missing_fasta_index_in_read_only_directory(tmp_path, monkeypatch):
+    paths, _ = build(tmp_path)
+    (tmp_path / "ref.fa.fai").unlink(missing_ok=True)
+    # The test may run as root, for whom chmod cannot make a directory unwritable.
+    monkeypatch.setattr("compute.inputs.os.access", lambda path, mode: False)
+    message = error_of(paths)
+    assert "ref.fa" in message and "ref.fa.fai" in message and "not writable" in message
+
+
+def test_bgzip_fasta_reads_like_plain_and_gzip_is_refused(tmp_path):
+    paths, seq = build(tmp_path)
+    subprocess.run(["bgzip", "-k", "-f", str(paths["fasta"])], check=True)
+    bgz = Reference(tmp_path / "ref.fa.gz")
+    assert decode(bgz.tokens("22", 0, CHROM_LEN)) == seq
+    with open(paths["fasta"], "rb") as src, gzip.open(tmp_path / "plain.fa.gz", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    with pytest.raises(InputError, match="bgzip"):
+        Reference(tmp_path / "plain.fa.gz")
+
+
+def test_reference_tokens_pad_with_n_off_the_chromosome(tmp_path):
+    paths, seq = build(tmp_path)
+    reference = Reference(paths["fasta"])
+    assert decode(reference.tokens("22", -3, 2)) == "NNN" + seq[:2]
+    assert decode(reference.tokens("22", CHROM_LEN - 2, CHROM_LEN + 3)) == seq[-2:] + "NNN"
+
+
+def test_chromosome_naming_mismatch_genes_vs_fasta(tmp_path):
+    paths, _ = build(tmp_path, genes=[("ENSG1", "GENE1", "chr22", 500, "+")])
+    message = error_of(paths)
+    assert "naming mismatch" in message and "'chr22'" in message and "'22'" in message
+    assert "genes.tsv: line 2" in message and "ref.fa" in message
+
+
+def test_chromosome_naming_mismatch_vcf_vs_fasta(tmp_path):
+    paths, _ = build(tmp_path, vcf_chrom="chr22")
+    message = error_of(paths)
+    assert "naming mismatch" in message and "calls.vcf.gz" in message and "'chr22'" in message
+
+
+def test_ref_allele_disagrees_with_fasta(tmp_path):
+    paths, seq = build(tmp_path)
+    wrong = next(b for b in "ACGT" if b != seq[299])
+    write_fasta(paths["fasta"], {"22": seq[:299] + wrong + seq[300:]})
+    (tmp_path / "ref.fa.fai").unlink(missing_ok=True)
+    message = error_of(paths)
+    assert "calls.vcf.gz: record 22:300 rs300" in message
+    assert f"REF allele '{seq[299]}'" in message and f"has '{wrong}'" in message
+
+
+@pytest.mark.parametrize("call,kind", [("0/1", "unphased"), ("./.", "missing"), (".|1", "missing")])
+def test_unphased_or_missing_genotype(tmp_path, call, kind):
+    gts = ["0|1", "1|1", call, "0|0", "1|0"]
+    paths, _ = build(tmp_path, gts=gts)
+    message = error_of(paths)
+    assert f"{kind} genotype for sample S3" in message and "calls.vcf.gz: record 22:" in message
+    cohort = load(paths, missing="reference")
+    n_records_in_windows = 6  # SNV records inside the gene windows, each with one bad call
+    assert cohort.counts.missing == n_records_in_windows
+    assert f"read as REF: {n_records_in_windows} (policy: reference)" in cohort.summary()
+
+
+def test_haploid_genotype_is_an_error(tmp_path):
+    paths, _ = build(tmp_path, gts=["0|1", "1", "0|0", "0|0", "1|0"])
+    message = error_of(paths, missing="reference")
+    assert "calls.vcf.gz: record 22:" in message and "haploid GT for sample S2" in message
+
+
+def test_unphased_homozygous_call_is_accepted(tmp_path):
+    paths, _ = build(tmp_path, gts=["0|1", "1/1", "0/0", "0|0", "1|0"])
+    assert load(paths).counts.missing == 0
+
+
+def test_indels_are_skipped_and_counted(tmp_path):
+    _, seq = build(tmp_path)
+    indels = [("22", 450, "del1", seq[449:452], seq[449], ["0|1"] * 5),
+              ("22", 470, "ins1", seq[469], seq[469] + "AC", ["1|1"] * 5),
+              ("22", 480, "sym1", seq[479], "<DEL>", ["0|1"] * 5)]
+    paths, _ = build(tmp_path, extra_rows=indels)
+    cohort = load(paths)
+    assert cohort.counts.indels == 1 + 3 and cohort.genes["n_snvs"].tolist() == [4, 3, 0]
+    assert "indels skipped: 4" in cohort.summary()
+
+
+def test_multiallelic_records_are_counted_and_keep_the_most_common_alt(tmp_path):
+    from compute.haplotypes import window_variants
+
+    paths, seq = build(tmp_path)
+    cohort = load(paths)
+    assert cohort.counts.multiallelic == 1 and "multi-allelic records: 1" in cohort.summary()
+    wv = window_variants(paths["vcf"], "22", 1390, 1410, SAMPLES)
+    alts = [b for b in "ACGT" if b != seq[1399]]
+    # calls 0|2 2|2 1|0 0|0 2|0: the second ALT is carried 4 times, the first once
+    assert wv.variants["alt"].tolist() == [alts[1]] and wv.dosage[:, 0].tolist() == [1, 2, 0, 0, 1]
+
+
+def test_no_shared_samples(tmp_path):
+    paths, _ = build(tmp_path, expression_samples=["X1", "X2"])
+    message = error_of(paths)
+    assert "no sample ID matches" in message and "expr.tsv" in message and "calls.vcf.gz" in message
+    assert "X1" in message and "S1" in message
+
+
+def test_partial_sample_overlap_is_reported(tmp_path):
+    paths, _ = build(tmp_path, expression_samples=["S2", "S4", "X9"])
+    cohort = load(paths)
+    assert cohort.people == ["S2", "S4"]
+    summary = cohort.summary()
+    assert "people: 2 in both files (VCF 5, expression 3)" in summary
+    assert "3 only in the VCF, e.g. S1, S3, S5" in summary
+    assert "1 only in the expression matrix, e.g. X9" in summary
+
+
+def test_duplicate_gene_id_in_genes_table(tmp_path):
+    paths, _ = build(tmp_path, genes=[("ENSG1", "A", "22", 500, "+"), ("ENSG2", "B", "22", 600, "+"),
+                                      ("ENSG1", "C", "22", 700, "+")])
+    message = error_of(paths)
+    assert "genes.tsv" in message and "duplicate gene ID 'ENSG1' on lines [2, 4]" in message
+
+
+def test_duplicate_gene_id_in_expression(tmp_path):
+    paths, _ = build(tmp_path)
+    write_expression(paths["expression"], ["ENSG1", "ENSG2", "ENSG1"], SAMPLES)
+    message = error_of(paths)
+    assert "expr.tsv" in message and "duplicate gene ID 'ENSG1' on lines [2, 4]" in message
+
+
+def test_duplicate_sample_id_in_expression(tmp_path):
+    paths, _ = build(tmp_path, expression_samples=["S1", "S2", "S1"])
+    message = error_of(paths)
+    assert "expr.tsv: header" in message and "duplicate sample IDs ['S1']" in message
+
+
+def test_duplicate_sample_id_in_vcf(tmp_path):
+    paths, _ = build(tmp_path, samples=["S1", "S2", "S1", "S4", "S5"])
+    message = error_of(paths)
+    assert "calls.vcf.gz" in message and "duplicate sample IDs ['S1']" in message
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "", "high"])
+def test_non_finite_expression(tmp_path, value):
+    paths, _ = build(tmp_path)
+    table = pd.read_csv(paths["expression"], sep="\t", dtype=str)
+    table.loc[1, "S3"] = value
+    table.to_csv(paths["expression"], sep="\t", index=False)
+    message = error_of(paths)
+    assert "expr.tsv: line 3, gene ENSG2, sample S3: expected a finite number" in message
+    assert repr(value) in message
+
+
+def test_tss_outside_fasta(tmp_path):
+    genes = [("ENSG1", "A", "22", 500, "+"), ("ENSG2", "B", "22", CHROM_LEN + 1, "+")]
+    paths, _ = build(tmp_path, genes=genes)
+    message = error_of(paths)
+    assert "genes.tsv: line 3 (gene ENSG2)" in message and "outside the FASTA record" in message
+    assert f"1..{CHROM_LEN}" in message
+
+
+def test_bad_strand(tmp_path):
+    paths, _ = build(tmp_path, genes=[("ENSG1", "A", "22", 500, "x")])
+    message = error_of(paths)
+    assert "genes.tsv: line 2 (gene ENSG1): expected strand '+' or '-', found 'x'" in message
+
+
+@pytest.mark.parametrize("tss", ["500.5", "abc", "-3", ""])
+def test_non_integer_tss(tmp_path, tss):
+    paths, _ = build(tmp_path, genes=[("ENSG1", "A", "22", tss, "+")])
+    message = error_of(paths)
+    assert "genes.tsv: line 2 (gene ENSG1): expected tss as a positive integer" in message
+    assert repr(tss) in message
+
+
+def test_missing_gene_columns(tmp_path):
+    paths, _ = build(tmp_path)
+    paths["genes"].write_text("gene_id\tchrom\tpos\nENSG1\t22\t5\n")
+    message = error_of(paths)
+    assert "genes.tsv: line 1" in message and "missing ['gene_name', 'tss', 'strand']" in message
+
+
+def test_window_off_chromosome_end_is_not_an_error(tmp_path):
+    paths, _ = build(tmp_path, genes=[("ENSG1", "A", "22", 1, "+"), ("ENSG2", "B", "22", CHROM_LEN, "-")])
+    cohort = load(paths)
+    assert cohort.genes["n_snvs"].tolist() == [2, 0]  # POS 100 and 200 in [1, 200]
+
+
+def test_gtf_genes_tss_by_strand(tmp_path):
+    gtf = tmp_path / "genes.gtf"
+    gtf.write_text(
+        "#!genome-build test\n"
+        '22\tsrc\tgene\t100\t900\t.\t+\t.\tgene_id "ENSG1"; gene_name "GENE1";\n'
+        '22\tsrc\ttranscript\t100\t900\t.\t+\t.\tgene_id "ENSG1"; transcript_id "T1";\n'
+        '22\tsrc\tgene\t1000\t1500\t.\t-\t.\tgene_id "ENSG2";\n'
+    )
+    genes = read_genes(gtf)
+    assert genes[["gene_id", "gene_name", "chrom", "tss", "strand", "line"]].values.tolist() == [
+        ["ENSG1", "GENE1", "22", 100, "+", 2], ["ENSG2", "ENSG2", "22", 1500, "-", 4]]
+    gtf.write_text('22\tsrc\tgene\t100\t900\t.\t.\t.\tgene_id "ENSG1";\n')
+    with pytest.raises(InputError, match=r"genes.gtf: line 1 \(gene ENSG1\): expected strand"):
+        read_genes(gtf)
+
+
+def test_expression_header_without_gene_id_column(tmp_path):
+    paths, _ = build(tmp_path)
+    lines = paths["expression"].read_text().splitlines()
+    paths["expression"].write_text("\n".join([lines[0].split("\t", 1)[1], *lines[1:]]) + "\n")
+    message = error_of(paths)
+    assert "expr.tsv: line 2: expected 5 fields like the header" in message and "found 6" in message
+
+
+def test_expression_formats_agree(tmp_path):
+    paths, _ = build(tmp_path)
+    tsv = read_expression(paths["expression"])
+    table = pd.read_csv(paths["expression"], sep="\t")
+    table.to_csv(tmp_path / "expr.csv", index=False)
+    table.to_parquet(tmp_path / "expr.parquet", index=False)
+    pd.testing.assert_frame_equal(read_expression(tmp_path / "expr.csv"), tsv)
+    pd.testing.assert_frame_equal(read_expression(tmp_path / "expr.parquet"), tsv)
+    with pytest.raises(InputError, match=r"expected an expression matrix ending in \.tsv, \.csv"):
+        read_expression(paths["genes"].rename(tmp_path / "expr.xlsx"))
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "compute", *args], capture_output=True, text=True)
+
+
+def test_cli_validate_prints_summary(tmp_path):
+    paths, _ = build(tmp_path)
+    result = run_cli("validate", "--fasta", str(paths["fasta"]), "--vcf", str(paths["vcf"]), "--genes",
+                     str(paths["genes"]), "--expression", str(paths["expression"]), "--window", str(WINDOW))
+    assert result.returncode == 0, result.stderr
+    assert "people: 5 in both files" in result.stdout and "indels skipped: 1" in result.stdout
+
+
+def test_cli_validate_bad_input_exits_2_with_one_line(tmp_path):
+    paths, _ = build(tmp_path, genes=[("ENSG1", "A", "22", 500, "x")])
+    result = run_cli("validate", "--fasta", str(paths["fasta"]), "--vcf", str(paths["vcf"]), "--genes",
+                     str(paths["genes"]), "--expression", str(paths["expression"]))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "expected strand" in lines[0]
