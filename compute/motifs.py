@@ -43,23 +43,11 @@ UNIFORM_BACKGROUND = (0.25, 0.25, 0.25, 0.25)
 SCORE_RESOLUTION = 100  # PWM steps per bit
 P_THRESHOLD = 1e-4
 BASES = "ACGT"
-N_TOKEN = 4
 EFFECTS = ("breaks", "creates", "changes")
 SCAN_COLUMNS = [
     "variant_id", "motif_id", "motif_name", "strand", "ref_score", "alt_score", "delta",
     "ref_p", "alt_p", "effect", "hit_offset", "motif_length",
 ]  # fmt: skip
-
-_ENCODE = np.full(256, N_TOKEN, dtype=np.uint8)
-for _i, _b in enumerate(BASES):
-    _ENCODE[ord(_b)] = _i
-    _ENCODE[ord(_b.lower())] = _i
-
-
-def encode(sequence: str) -> np.ndarray:
-    """uint8 tokens 0-4 = A,C,G,T,N of a DNA string (lower case as upper, other codes as N)."""
-    return _ENCODE[np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)]
-
 
 # ---------------------------------------------------------------------------
 # Motif matrices and their exact score distributions
@@ -215,39 +203,25 @@ def snv_windows(
 
     Bases off the record are N. The reference base at each SNV must equal `refs`.
     """
-    import pyfaidx
+    from compute.inputs import Reference, check_chromosome
 
-    path = Path(fasta)
-    if not path.is_file():
-        raise InputError(f"{path}: reference FASTA not found")
-    try:
-        handle = pyfaidx.Fasta(str(path), as_raw=True, build_index=True)
-    except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat, OSError, ValueError) as err:
-        raise InputError(f"{path}: cannot be read as an indexed FASTA ({err})") from err
+    reference = Reference(fasta)
     ids = [f"{c}:{p}" for c, p in zip(chroms, positions, strict=True)] if variant_ids is None else variant_ids
-    out = np.full((len(positions), 2 * flank + 1), N_TOKEN, dtype=np.uint8)
-    with handle:
-        for row, (chrom, pos, ref, vid) in enumerate(zip(chroms, positions, refs, ids, strict=True)):
-            if chrom not in handle.keys():
-                shown = ", ".join(list(handle.keys())[:8])
-                raise InputError(
-                    f"{path}: variant {vid}: chromosome {chrom!r} not found (its records: {shown})"
-                )
-            length = len(handle[chrom])
-            pos = int(pos)
-            if not 1 <= pos <= length:
-                raise InputError(
-                    f"{path}: variant {vid}: position {pos} is outside record {chrom!r} (1-{length})"
-                )
-            lo, hi = pos - 1 - flank, pos + flank  # 0-based half-open window
-            a, b = max(lo, 0), min(hi, length)
-            out[row, a - lo : b - lo] = encode(handle[chrom][a:b])
-            found = "ACGTN"[out[row, flank]]
-            if found != str(ref).upper():
-                raise InputError(
-                    f"{path}: variant {vid}: REF {ref!r} does not match the reference base {found!r} "
-                    f"at {chrom}:{pos}"
-                )
+    out = np.empty((len(positions), 2 * flank + 1), dtype=np.uint8)
+    for row, (chrom, pos, ref, vid) in enumerate(zip(chroms, positions, refs, ids, strict=True)):
+        check_chromosome(chrom, reference.chromosomes, f"variant {vid}", str(reference.path))
+        length, pos = reference.length(chrom), int(pos)
+        if not 1 <= pos <= length:
+            raise InputError(
+                f"{reference.path}: variant {vid}: position {pos} is outside record {chrom!r} (1-{length})"
+            )
+        out[row] = reference.tokens(chrom, pos - 1 - flank, pos + flank)
+        found = "ACGTN"[out[row, flank]]
+        if found != str(ref).upper():
+            raise InputError(
+                f"{reference.path}: variant {vid}: REF {ref!r} does not match the reference base "
+                f"{found!r} at {chrom}:{pos}"
+            )
     return out
 
 
@@ -264,15 +238,27 @@ def _snv_tokens(bases: Sequence[str], what: str, variant_ids: Sequence[str]) -> 
 # The scan
 
 
-def _stacked_pwms(motifs: MotifSet) -> tuple[np.ndarray, np.ndarray]:
-    """Forward then reverse-complement PWMs, zero-padded to (2 * n_motifs, max_length, 4); lengths."""
-    n, width = len(motifs), motifs.max_length
+def _stacked_pwms(motifs: MotifSet, indices: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Forward then reverse-complement PWMs of `indices`, zero-padded to (2 * n, width, 4); lengths."""
+    n = len(indices)
     stacked = np.zeros((2 * n, width, 4), dtype=np.float32)
-    lengths = np.array([len(p) for p in motifs.pwms] * 2)
-    for i, pwm in enumerate(motifs.pwms):
-        stacked[i, : len(pwm)] = pwm
-        stacked[n + i, : len(pwm)] = pwm[::-1, ::-1]  # reverse complement: A,C,G,T -> T,G,C,A
+    lengths = np.array([len(motifs.pwms[i]) for i in indices] * 2)
+    for row, i in enumerate(indices):
+        pwm = motifs.pwms[i]
+        stacked[row, : len(pwm)] = pwm
+        stacked[n + row, : len(pwm)] = pwm[::-1, ::-1]  # reverse complement: A,C,G,T -> T,G,C,A
     return stacked, lengths
+
+
+def _length_groups(motifs: MotifSet, step: int = 4) -> list[tuple[int, np.ndarray]]:
+    """Motifs grouped by length rounded up to a multiple of `step`: (padded width, motif indices).
+
+    Padding every motif to the longest (33 bp) would make most of the matrix
+    product multiply zeros; per group the work follows the motifs' own lengths.
+    """
+    lengths = np.array([len(p) for p in motifs.pwms])
+    widths = np.minimum(-(-lengths // step) * step, lengths.max())
+    return [(int(w), np.flatnonzero(widths == w)) for w in np.unique(widths)]
 
 
 def scan_snvs(
@@ -281,7 +267,7 @@ def scan_snvs(
     motifs: MotifSet,
     variant_ids: Sequence[str] | None = None,
     p_threshold: float = P_THRESHOLD,
-    batch_size: int = 128,
+    batch_size: int = 256,
 ) -> pd.DataFrame:
     """Motifs each SNV breaks, creates or changes (columns SCAN_COLUMNS, sorted by variant and p).
 
@@ -312,26 +298,10 @@ def scan_snvs(
             f"REF {'ACGTN'[ref_tok[i]]!r} ALT {'ACGTN'[min(max(alt_tok[i], 0), 4)]!r}"
         )
 
-    stacked, lengths = _stacked_pwms(motifs)
-    width = stacked.shape[1]
-    kernel = stacked.reshape(len(stacked), width * 4).T  # (width * 4, 2 * n_motifs)
-    by_column = stacked.transpose(1, 2, 0)  # (width, 4, 2 * n_motifs)
-    # change[k, r, a]: score change of every placement whose column k turns from base r to base a
-    change = by_column[:, None, :, :] - by_column[:, :, None, :]  # (width, 4 ref, 4 alt, 2 * n_motifs)
-    invalid = np.arange(width)[:, None] >= lengths[None, :]  # SNV column k beyond the motif
-    # Sub-window k starts k bases left of the SNV, so the SNV is column k of the placement.
-    unfold = center - np.arange(width)[:, None] + np.arange(width)[None, :]
-    one_hot = np.eye(5, 4, dtype=np.float32)
-    columns = np.arange(width)[None, :]
-
-    rows = []
-    for lo in range(0, n, batch_size):
-        hi = min(lo + batch_size, n)
-        x = one_hot[windows[lo:hi][:, unfold]].reshape((hi - lo) * width, width * 4)
-        ref = (x @ kernel).reshape(hi - lo, width, -1)
-        ref[:, invalid] = -np.inf
-        alt = ref + change[columns, ref_tok[lo:hi, None], alt_tok[lo:hi, None]]
-        rows.append(_sites(ref, alt, lo, motifs, p_threshold))
+    rows = [
+        _scan_group(windows, ref_tok, alt_tok, motifs, width, indices, p_threshold, batch_size)
+        for width, indices in _length_groups(motifs)
+    ]
     best = {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
     ref_p, alt_p = best["ref_p"], best["alt_p"]
     ref_hit, alt_hit = ref_p < p_threshold, alt_p < p_threshold
@@ -360,31 +330,65 @@ def scan_snvs(
     return table.reset_index(drop=True)
 
 
+def _scan_group(
+    windows: np.ndarray,
+    ref_tok: np.ndarray,
+    alt_tok: np.ndarray,
+    motifs: MotifSet,
+    width: int,
+    indices: np.ndarray,
+    p_threshold: float,
+    batch_size: int,
+) -> dict[str, np.ndarray]:
+    """Sites of the motifs `indices` (all at most `width` long) at every SNV, batch by batch."""
+    stacked, lengths = _stacked_pwms(motifs, indices, width)
+    kernel = stacked.reshape(len(stacked), width * 4).T  # (width * 4, 2 * n)
+    by_column = stacked.transpose(1, 2, 0)  # (width, 4, 2 * n)
+    # change[k, r, a]: score change of every placement whose column k turns from base r to base a
+    change = by_column[:, None, :, :] - by_column[:, :, None, :]  # (width, 4 ref, 4 alt, 2 * n)
+    invalid = np.arange(width)[:, None] >= lengths[None, :]  # SNV column k beyond the motif
+    # Sub-window k starts k bases left of the SNV, so the SNV is column k of the placement.
+    center = windows.shape[1] // 2
+    unfold = center - np.arange(width)[:, None] + np.arange(width)[None, :]
+    one_hot = np.eye(5, 4, dtype=np.float32)
+    columns = np.arange(width)[None, :]
+    rows = []
+    for lo in range(0, len(windows), batch_size):
+        hi = min(lo + batch_size, len(windows))
+        x = one_hot[windows[lo:hi][:, unfold]].reshape((hi - lo) * width, width * 4)
+        ref = (x @ kernel).reshape(hi - lo, width, -1)
+        ref[:, invalid] = -np.inf
+        alt = ref + change[columns, ref_tok[lo:hi, None], alt_tok[lo:hi, None]]
+        rows.append(_sites(ref, alt, lo, motifs, indices, p_threshold))
+    return {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
+
+
 def _sites(
-    ref: np.ndarray, alt: np.ndarray, first: int, motifs: MotifSet, p_threshold: float
+    ref: np.ndarray, alt: np.ndarray, first: int, motifs: MotifSet, indices: np.ndarray, p_threshold: float
 ) -> dict[str, np.ndarray]:
     """(SNV, motif) pairs with a site on either allele: strand, best scores, p-values, offset.
 
-    `ref`, `alt`: scores (batch, SNV column k, 2 * n_motifs) of every placement.
+    `ref`, `alt`: scores (batch, SNV column k, 2 * n) of every placement of the
+    motifs `indices`, forward strand first.
     Per pair the strand with the strongest site (either allele) is kept; only
     pairs with p < p_threshold on an allele leave this function, so offsets are
     looked up for those alone.
     """
-    n_motifs = len(motifs)
-    ref_best, alt_best = ref.max(axis=1), alt.max(axis=1)  # (batch, 2 * n_motifs)
+    n_motifs = len(indices)
+    ref_best, alt_best = ref.max(axis=1), alt.max(axis=1)  # (batch, 2 * n)
     site = np.maximum(ref_best, alt_best)
     reverse = site[:, n_motifs:] > site[:, :n_motifs]  # ties go to the forward strand
     pick = np.arange(n_motifs)[None, :] + n_motifs * reverse
     ref_s = np.take_along_axis(ref_best, pick, axis=1).astype(np.float64)
     alt_s = np.take_along_axis(alt_best, pick, axis=1).astype(np.float64)
-    motif = np.broadcast_to(np.arange(n_motifs)[None, :], pick.shape)
+    motif = np.broadcast_to(indices[None, :], pick.shape)
     ref_p, alt_p = motifs.pvalues(motif, ref_s), motifs.pvalues(motif, alt_s)
     snv, m = np.nonzero((ref_p < p_threshold) | (alt_p < p_threshold))
     column = pick[snv, m]
     stronger = np.where((alt_s > ref_s)[snv, m, None], alt[snv, :, column], ref[snv, :, column])
     return {
         "snv": snv + first,
-        "motif": m,
+        "motif": indices[m],
         "reverse": reverse[snv, m],
         "ref_score": ref_s[snv, m],
         "alt_score": alt_s[snv, m],

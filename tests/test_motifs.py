@@ -11,10 +11,10 @@ from scipy.stats import hypergeom
 
 from compute.cli import main
 from compute.errors import InputError
+from compute.haplotypes import encode
 from compute.motifs import (
     BASES,
     changed_snvs,
-    encode,
     ism_logo_matrix,
     load_jaspar,
     motif_enrichment,
