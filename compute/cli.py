@@ -81,6 +81,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("src", metavar="SRC", help="folder with the published files (see its SOURCE.md)")
     p.add_argument("dir", metavar="DIR", help="results store to write (the files are copied to DIR/source)")
 
+    p = sub.add_parser("motifs", help="JASPAR motifs the driver SNVs of a computed store break or create")
+    p.add_argument("store", metavar="STORE", help="results store (computed: it needs REF/ALT and the FASTA)")
+    p.add_argument("--fasta", help="reference FASTA (default: the one recorded in the store's manifest)")
+    p.add_argument(
+        "--out", help="scan table (default: STORE/motifs.parquet); motif_enrichment.parquet goes beside it"
+    )
+    p.add_argument(
+        "--background", type=int, default=10_000,
+        help="window SNVs scanned as the background, a seeded sample (0: all)",
+    )  # fmt: skip
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--p-threshold", type=float, default=1e-4, help="motif site p-value threshold")
+    p.add_argument("--jaspar-release", default="JASPAR2024", help="JASPAR release shipped with pyjaspar")
+
     return parser
 
 
@@ -219,6 +233,28 @@ def _import_published(args: argparse.Namespace) -> int:
         f"{store.path}: {summary['genes']} genes ({summary['significant']} significant), "
         f"{summary['drivers']} drivers in {summary['driver_genes']} genes"
     )
+    return 0
+
+
+@command("motifs")
+def _motifs(args: argparse.Namespace) -> int:
+    from compute.motifs import scan_store
+
+    result = scan_store(
+        args.store,
+        fasta=args.fasta,
+        out=args.out,
+        background_snvs=args.background,
+        seed=args.seed,
+        p_threshold=args.p_threshold,
+        release=args.jaspar_release,
+    )
+    print(f"{result.scan_path}: {len(result.scan)} motif changes at {result.scan.variant_id.nunique()} SNVs")
+    for row in result.enrichment.itertuples():
+        print(
+            f"  {row.group_a} {row.changed_a}/{row.n_a} vs {row.group_b} {row.changed_b}/{row.n_b}: "
+            f"odds ratio {row.odds_ratio:.3g}, Fisher p = {row.p_value:.3g}"
+        )
     return 0
 
 
