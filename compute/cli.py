@@ -94,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--p-threshold", type=float, default=1e-4, help="motif site p-value threshold")
     p.add_argument("--jaspar-release", default="JASPAR2024", help="JASPAR release shipped with pyjaspar")
+    p = sub.add_parser("demo", help="the demo cohort: simulated people on real chr22 sequence")
+    demo = p.add_subparsers(dest="demo_command", required=True, metavar="STEP")
+    q = demo.add_parser("simulate", help="write the demo inputs: FASTA, VCF, genes, expression, truth")
+    q.add_argument("out", help="output directory")
+    q.add_argument("--people", type=int, default=839, help="number of people (default 839)")
+    q.add_argument("--seed", type=int, default=2023, help="random seed (default 2023)")
+    q.add_argument("--start", type=int, default=20_000_001, help="first chr22 position simulated (1-based)")
+    q.add_argument("--end", type=int, default=21_000_000, help="last chr22 position simulated (1-based)")
 
     return parser
 
@@ -264,6 +272,19 @@ def _weights(args: argparse.Namespace) -> int:
 
     export_weights(args.dir)
     print(f"saved Enformer weights to {args.dir}; use --weights {args.dir}")
+    return 0
+
+
+@command("demo")
+def _demo(args: argparse.Namespace) -> int:
+    from compute.demo import build_demo_inputs
+
+    if args.demo_command == "simulate":
+        paths = build_demo_inputs(
+            args.out, n_people=args.people, seed=args.seed, start=args.start, end=args.end
+        )
+        for name, path in paths.items():
+            print(f"{name}\t{path}")
     return 0
 
 
