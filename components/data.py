@@ -102,6 +102,13 @@ class Datasets:
         manifest = self.stores[name].manifest
         return str(manifest.get("description") or manifest.get("dataset") or name)
 
+    def model_note(self, name: str) -> str | None:
+        """What the dashboard must say about a dataset's model: set for a demo model, else None."""
+        manifest = self.stores[name].manifest
+        if not manifest.get("demo_model"):
+            return None
+        return str(manifest.get("model_note") or "demo model: not a trained Enformer")
+
     def find_gene(self, name: str, query: str) -> str | None:
         """Gene ID for an exact gene ID or a gene name (case-insensitive), else None."""
         if name not in self._lookup:

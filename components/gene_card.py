@@ -67,9 +67,16 @@ def driver_list(variants: pd.DataFrame, snv: str | None) -> html.Div:
     return html.Ul(items, className="driver-list")
 
 
+def model_note(datasets: Datasets, dataset: str) -> list:
+    """The dataset's model note (a demo model is not a trained Enformer), or nothing."""
+    note = datasets.model_note(dataset)
+    return [html.P(note, className="model-note", id="card-model-note", role="note")] if note else []
+
+
 def render(datasets: Datasets, sel: Selection) -> list:
     if sel.gene_id is None:
         return [
+            *model_note(datasets, sel.dataset),
             html.H2("No gene selected"),
             html.P("Search a gene by name or Ensembl ID above, or click a point in the volcano."),
         ]
@@ -78,6 +85,7 @@ def render(datasets: Datasets, sel: Selection) -> list:
     r = float(gene["r"])
     sign = "positive" if r > 0 else "negative" if r < 0 else "none"
     return [
+        *model_note(datasets, sel.dataset),
         html.H2(
             [
                 html.Span(str(gene["gene_name"]), id="card-gene-name"),

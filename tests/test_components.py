@@ -217,6 +217,38 @@ def test_gene_card_shows_the_statistics_and_drivers(datasets):
     assert all(v in text for v in drivers.variant_id)
 
 
+def find_by_id(node, wanted: str):
+    """The Dash component with id `wanted` in a rendered tree, else None."""
+    if isinstance(node, (list, tuple)):
+        return next((f for f in (find_by_id(n, wanted) for n in node) if f is not None), None)
+    if getattr(node, "id", None) == wanted:
+        return node
+    children = getattr(node, "children", None)
+    return None if children is None or isinstance(children, str) else find_by_id(children, wanted)
+
+
+def test_gene_card_says_when_the_model_is_a_demo_model(stores, tmp_path):
+    import shutil
+
+    from compute.store import ResultsStore
+
+    demo = tmp_path / "demo"
+    shutil.copytree(stores / "full", demo)
+    note = "demo model: small random Enformer, not trained"
+    ResultsStore(demo).update_manifest(dataset="demo", demo_model=True, model_note=note)
+    datasets = Datasets([stores / "full", demo])
+    assert datasets.model_note("demo") == note and datasets.model_note("full") is None
+    for sel in (selection(datasets, "GSTM3", dataset="demo"), Selection("demo")):
+        shown = find_by_id(gene_card.render(datasets, sel), "card-model-note")
+        assert shown is not None and shown.children == note
+    # a store that is not a demo shows no note, in either state
+    for sel in (selection(datasets, "GSTM3", dataset="full"), Selection("full")):
+        assert find_by_id(gene_card.render(datasets, sel), "card-model-note") is None
+    # the flag, not the note text, decides: demo_model false hides a leftover note
+    ResultsStore(demo).update_manifest(demo_model=False)
+    assert find_by_id(gene_card.render(Datasets([demo]), Selection("demo")), "card-model-note") is None
+
+
 def test_search_ranks_exact_then_prefix_then_substring(datasets):
     genes = datasets.genes("full")
     hits = search.matches(genes, "syn1")
