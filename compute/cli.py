@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable, Sequence
 
 from compute.errors import InputError
@@ -102,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--seed", type=int, default=2023, help="random seed (default 2023)")
     q.add_argument("--start", type=int, default=20_000_001, help="first chr22 position simulated (1-based)")
     q.add_argument("--end", type=int, default=21_000_000, help="last chr22 position simulated (1-based)")
+    q = demo.add_parser("build", help="simulate the inputs, build the demo model, precompute into a store")
+    q.add_argument("out", help="results store directory to create (new or empty)")
+    q.add_argument("--people", type=int, default=839, help="number of people (default 839)")
+    q.add_argument("--seed", type=int, default=2023, help="random seed (default 2023)")
+    q.add_argument("--genes", nargs="+", help="gene names or IDs to compute (default: all 25 of the region)")
+    q.add_argument("--no-progress", action="store_true")
 
     return parser
 
@@ -285,7 +292,15 @@ def _demo(args: argparse.Namespace) -> int:
         )
         for name, path in paths.items():
             print(f"{name}\t{path}")
-    return 0
+        return 0
+    from compute.demo.build import build_demo
+
+    started = time.perf_counter()
+    store = build_demo(
+        args.out, n_people=args.people, seed=args.seed, genes=args.genes, progress=not args.no_progress
+    )
+    print(f"demo store built in {time.perf_counter() - started:.0f} s")
+    return _print_status(store.path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

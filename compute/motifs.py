@@ -606,6 +606,8 @@ def _store_fasta(store, fasta: str | Path | None) -> Path:
             "sequence); pass --fasta FILE with the reference the store was computed on"
         )
     path = Path(recorded)
+    if not path.is_absolute() and (store.path / path).is_file():
+        path = store.path / path  # a store that ships its inputs (data/demo) records them inside it
     if not path.is_file():
         raise InputError(
             f"{store.path / 'manifest.json'}: the recorded reference FASTA {path} is not there; "
