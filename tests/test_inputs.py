@@ -120,6 +120,38 @@ def test_bgzip_fasta_reads_like_plain_and_gzip_is_refused(tmp_path):
         Reference(tmp_path / "plain.fa.gz")
 
 
+def test_bgzip_fasta_with_block_index_reads_like_plain_across_blocks_and_records(tmp_path):
+    rng = np.random.default_rng(5)
+    # three records over many 64 kB BGZF blocks, line widths 60 and 70, lower case kept as read
+    records = {
+        "a": random_sequence(rng, 150_001),
+        "b": random_sequence(rng, 250_003).lower(),
+        "c": "ACGTN" * 9,
+    }
+    plain = tmp_path / "ref.fa"
+    with open(plain, "w") as f:
+        for (name, seq), width in zip(records.items(), (60, 70, 60), strict=True):
+            f.write(f">{name} description\n")
+            f.write("".join(seq[i : i + width] + "\n" for i in range(0, len(seq), width)))
+    subprocess.run(["bgzip", "-k", "-f", "-i", str(plain)], check=True)
+    fast, slow = Reference(tmp_path / "ref.fa.gz"), Reference(plain)
+    assert fast._blocks is not None
+    assert fast.chromosomes == slow.chromosomes == list(records)
+    for name, seq in records.items():
+        n = len(seq)
+        cuts = [(0, n), (-5, 7), (n - 3, n + 4), (59, 61), (69, 141)]
+        cuts += [tuple(sorted(rng.integers(0, n, 2))) for _ in range(40)]
+        for lo, hi in cuts:
+            np.testing.assert_array_equal(
+                fast.tokens(name, lo, hi), slow.tokens(name, lo, hi), f"{name} {lo}-{hi}"
+            )
+    # without the .gzi, pyfaidx's own reader gives the same
+    (tmp_path / "ref.fa.gz.gzi").unlink()
+    again = Reference(tmp_path / "ref.fa.gz")
+    assert again._blocks is None
+    np.testing.assert_array_equal(again.tokens("b", 99_990, 200_010), slow.tokens("b", 99_990, 200_010))
+
+
 def test_reference_tokens_pad_with_n_off_the_chromosome(tmp_path):
     paths, seq = build(tmp_path)
     reference = Reference(paths["fasta"])
