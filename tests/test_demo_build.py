@@ -1,0 +1,210 @@
+"""The shipped demo store (data/demo) against its recipe, a reduced rebuild and its ground truth.
+
+The reduced rebuild (few people, two genes) shares with the shipped store what
+does not depend on the people: the genes, the model weights, the reference
+score and every SNV's ISM and gradient x input. The shipped inputs rebuild
+byte for byte from the recorded seed. The eQTL statistics of the shipped store
+are checked with scipy and recover the simulated causal SNVs.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyfaidx
+import pytest
+import torch
+from cohort_files import bcftools_consensus, write_fasta
+from scipy import stats
+
+# statsmodels.api does not import with pandas 3.1 (statsmodels 0.14.5): take OLS from its module
+from statsmodels.regression.linear_model import OLS
+from statsmodels.tools.tools import add_constant
+
+from compute.attribution import ism
+from compute.cli import main
+from compute.demo import build_demo_inputs
+from compute.demo.build import DEMO_MODEL, DEMO_WINDOW, MODEL_NOTE, build_demo, build_demo_model
+from compute.demo.expression import ExpressionSettings
+from compute.errors import InputError
+from compute.haplotypes import encode, gene_window
+from compute.inputs import Reference
+from compute.model import ModelSpec, load_model, score_tokens
+from compute.pipeline import file_digest
+from compute.store import ResultsStore
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ROOT / "data" / "demo"
+REDUCED_PEOPLE = 30
+REDUCED_GENES = ["DGCR8", "RANBP1"]
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    if not (SHIPPED / "manifest.json").is_file():
+        pytest.fail("data/demo is missing: build it with `python -m compute demo build data/demo`")
+    return ResultsStore(SHIPPED)
+
+
+@pytest.fixture(scope="module")
+def truth(shipped):
+    return pd.read_parquet(shipped.path / "truth.parquet")
+
+
+@pytest.fixture(scope="module")
+def reduced(tmp_path_factory, shipped, external_data):
+    out = tmp_path_factory.mktemp("demo") / "store"
+    seed = shipped.manifest["recipe"]["seed"]
+    return build_demo(
+        out, n_people=REDUCED_PEOPLE, seed=seed, genes=REDUCED_GENES, progress=False, external=external_data
+    )
+
+
+def test_shipped_store_is_small_complete_and_marked_as_demo(shipped):
+    size = sum(p.stat().st_size for p in shipped.path.rglob("*") if p.is_file())
+    assert size < 20e6
+    m = shipped.manifest
+    assert m["dataset"] == "demo" and m["demo_model"] is True and m["model_note"] == MODEL_NOTE
+    assert m["finalized"] and m["genes_failed"] == 0
+    assert m["genes_done"] == len(shipped.genes()) == m["recipe"]["n_genes"] == 25
+    assert m["recipe"]["n_people"] == 839
+    for entry in m["inputs"].values():  # recorded inside the store, with their checksums
+        assert file_digest(shipped.path / entry["path"]) == entry["sha256"]
+    people = shipped.people(shipped.genes().gene_id.iloc[0])
+    assert len(people) == 839 and people["observed"].notna().all()
+
+
+def test_shipped_model_is_the_recipe_model(shipped, tmp_path):
+    again = build_demo_model(tmp_path / "model", seed=shipped.manifest["recipe"]["seed"])
+    a = load_model(shipped.path / "model", device="cpu")
+    b = load_model(again, device="cpu")
+    assert a.window == b.window == DEMO_WINDOW
+    sa, sb = a.enformer.state_dict(), b.enformer.state_dict()
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+    config = json.loads((shipped.path / "model" / "config.json").read_text())
+    assert {k: config[k] for k in DEMO_MODEL} == DEMO_MODEL
+
+
+def test_shipped_inputs_rebuild_byte_for_byte(shipped, tmp_path, external_data):
+    recipe = shipped.manifest["recipe"]
+    paths = build_demo_inputs(
+        tmp_path,
+        n_people=recipe["n_people"],
+        seed=recipe["seed"],
+        external=external_data,
+        settings=ExpressionSettings(window=DEMO_WINDOW),
+    )
+    for name in ("vcf", "genes", "expression", "truth", "summary"):
+        assert paths[name].read_bytes() == (shipped.path / "inputs" / paths[name].name).read_bytes(), name
+
+
+def test_reduced_rebuild_agrees_with_the_shipped_store(reduced, shipped):
+    """30 people are another msprime draw, so only what does not depend on the people is shared."""
+    assert reduced.manifest["demo_model"] is True and reduced.manifest["model_note"] == MODEL_NOTE
+    assert reduced.manifest["model"] == shipped.manifest["model"]  # same recipe model, same weights
+    genes = reduced.genes().set_index("gene_id")
+    full = shipped.genes().set_index("gene_id").loc[genes.index]
+    assert sorted(genes["gene_name"]) == sorted(REDUCED_GENES) and (genes["n_people"] == REDUCED_PEOPLE).all()
+    columns = ["gene_name", "chrom", "tss", "strand"]
+    assert genes[columns].equals(full[columns])
+    np.testing.assert_allclose(genes["ref_score"], full["ref_score"], rtol=1e-6)  # reference + model only
+    # the reduced store's ISM, recomputed with the shipped model by full forward passes
+    model = load_model(shipped.path / "model", device="cpu")
+    reference = Reference(reduced.path / "inputs" / "chr22.fa.gz")
+    for gene_id, gene in genes.iterrows():
+        variants = reduced.variants(gene_id)
+        start0, end0 = gene_window(int(gene["tss"]), DEMO_WINDOW)
+        offsets = variants["pos"].to_numpy() - 1 - start0
+        ref_tokens, alt_tokens = reference.tokens("22", start0, end0), encode("".join(variants["alt"]))
+        expected = ism(model, ModelSpec(), ref_tokens, offsets, alt_tokens, method="full")
+        np.testing.assert_allclose(variants["ism"], expected, rtol=1e-4, atol=1e-6)
+        assert len(reduced.people(gene_id)) == REDUCED_PEOPLE
+
+
+def test_reduced_rebuild_recovers_its_ground_truth(reduced):
+    truth = pd.read_parquet(reduced.path / "truth.parquet")
+    assert (
+        truth.drop_duplicates("gene_id")["scenario"].isin(["near_tss", "several", "ld_block", "none"]).all()
+    )
+    expression = pd.read_csv(reduced.path / "inputs" / "expression.tsv", sep="\t", index_col="gene_id")
+    genotypes = pd.read_parquet(reduced.path / "genotypes.parquet")
+    for gene_id in reduced.genes()["gene_id"]:
+        rows = truth[truth.gene_id == gene_id]
+        variants = reduced.variants(gene_id).set_index("variant_id")
+        dosage = genotypes[genotypes.gene_id == gene_id].pivot(
+            index="person_id", columns="variant_id", values="dosage"
+        )
+        y = expression.loc[gene_id, dosage.index].to_numpy()
+        if rows["scenario"].iloc[0] == "none":
+            assert variants["eqtl_p"].min() > 0.05 / len(variants), gene_id
+            continue
+        g = dosage[rows["variant_id"]].to_numpy(float)
+        assert set(rows["variant_id"]) <= set(variants.index)  # causal SNVs are in the model's window
+        fit = OLS(y, add_constant(g)).fit()  # the causal SNVs together, statsmodels
+        assert fit.f_pvalue < 0.01, gene_id  # h2 0.3-0.5 in 30 people: p about 1e-3
+        assert np.all(np.abs(fit.params[1:] - rows["beta"].to_numpy()) < 4 * fit.bse[1:]), gene_id
+
+
+def test_shipped_haplotype_scores_match_bcftools_consensus(shipped, tmp_path):
+    """A few people's haplotypes rebuilt with bcftools consensus and scored directly."""
+    gene = shipped.genes().iloc[3]
+    people = shipped.people(gene["gene_id"]).set_index("person_id")
+    model = load_model(shipped.path / "model", device="cpu")
+    start0, end0 = gene_window(int(gene["tss"]), DEMO_WINDOW)
+    inputs = shipped.path / "inputs"
+    seq = str(pyfaidx.Fasta(str(inputs / "chr22.fa.gz"))[gene["chrom"]][start0:end0])
+    region_fa = write_fasta(tmp_path / "region.fa", {f"{gene['chrom']}:{start0 + 1}-{end0}": seq})
+    for person in ("DEMO0001", "DEMO0420"):
+        haplotypes = [bcftools_consensus(region_fa, inputs / "cohort.vcf.gz", person, h) for h in (1, 2)]
+        assert haplotypes[0] != seq or haplotypes[1] != seq  # the window holds some of their ALTs
+        scores = score_tokens(model, np.stack([encode(h) for h in haplotypes]), ModelSpec())
+        np.testing.assert_allclose(scores, people.loc[person, ["hap1", "hap2"]].to_numpy(float), rtol=1e-5)
+
+
+def test_shipped_eqtls_match_scipy_and_recover_the_truth(shipped, truth):
+    inputs = shipped.path / "inputs"
+    expression = pd.read_csv(inputs / "expression.tsv", sep="\t", index_col="gene_id")
+    genotypes = pd.read_parquet(shipped.path / "genotypes.parquet")
+    null_p = []  # eQTL p-values of the genes without cis signal
+    for gene_id, rows in truth.groupby("gene_id", sort=False):
+        scenario = rows["scenario"].iloc[0]
+        variants = shipped.variants(gene_id).set_index("variant_id")
+        dosage = genotypes[genotypes.gene_id == gene_id].pivot(
+            index="person_id", columns="variant_id", values="dosage"
+        )
+        y = expression.loc[gene_id, dosage.index].to_numpy()
+        testable = variants.index[variants["maf"] > 0]
+        fits = {v: stats.linregress(dosage[v].to_numpy(float), y) for v in testable}
+        slope = np.array([fits[v].slope for v in testable])
+        np.testing.assert_allclose(variants.loc[testable, "eqtl_slope"], slope, rtol=1e-6, atol=1e-9)
+        p = variants.loc[testable, "eqtl_p"].to_numpy()
+        if scenario == "none":
+            null_p.append(p)
+            continue
+        assert set(rows["variant_id"]) <= set(variants.index)  # causal SNVs are in the model's window
+        joint = OLS(y, add_constant(dosage[rows["variant_id"]].to_numpy(float))).fit()
+        assert np.all(np.abs(joint.params[1:] - rows["beta"].to_numpy()) < 4 * joint.bse[1:]), gene_id
+        causal, top = rows["variant_id"].iloc[0], variants["eqtl_p"].idxmin()
+        if scenario == "near_tss":  # DDX11-like: the causal SNV is the gene's strongest eQTL
+            assert top == causal, gene_id
+        if scenario == "ld_block":  # the strongest eQTL is the causal SNV or one of its LD partners
+            assert np.corrcoef(dosage[top], dosage[causal])[0, 1] ** 2 >= 0.5, gene_id
+    # no SNV of the genes without cis signal passes Bonferroni over all their tests (family-wise 5 %)
+    null_p = np.concatenate(null_p)
+    assert len(null_p) > 100 and null_p.min() > 0.05 / len(null_p)
+
+
+def test_build_refuses_a_used_directory_and_unknown_genes(tmp_path, external_data):
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "x").write_text("")
+    with pytest.raises(InputError, match="new or empty directory"):
+        build_demo(tmp_path / "used", external=external_data)
+    with pytest.raises(InputError, match=r"expected gene names or IDs of the demo region, found \['NOPE'\]"):
+        build_demo(tmp_path / "new", n_people=4, genes=["DGCR8", "NOPE"], external=external_data)
+
+
+def test_cli_demo_build_reports_errors_in_one_line(tmp_path, capsys):
+    (tmp_path / "x").write_text("")
+    assert main(["demo", "build", str(tmp_path), "--no-progress"]) == 2
+    assert "new or empty directory" in capsys.readouterr().err
