@@ -387,3 +387,31 @@ def test_published_store_matches_the_paper_in_every_view():
         assert gene_card.render(datasets, sel)
         for view in (expression, ism_eqtl, locus, tss_hist, genotype):
             valid(view.render(datasets, sel)[0])
+
+
+DEMO = ROOT / "data" / "demo"
+needs_demo = pytest.mark.skipif(
+    not (DEMO / "manifest.json").is_file(), reason="data/demo is not in this checkout"
+)
+
+
+@needs_demo
+def test_demo_store_in_the_switcher_with_its_note_in_every_view():
+    from app import default_store_paths
+
+    assert DEMO in default_store_paths()
+    datasets = Datasets([PUBLISHED, DEMO] if (PUBLISHED / "manifest.json").is_file() else [DEMO])
+    assert "demo" in datasets.names and "not trained" in datasets.describe("demo")
+    note = "demo model: small random Enformer, not trained"
+    truth = pd.read_parquet(DEMO / "truth.parquet")
+    for gene in truth.drop_duplicates("gene_id").groupby("scenario").head(1)["gene_name"]:
+        sel = selection(datasets, gene, "demo")
+        assert find_by_id(gene_card.render(datasets, sel), "card-model-note").children == note
+        for view in (expression, ism_eqtl, locus, tss_hist, genotype):
+            fig, text = view.render(datasets, sel)
+            valid(fig)
+        # the demo store has per-person genotypes: violins of observed expression by dosage
+        genotypes = pd.read_parquet(DEMO / "genotypes.parquet", filters=[("gene_id", "==", sel.gene_id)])
+        dosage = datasets.dosage("demo", sel.gene_id, sel.snv)
+        expected = genotypes[genotypes.variant_id == sel.snv].set_index("person_id")["dosage"]
+        assert dosage.sort_index().equals(expected.sort_index()) and len(dosage) == 839
