@@ -208,3 +208,14 @@ def test_cli_demo_build_reports_errors_in_one_line(tmp_path, capsys):
     (tmp_path / "x").write_text("")
     assert main(["demo", "build", str(tmp_path), "--no-progress"]) == 2
     assert "new or empty directory" in capsys.readouterr().err
+
+
+def test_motif_scan_finds_the_fasta_recorded_inside_the_store(shipped, tmp_path):
+    from compute.motifs import _store_fasta
+
+    assert _store_fasta(shipped, None) == shipped.path / "inputs" / "chr22.fa.gz"
+    with pytest.raises(InputError, match="not there"):
+        moved = tmp_path / "store"
+        moved.mkdir()
+        (moved / "manifest.json").write_text((shipped.path / "manifest.json").read_text())
+        _store_fasta(ResultsStore(moved), None)

@@ -11,6 +11,8 @@ so the pipeline reads it like any user cohort:
     demo.json                   the recipe's parameters and counts
 
 Everything is determined by (n_people, seed, start, end, settings).
+`compute.demo.build.build_demo` runs these inputs through the small demo model
+and the precompute into a results store (`python -m compute demo build`).
 """
 
 from __future__ import annotations
