@@ -95,6 +95,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--p-threshold", type=float, default=1e-4, help="motif site p-value threshold")
     p.add_argument("--jaspar-release", default="JASPAR2024", help="JASPAR release shipped with pyjaspar")
 
+    p = sub.add_parser(
+        "bench", help="throughput of the Enformer engine against a naive loop, with correctness checks"
+    )
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    p.add_argument(
+        "--config", choices=["small", "full"], default="small",
+        help="small random Enformer, or the full-size architecture (random weights, 196,608 bp)",
+    )  # fmt: skip
+    p.add_argument("--seconds", type=float, default=5.0, help="time per measurement (at least one call)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--snvs", dest="n_snvs", type=int, default=32, help="SNVs per ISM call")
+    p.add_argument("--window", type=int, default=4096, help="window of the small config in bp")
+    p.add_argument("--compile", action="store_true", help="also measure under torch.compile")
+    p.add_argument("--workers", type=int, default=1, help="CPU threads building one-hot batches (0: none)")
+    p.add_argument("--people", type=int, default=0, help="people in the timed haplotype window (0: all)")
+    p.add_argument("--vcf", help="phased VCF of the haplotype set (default: shapeit4 1000 Genomes example)")
+    p.add_argument("--profile", action="store_true", help="print a torch.profiler summary")
+    p.add_argument(
+        "--threads", type=int, default=0,
+        help="torch CPU threads (default: torch's choice; 1 avoids oversubscribing a shared machine)",
+    )  # fmt: skip
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", help="also write the figures to this JSON file")
+
     return parser
 
 
@@ -255,6 +279,19 @@ def _motifs(args: argparse.Namespace) -> int:
             f"  {row.group_a} {row.changed_a}/{row.n_a} vs {row.group_b} {row.changed_b}/{row.n_b}: "
             f"odds ratio {row.odds_ratio:.3g}, Fisher p = {row.p_value:.3g}"
         )
+    return 0
+
+
+@command("bench")
+def _bench(args: argparse.Namespace) -> int:
+    import json
+
+    from compute.bench import run_benchmark
+
+    result = run_benchmark(args)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(result, fh, indent=1)
     return 0
 
 
