@@ -79,9 +79,10 @@ class BenchOptions:
     batch_size: int = 8
     n_snvs: int = 32
     window: int = 4096  # small config only
+    hparams: str | None = None  # small config only: JSON of Enformer.from_hparams overrides
     compile: bool = False
     workers: int = 1
-    people: int = 0  # people of the VCF in the timed haplotype window; 0 = all
+    people: int = 0  # the first people of the VCF in the haplotype figures; 0 = all
     vcf: str | None = None  # phased VCF for the haplotype set; default the shapeit4 1000 Genomes example
     profile: bool = False
     threads: int = 0  # torch CPU threads; 0 keeps torch's default
@@ -112,11 +113,21 @@ def _timed_rate(fn: Callable[[], object], items: int, seconds: float, warmup: bo
 
 
 def _timed(fn: Callable[[], object]) -> tuple[object, float]:
+    """(result, wall seconds) of one call."""
+    out, wall, _ = _timed_cpu(fn)
+    return out, wall
+
+
+def _timed_cpu(fn: Callable[[], object]) -> tuple[object, float, float]:
+    """(result, wall seconds, CPU seconds of this process summed over its threads) of one call.
+
+    On a shared machine the CPU seconds of a one-thread run are what the call costs on an idle core.
+    """
     _sync()
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     out = fn()
     _sync()
-    return out, time.perf_counter() - start
+    return out, time.perf_counter() - wall, time.process_time() - cpu
 
 
 # --------------------------------------------------------------------------- inputs
@@ -166,13 +177,15 @@ def _vcf_span(vcf_path: Path) -> tuple[str, np.ndarray, list[str]]:
     return first.CHROM, positions, people
 
 
-def duplicate_haplotypes(vcf_path: Path, window: int = WINDOW) -> dict:
-    """Distinct haplotypes per window over windows of `window` bp tiling the VCF's first chromosome.
+def duplicate_haplotypes(vcf_path: Path, window: int = WINDOW, n_people: int = 0) -> dict:
+    """Distinct haplotypes per window over windows of `window` bp tiling the VCF's first chromosome,
+    for its first `n_people` people (0: all).
 
     Counts distinct allele-code rows (`compute.haplotypes.unique_haplotypes`), i.e.
     haplotypes whose sequences differ inside the window.
     """
     chrom, positions, people = _vcf_span(vcf_path)
+    people = people[:n_people] if n_people else people
     n_snvs, n_unique = [], []
     for start0 in range(positions[0] - 1, positions[-1], window):
         wv = window_variants(vcf_path, chrom, start0, start0 + window, people)
@@ -220,19 +233,22 @@ def forward_parts(model: Model, spec: ModelSpec, n_slices: int) -> dict:
     enf = model.enformer
     with torch.inference_mode():
         x = one_hot(torch.from_numpy(tokens).to(model.device), model.dtype)
-        t, tower_s = _timed(lambda: tower(enf, x))
-        _, rest_s = _timed(
+        t, tower_s, tower_cpu = _timed_cpu(lambda: tower(enf, x))
+        _, rest_s, rest_cpu = _timed_cpu(
             lambda: after_tower(enf, t, member_bins(model, bins, False), spec.head, spec.track)
         )
         _, _, _, width = snv_slices(model, offsets)
         slices = one_hot(torch.from_numpy(tokens[:, :width]).to(model.device), model.dtype)
         slices = slices.expand(n_slices, -1, -1).contiguous()
-        _, slice_s = _timed(lambda: tower(enf, slices))
+        _, slice_s, slice_cpu = _timed_cpu(lambda: tower(enf, slices))
     return dict(
         tower_s=tower_s,
         rest_s=rest_s,
+        tower_cpu_s=tower_cpu,
+        rest_cpu_s=rest_cpu,
         slice_bp=width,
         slice_tower_s_per_snv=slice_s / n_slices,
+        slice_tower_cpu_s_per_snv=slice_cpu / n_slices,
         tower_fraction=tower_s / (tower_s + rest_s),
         ism_cache_bound=(tower_s + rest_s) / (rest_s + slice_s / n_slices),
     )
@@ -295,8 +311,11 @@ def run_benchmark(options) -> dict:
     saved_threads = torch.get_num_threads()
     if o.threads:
         torch.set_num_threads(o.threads)
+    wall, cpu = time.perf_counter(), time.process_time()
     try:
         result = _run(o, vcf_path)
+        # Near 1 on an idle machine; lower when other work shares the cores (wall times then inflate).
+        result["cpu_share"] = (time.process_time() - cpu) / (time.perf_counter() - wall) / result["threads"]
     finally:
         torch.set_num_threads(saved_threads)
     _print(result)
@@ -305,7 +324,7 @@ def run_benchmark(options) -> dict:
 
 def _run(o: BenchOptions, vcf_path: Path) -> dict:
     if o.config == "small":
-        model = small_model(o.seed, window=o.window, device=o.device)
+        model = small_model(o.seed, window=o.window, device=o.device, **_hparams(o.hparams))
     else:
         model = full_size_model(o.seed, device=o.device)
     cpu_full = o.config == "full" and model.device.type == "cpu"
@@ -321,7 +340,7 @@ def _run(o: BenchOptions, vcf_path: Path) -> dict:
     if model.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
 
-    result["haplotypes_full_window"] = duplicate_haplotypes(vcf_path, WINDOW)
+    result["haplotypes_full_window"] = duplicate_haplotypes(vcf_path, WINDOW, o.people)
     distinct = result["haplotypes_full_window"]["distinct_fraction"]
 
     if cpu_full:
@@ -335,11 +354,17 @@ def _run(o: BenchOptions, vcf_path: Path) -> dict:
             measure()
         parts = result["parts"]
         result["naive_seq_per_s"] = 1.0 / (parts["tower_s"] + parts["rest_s"])
+        result["forward_cpu_s"] = parts["tower_cpu_s"] + parts["rest_cpu_s"]
         result["ism_cached_snv_per_s_estimate"] = 1.0 / (parts["rest_s"] + parts["slice_tower_s_per_snv"])
         result["projection"] = project_study(
             result["naive_seq_per_s"], result["ism_cached_snv_per_s_estimate"], distinct,
             result["naive_seq_per_s"],
         )  # fmt: skip
+        # The same from CPU seconds: what the run costs on cores nobody else uses.
+        cpu_ism = 1.0 / (parts["rest_cpu_s"] + parts["slice_tower_cpu_s_per_snv"])
+        result["projection_cpu_time"] = project_study(
+            1.0 / result["forward_cpu_s"], cpu_ism, distinct, 1.0 / result["forward_cpu_s"]
+        )
         result["peak_host_memory_gib"] = _peak_rss_gib()
         return result
 
@@ -428,7 +453,7 @@ def _run(o: BenchOptions, vcf_path: Path) -> dict:
         ism(model, spec, win.ref_tokens, win.offsets, win.alt_tokens, batch_size=o.batch_size)
         grad_x_input(model, spec, win.ref_tokens, win.offsets, win.alt_tokens)
 
-    _, result["gene_model_s"] = _timed(gene)
+    _, result["gene_model_s"], result["gene_model_cpu_s"] = _timed_cpu(gene)
 
     naive_rate = result["naive_seq_per_s"]
     for name in specs:
@@ -454,6 +479,21 @@ def _run(o: BenchOptions, vcf_path: Path) -> dict:
     return result
 
 
+def _hparams(text: str | None) -> dict:
+    import json
+
+    if not text:
+        return {}
+    expected = f"--hparams {text!r}: expected a JSON object of hyper-parameters, e.g. '{{\"dim\": 24}}'"
+    try:
+        hparams = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(f"{expected} ({err})") from None
+    if not isinstance(hparams, dict):
+        raise InputError(expected)
+    return hparams
+
+
 def _peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
@@ -473,7 +513,8 @@ def _print(result: dict) -> None:
     rows = [
         (k, v) for k, v in result.items() if isinstance(v, float | int) and k not in ("window", "threads")
     ]
-    for group in ("parts", "haplotypes_full_window", "haplotypes_model_window", "projection"):
+    for group in ("parts", "haplotypes_full_window", "haplotypes_model_window", "projection",
+                  "projection_cpu_time"):  # fmt: skip
         rows += [(f"{group}.{k}", v) for k, v in result.get(group, {}).items()]
     if "pipeline_spec" in result:
         rows.append(("pipeline_spec", result["pipeline_spec"]))

@@ -107,9 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--snvs", dest="n_snvs", type=int, default=32, help="SNVs per ISM call")
     p.add_argument("--window", type=int, default=4096, help="window of the small config in bp")
+    p.add_argument("--hparams", help="small config: JSON of Enformer hyper-parameters, e.g. '{\"dim\": 24}'")
     p.add_argument("--compile", action="store_true", help="also measure under torch.compile")
     p.add_argument("--workers", type=int, default=1, help="CPU threads building one-hot batches (0: none)")
-    p.add_argument("--people", type=int, default=0, help="people in the timed haplotype window (0: all)")
+    p.add_argument("--people", type=int, default=0, help="first N people of the VCF (0: all)")
     p.add_argument("--vcf", help="phased VCF of the haplotype set (default: shapeit4 1000 Genomes example)")
     p.add_argument("--profile", action="store_true", help="print a torch.profiler summary")
     p.add_argument(

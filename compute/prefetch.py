@@ -156,14 +156,19 @@ def score_window_haplotypes(
     check_window(model, len(ref_tokens))
     bins = model.resolve_bins(spec)
     haps = haplotype_set(window_variants, dedupe)
-    scores = torch.empty(haps.n_unique, dtype=torch.float64)
+    rows, values = [], []
     batches = haplotype_batches(
         ref_tokens, window_variants, window_start0, haps, model.device,
         batch_size=batch_size, pad=spec.compile, workers=workers, depth=depth,
     )  # fmt: skip
     with torch.inference_mode(), precision(model, spec):
         for batch in batches:
-            values = summarise(one_hot_values(model, spec, batch.x, bins), spec.summary)
-            scores[torch.from_numpy(batch.rows[: batch.real])] = values[: batch.real].double().cpu()
+            # Scores stay on the device until the end: no per-batch synchronisation.
+            rows.append(batch.rows[: batch.real])
+            values.append(summarise(one_hot_values(model, spec, batch.x, bins), spec.summary)[: batch.real])
     n_people = window_variants.codes.shape[0]
-    return scores.numpy()[haps.inverse].reshape(n_people, 2)
+    if not rows:  # nobody to score
+        return np.zeros((n_people, 2))
+    scores = np.empty(haps.n_unique)
+    scores[np.concatenate(rows)] = torch.cat(values).double().cpu().numpy()
+    return scores[haps.inverse].reshape(n_people, 2)

@@ -43,11 +43,12 @@ def test_small_benchmark_runs_and_checks(capsys, tmp_path, external_data):
     assert result["ism_cached_vs_full_max_abs"] <= 2e-6  # fp32 rounding, as between two full passes
     assert result["pipeline_vs_naive_max_abs"] <= 2e-6
     assert result["bf16_vs_fp32_max_abs"] < 0.1
-    assert result["threads"] == 1 and torch.get_num_threads() == 1
+    assert result["threads"] == 1 and 0 < result["cpu_share"] <= 1.5
     parts = result["parts"]
     assert parts["slice_bp"] % 128 == 0 and 0 < parts["tower_fraction"] < 1
     window = result["haplotypes_model_window"]
     assert window["haplotypes"] == 24 and 1 <= window["distinct"] <= 24
+    assert result["haplotypes_full_window"]["people"] == 12
     assert 0 < result["haplotypes_full_window"]["distinct_fraction"] <= 1
     assert result["projection"]["study_hours"] > 0
     for text in ("ism_cached_vs_full", PROJECTION_FORMULA, NAIVE_FORMULA, "Self CPU time total"):
@@ -58,6 +59,8 @@ def test_bench_input_errors(capsys, tmp_path):
     assert main(["bench", "--device", "cpu", "--vcf", str(tmp_path / "none.vcf.gz")]) == 2
     assert "none.vcf.gz" in capsys.readouterr().err
     assert main(["bench", "--device", "cpu", "--batch-size", "0"]) == 2
+    assert main(["bench", "--device", "cpu", "--hparams", "[24]"]) == 2
+    assert "expected a JSON object" in capsys.readouterr().err
     assert main(["bench", "--device", "cuda:7"]) == 2 or torch.cuda.is_available()
 
 
