@@ -276,7 +276,7 @@ def profile_summary(fn: Callable[[], object], device: torch.device, rows: int = 
     with profile(activities=activities) as prof:
         fn()
         _sync()
-    sort = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    sort = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
     return prof.key_averages().table(sort_by=sort, row_limit=rows, max_name_column_width=40)
 
 
