@@ -7,7 +7,8 @@ Measures in one run, on random weights (the cost of a forward does not depend on
   `--compile` also under torch.compile), and the pipeline's haplotype path
   (`compute.prefetch.score_window_haplotypes`: one-hot batches built by
   `compute.haplotypes` on CPU worker threads, pinned memory on CUDA, each distinct
-  haplotype scored once) on real 1000 Genomes genotypes, with and without the workers;
+  haplotype scored once) on real 1000 Genomes genotypes, with and without the workers,
+  against batches built on the device (`compute.model.score_haplotypes`);
 - ISM: a full forward per SNV against the conv-tower cache (`compute.attribution.ism`);
 - duplicate haplotypes: the share of distinct haplotypes in 196,608-bp windows of the
   real phased genotypes (and in windows of the model's length);
@@ -52,6 +53,7 @@ from compute.model import (
     full_size_model,
     member_bins,
     one_hot,
+    score_haplotypes,
     score_tokens,
     small_model,
     tower,
@@ -426,6 +428,17 @@ def _run(o: BenchOptions, vcf_path: Path) -> dict:
     result["pipeline_no_dedupe_haplotypes_per_s"] = _timed_rate(
         lambda: pipeline(o.workers, dedupe=False), n_haps, o.seconds
     )
+    if np.unique(win.offsets).size == win.offsets.size:
+        # The other way to feed the model: each batch built on the device from the reference
+        # tokens and the bases at the SNVs (compute.model.score_haplotypes), nothing one-hot on the CPU.
+        result["device_built_haplotypes_per_s"] = _timed_rate(
+            lambda: score_haplotypes(
+                model, best_spec, win.ref_tokens, win.offsets, win.alt_tokens, win.variants.alleles,
+                batch_size=o.batch_size,
+            ),
+            n_haps,
+            o.seconds,
+        )  # fmt: skip
     check_n = min(n_haps, 4 * o.batch_size)
     naive_scores = _naive_haplotype_scores(model, spec, win, check_n)
     pipe_scores = pipeline(o.workers, s=spec).reshape(-1)[:check_n]

@@ -37,7 +37,8 @@ def test_small_benchmark_runs_and_checks(capsys, tmp_path, external_data):
     result = json.loads(out.read_text())
     for key in ("naive_seq_per_s", "engine_fp32_seq_per_s", "engine_bf16_seq_per_s",
                 "pipeline_haplotypes_per_s", "pipeline_no_workers_haplotypes_per_s",
-                "pipeline_no_dedupe_haplotypes_per_s", "ism_full_snv_per_s", "ism_cached_snv_per_s",
+                "pipeline_no_dedupe_haplotypes_per_s", "device_built_haplotypes_per_s",
+                "ism_full_snv_per_s", "ism_cached_snv_per_s",
                 "gene_model_s"):  # fmt: skip
         assert result[key] > 0, key
     assert result["ism_cached_vs_full_max_abs"] <= 2e-6  # fp32 rounding, as between two full passes
