@@ -67,7 +67,7 @@ STUDY_SNVS_PER_GENE = 3_000
 DEFAULT_VCF = Path(__file__).resolve().parent.parent / "data" / "external" / "shapeit4" / "reference.vcf.gz"
 
 PROJECTION_FORMULA = (
-    "hours = genes x (2 x people x distinct_fraction / haplotypes_per_s"
+    "hours = genes x (2 x people x distinct_fraction / forwards_per_s"
     " + snvs_per_gene / ism_snvs_per_s) / 3600"
 )
 NAIVE_FORMULA = "naive hours = genes x (2 x people + snvs_per_gene) / naive_seq_per_s / 3600"
@@ -283,11 +283,11 @@ def profile_summary(fn: Callable[[], object], device: torch.device, rows: int = 
 
 
 def project_study(
-    seq_per_s: float, ism_snv_per_s: float, distinct_fraction: float, naive_seq_per_s: float
+    forwards_per_s: float, ism_snv_per_s: float, distinct_fraction: float, naive_seq_per_s: float
 ) -> dict:
     """Hours for the full study at the measured rates (formulas in PROJECTION_FORMULA, NAIVE_FORMULA)."""
     haplotypes = 2 * STUDY_PEOPLE * distinct_fraction
-    per_gene = haplotypes / seq_per_s + STUDY_SNVS_PER_GENE / ism_snv_per_s
+    per_gene = haplotypes / forwards_per_s + STUDY_SNVS_PER_GENE / ism_snv_per_s
     naive_per_gene = (2 * STUDY_PEOPLE + STUDY_SNVS_PER_GENE) / naive_seq_per_s
     return dict(
         study_hours=STUDY_GENES * per_gene / 3600,
@@ -538,7 +538,8 @@ def _print(result: dict) -> None:
     print(f"  {NAIVE_FORMULA}")
     print(
         f"  (genes {STUDY_GENES:,}, people {STUDY_PEOPLE}, snvs_per_gene {STUDY_SNVS_PER_GENE:,}, "
-        f"distinct_fraction from haplotypes_full_window; rates of this run on this device)"
+        "distinct_fraction from haplotypes_full_window; forwards_per_s: the haplotype path without "
+        "duplicate skipping; rates of this run on this device)"
     )
     if "profile" in result:
         print(result["profile"])

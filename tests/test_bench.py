@@ -86,7 +86,7 @@ def test_duplicate_haplotypes_count_distinct_windows(external_data):
 
 
 def test_projection_formula():
-    got = project_study(seq_per_s=10.0, ism_snv_per_s=100.0, distinct_fraction=0.5, naive_seq_per_s=2.0)
+    got = project_study(forwards_per_s=10.0, ism_snv_per_s=100.0, distinct_fraction=0.5, naive_seq_per_s=2.0)
     per_gene = 2 * STUDY_PEOPLE * 0.5 / 10.0 + STUDY_SNVS_PER_GENE / 100.0
     naive = (2 * STUDY_PEOPLE + STUDY_SNVS_PER_GENE) / 2.0
     assert got["study_hours"] == pytest.approx(STUDY_GENES * per_gene / 3600)
