@@ -20,8 +20,11 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from compute.haplotypes import one_hot
+
+CHUNK_FLOATS = 1 << 24  # conv activations computed at a time (64 MB of float32)
 
 
 @dataclass(frozen=True)
@@ -86,8 +89,28 @@ class SimpleCNN(nn.Module):
         self.register_buffer("target_std", torch.ones(()))
 
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
-        """One-hot `(B, L, 4)` -> pooled conv features `(B, kernels, n_bins)`."""
-        return self.pool(torch.relu(self.conv(x.transpose(1, 2))))
+        """One-hot `(B, L, 4)` -> pooled conv features `(B, kernels, n_bins)`.
+
+        Computed a few pooled bins at a time: at the paper's size the conv output is
+        144 MB per sequence, so a whole batch at once would take gigabytes. In training
+        each chunk is checkpointed, so only the pooled features are kept for backward.
+        """
+        cfg = self.config
+        xt = x.transpose(1, 2)
+        step = max(1, CHUNK_FLOATS // max(1, len(x) * cfg.kernels * cfg.pool))  # bins per chunk
+        checkpointed = torch.is_grad_enabled() and self.training
+        chunks = []
+        for b0 in range(0, cfg.n_bins, step):
+            b1 = min(b0 + step, cfg.n_bins)
+            segment = xt[:, :, b0 * cfg.pool : b1 * cfg.pool + cfg.kernel_width - 1]
+            if checkpointed:
+                chunks.append(checkpoint(self._pooled_segment, segment, use_reentrant=False))
+            else:
+                chunks.append(self._pooled_segment(segment))
+        return torch.cat(chunks, dim=2)
+
+    def _pooled_segment(self, segment: torch.Tensor) -> torch.Tensor:
+        return self.pool(torch.relu(self.conv(segment)))
 
     def head(self, pooled: torch.Tensor) -> torch.Tensor:
         """Pooled features `(B, kernels, n_bins)` -> standardized prediction `(B,)`."""
@@ -246,10 +269,17 @@ class ReferenceCache:
             raise ValueError(f"reference tokens: expected ({cfg.window},), found {self.ref.shape}")
         self.device = next(model.parameters()).device
         with torch.no_grad():
-            x = one_hot(torch.from_numpy(self.ref[None]).to(self.device))
-            act = torch.relu(model.conv(x.transpose(1, 2)))[0]  # (kernels, n_conv)
-            self.activation = act.T.contiguous()  # (n_conv, kernels)
-            self.pooled = model.pool(act[None])[0]  # (kernels, n_bins)
+            x = one_hot(torch.from_numpy(self.ref[None]).to(self.device)).transpose(1, 2)
+            # Activations at the pooled conv positions, (positions, kernels), a chunk at a time.
+            step = max(1, CHUNK_FLOATS // (cfg.kernels * cfg.pool)) * cfg.pool
+            n_pooled = cfg.n_bins * cfg.pool
+            self.activation = torch.empty((n_pooled, cfg.kernels), device=self.device)
+            for p0 in range(0, n_pooled, step):
+                p1 = min(p0 + step, n_pooled)
+                act = torch.relu(model.conv(x[:, :, p0 : p1 + cfg.kernel_width - 1]))[0]
+                self.activation[p0:p1] = act.T
+            pooled = self.activation.view(cfg.n_bins, cfg.pool, cfg.kernels).mean(dim=1)
+            self.pooled = pooled.T.contiguous()  # (kernels, n_bins)
             self.score = float(model.head(self.pooled[None])[0] * model.target_std + model.target_mean)
         self.weight = model.conv.weight.detach()  # (kernels, 4, width)
         self.bias = model.conv.bias.detach()
