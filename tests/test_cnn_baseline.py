@@ -96,6 +96,9 @@ def test_patched_scores_match_the_full_forward():
             row[p] = (row[p] + 1 + rng.integers(0, 4)) % 5
     np.testing.assert_allclose(cache.scores(seqs, batch_size=3), score_tokens(model, seqs), atol=1e-5)
     assert cache.scores(seqs[5:6])[0] == pytest.approx(cache.score, abs=1e-6)  # only the dropped tail
+    none = np.array([], dtype=np.int64)
+    assert ism_scores(cache, none, none.astype(np.uint8)).shape == (0,)  # a window without SNVs
+    assert grad_x_input(model, ref, none, none.astype(np.uint8)).shape == (0,)
 
 
 def test_ism_is_the_difference_of_two_full_forwards():
@@ -201,6 +204,7 @@ def cohort(tmp_path):
     files = simulated_cohort(tmp_path, n_people=10)
     genes = [(f"G{i}", f"GENE{i}", "chrA" if i < 6 else "chrB", 150 + 400 * (i % 6), "+-"[i % 2])
              for i in range(10)]  # fmt: skip
+    genes.append(("G10", "EDGE", "chrA", 2990, "+"))  # its window runs off the chromosome end
     files["genes"] = write_genes(tmp_path / "genes10.tsv", genes)
     files["expression"] = write_expression(
         tmp_path / "expr10.tsv", [g[0] for g in genes], files["samples"], seed=3
@@ -224,13 +228,14 @@ def test_cnn_baseline_store_end_to_end(cohort, tmp_path):
     store = ResultsStore(out)
     manifest = store.manifest
     assert manifest["dataset"] == "cnn-baseline" and manifest["finalized"]
-    assert manifest["cnn"]["n_train"] + manifest["cnn"]["n_validation"] + manifest["cnn"]["n_test"] == 10
+    assert manifest["cnn"]["n_train"] + manifest["cnn"]["n_validation"] + manifest["cnn"]["n_test"] == 11
     genes = store.genes()
-    assert len(genes) == 10 and set(genes.split) == {"train", "validation", "test"}
+    assert len(genes) == 11 and set(genes.split) == {"train", "validation", "test"}
     assert {"q_bh", "significant", "linear_r"} <= set(genes.columns)
 
     model = load_cnn(out / "cnn" / "model.pt")
     reference = Reference(cohort["fasta"])
+    assert genes.set_index("gene_id").loc["G10", "n_snvs"] > 0
     row = genes.set_index("gene_id").loc["G1"]
     start0, end0 = gene_window(int(row.tss), 231)
     ref = reference.tokens(row.chrom, start0, end0)
