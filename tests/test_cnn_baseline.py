@@ -258,11 +258,21 @@ def test_cnn_baseline_store_end_to_end(cohort, tmp_path):
     assert variants.grad_x_input.notna().all()
     assert len(store.null("G1")) == 20
 
-    from components.data import Datasets
+    import plotly.graph_objects as go
+
+    from components import expression, gene_card, genotype, ism_eqtl, locus, tss_hist, volcano
+    from components.data import Datasets, parse_url
 
     datasets = Datasets([out])
     assert datasets.describe("cnn").startswith("Simple CNN baseline")
     assert len(datasets.gene("cnn", "G1").people) == 10
+    for gene in ("GENE1", "EDGE"):  # every view of the dashboard renders this store
+        sel = parse_url(datasets, f"/gene/{gene}", "?dataset=cnn")
+        assert sel.gene_id is not None, sel.message
+        go.Figure(volcano.render(datasets, sel, None)[0])
+        assert gene_card.render(datasets, sel)
+        for view in (expression, ism_eqtl, locus, tss_hist, genotype):
+            go.Figure(view.render(datasets, sel)[0])
 
 
 def test_cnn_baseline_resumes_and_reruns_identically(cohort, tmp_path):
