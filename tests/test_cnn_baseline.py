@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 from cohort_files import simulated_cohort, write_expression, write_genes
+from scipy import stats
 
 from compute.cli import main
 from compute.cnn_baseline import SplitOptions, split_genes
@@ -26,6 +27,7 @@ from compute.cnn_model import (
 from compute.errors import InputError
 from compute.haplotypes import encode, gene_window, personal_haplotypes, window_variants
 from compute.inputs import Reference
+from compute.stats import rng_for_gene
 from compute.store import ResultsStore
 
 SMALL = CNNConfig(window=230, kernels=6, kernel_width=10, pool=50, hidden=5)  # 221 conv positions, 4 bins
@@ -256,7 +258,12 @@ def test_cnn_baseline_store_end_to_end(cohort, tmp_path):
     ism = score_tokens(model, seqs) - score_tokens(model, ref[None])[0]
     np.testing.assert_allclose(variants.ism, ism, atol=2e-5)
     assert variants.grad_x_input.notna().all()
-    assert len(store.null("G1")) == 20
+    # r against scipy; the null draws weigh exactly this window's SNVs (those within +/-115 bp here).
+    assert row.r == pytest.approx(stats.pearsonr(sample_people.predicted, sample_people.observed)[0])
+    rng = rng_for_gene("G1", 0)
+    null_r = [stats.pearsonr(wv.dosage @ w, sample_people.observed)[0]
+              for w in rng.standard_normal((wv.n_snvs, 20)).T]  # fmt: skip
+    np.testing.assert_allclose(store.null("G1").r, null_r, atol=1e-12)
 
     import plotly.graph_objects as go
 
