@@ -242,7 +242,9 @@ def cnn_manifest(files: CohortFiles, settings: CNNSettings, gene_ids: list[str])
             "split": asdict(settings.split),
             "stats": asdict(settings.stats),
             "gradients": settings.gradients,
+            # What the trained model depends on: a rerun into this store must not mix models.
             "genes_sha256": genes_digest,  # the genes the CNN is trained and split over
+            "trained_on": {name: inputs[name]["sha256"] for name in ("fasta", "expression")},
             "target": "mean observed expression across people",
         },
         "packages": package_versions(),

@@ -300,6 +300,9 @@ def test_cnn_baseline_resumes_and_reruns_identically(cohort, tmp_path):
     assert main(_args(cohort, again)) == 0
     pd.testing.assert_frame_equal(ResultsStore(again).genes(), genes)  # seeded: identical from scratch
     assert main(_args(cohort, out, "--kernels", "7")) == 2  # another model into the same store
+    other = write_expression(tmp_path / "other.tsv", [f"G{i}" for i in range(11)], cohort["samples"], seed=9)
+    assert main(_args({**cohort, "expression": other}, out)) == 2  # other training data, same store
+    assert main(_args(cohort, out, "--gene", "G1", "G2", "G3", "G4")) == 2  # other training genes
 
 
 def test_cnn_baseline_bad_options_are_one_line_errors(cohort, tmp_path, capsys):
