@@ -24,7 +24,7 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -271,7 +271,8 @@ def run_cnn_baseline(
     from compute.stats import cohort_statistics
 
     settings.config.check()
-    pick_device(settings.device)  # a bad --device fails before any work
+    # "auto" becomes cuda or cpu here; a bad --device fails before any work.
+    settings = replace(settings, device=str(pick_device(settings.device)))
     cohort = load_cohort(
         fasta=files.fasta, vcf=files.vcf, genes=files.genes, expression=files.expression,
         window=settings.config.window, missing=files.missing,

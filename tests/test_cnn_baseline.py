@@ -309,5 +309,7 @@ def test_cnn_baseline_bad_options_are_one_line_errors(cohort, tmp_path, capsys):
     assert main(_args(cohort, tmp_path / "x", "--window", "40")) == 2
     assert "too short" in capsys.readouterr().err
     assert main(_args(cohort, tmp_path / "x", "--lr", "0")) == 2
+    assert main(_args(cohort, tmp_path / "x", "--device", "gpu0")) == 2
+    assert "device" in capsys.readouterr().err
     assert main(_args(cohort, tmp_path / "x", "--gene", "NOPE")) == 2
     assert "NOPE" in capsys.readouterr().err
