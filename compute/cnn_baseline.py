@@ -41,6 +41,7 @@ from compute.cnn_model import (
     load_cnn,
     save_cnn,
     score_tokens,
+    strict_fp32,
     train_cnn,
 )
 from compute.errors import InputError
@@ -125,22 +126,23 @@ def gene_outputs(
         cohort.vcf, gene["chrom"], start0, end0, cohort.people,
         missing=cohort.missing, reference=cohort.reference,
     )  # fmt: skip
-    cache = ReferenceCache(model, ref_tokens)
-    # Identical haplotypes (inside the window) are scored once.
-    unique_rows, inverse = unique_haplotypes(window.codes)
-    unique_scores = np.concatenate(
-        [
-            cache.scores(apply_snvs(ref_tokens, unique_rows[s : s + batch_size], window, start0))
-            for s in range(0, len(unique_rows), batch_size)
-        ]
-    )
-    hap_scores = unique_scores[inverse].reshape(len(cohort.people), 2)
     offsets = window.variants["pos"].to_numpy() - 1 - start0
     alt_tokens = encode("".join(window.variants["alt"]))
-    ism = ism_scores(cache, offsets, alt_tokens)
-    grads = (
-        grad_x_input(model, ref_tokens, offsets, alt_tokens) if gradients else np.full(len(offsets), np.nan)
-    )
+    with strict_fp32(next(model.parameters()).device):
+        cache = ReferenceCache(model, ref_tokens)
+        # Identical haplotypes (inside the window) are scored once.
+        unique_rows, inverse = unique_haplotypes(window.codes)
+        unique_scores = np.concatenate(
+            [
+                cache.scores(apply_snvs(ref_tokens, unique_rows[s : s + batch_size], window, start0))
+                for s in range(0, len(unique_rows), batch_size)
+            ]
+        )
+        ism = ism_scores(cache, offsets, alt_tokens)
+        grads = np.full(len(offsets), np.nan)
+        if gradients:
+            grads = grad_x_input(model, ref_tokens, offsets, alt_tokens)
+    hap_scores = unique_scores[inverse].reshape(len(cohort.people), 2)
     return {
         "gene": gene,
         "window": window,
@@ -200,7 +202,8 @@ def trained_model(
         device=settings.device, log=log,
     )  # fmt: skip
     seconds = time.perf_counter() - started
-    ref_scores = score_tokens(trained.model, tokens, batch_size=settings.batch_size)
+    with strict_fp32(settings.device):
+        ref_scores = score_tokens(trained.model, tokens, batch_size=settings.batch_size)
     summary: dict[str, Any] = {
         "best_epoch": trained.best_epoch,
         "epochs_run": len(trained.history),
