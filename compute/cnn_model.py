@@ -14,6 +14,7 @@ run in full. That makes ISM and personal haplotypes cheap (`ReferenceCache`).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
@@ -156,7 +157,7 @@ def train_cnn(
     config: CNNConfig,
     options: TrainOptions | None = None,
     device: str | torch.device = "cpu",
-    log=None,
+    log: Callable[[str], None] | None = None,
 ) -> TrainedCNN:
     """Fit the CNN on reference windows `tokens` (uint8 `(n_genes, window)`) to `targets` (n_genes,).
 
