@@ -313,12 +313,23 @@ class ReferenceCache:
         tokens = np.asarray(tokens, dtype=np.uint8)
         if tokens.ndim != 2 or tokens.shape[1] != self.config.window:
             raise ValueError(f"tokens: expected (B, {self.config.window}), found {tokens.shape}")
-        out = [self._scores(tokens[s : s + batch_size]) for s in range(0, len(tokens), batch_size)]
+        rows = [self.conv_positions(np.flatnonzero(t != self.ref)) for t in tokens]
+        out, start = [], 0
+        while start < len(tokens):
+            # Up to batch_size sequences, fewer where many changed positions would make the
+            # (sequences x positions x kernels) activations larger than CHUNK_FLOATS.
+            stop, width = start + 1, len(rows[start])
+            while stop < min(start + batch_size, len(tokens)):
+                wider = max(width, len(rows[stop]))
+                if (stop + 1 - start) * wider * self.config.kernels > CHUNK_FLOATS:
+                    break
+                stop, width = stop + 1, wider
+            out.append(self._scores(tokens[start:stop], rows[start:stop]))
+            start = stop
         return np.concatenate(out) if out else np.empty(0)
 
-    def _scores(self, tokens: np.ndarray) -> np.ndarray:
+    def _scores(self, tokens: np.ndarray, rows: list[np.ndarray]) -> np.ndarray:
         cfg, model = self.config, self.model
-        rows = [self.conv_positions(np.flatnonzero(t != self.ref)) for t in tokens]
         width = max((len(r) for r in rows), default=0)
         pooled = self.pooled.T.expand(len(tokens), -1, -1).clone()  # (B, n_bins, kernels)
         if width:

@@ -11,6 +11,7 @@ import torch
 from cohort_files import simulated_cohort, write_expression, write_genes
 from scipy import stats
 
+from compute import cnn_model
 from compute.cli import main
 from compute.cnn_baseline import SplitOptions, split_genes
 from compute.cnn_model import (
@@ -84,7 +85,7 @@ def test_paper_architecture_shapes():
         CNNConfig(window=50, pool=60).check()
 
 
-def test_patched_scores_match_the_full_forward():
+def test_patched_scores_match_the_full_forward(monkeypatch):
     model = _random_model()
     rng = np.random.default_rng(1)
     ref = rng.integers(0, 4, SMALL.window, dtype=np.uint8)
@@ -98,6 +99,10 @@ def test_patched_scores_match_the_full_forward():
             row[p] = (row[p] + 1 + rng.integers(0, 4)) % 5
     np.testing.assert_allclose(cache.scores(seqs, batch_size=3), score_tokens(model, seqs), atol=1e-5)
     assert cache.scores(seqs[5:6])[0] == pytest.approx(cache.score, abs=1e-6)  # only the dropped tail
+    full_batches = cache.scores(seqs, batch_size=8)
+    monkeypatch.setattr(cnn_model, "CHUNK_FLOATS", 20 * SMALL.kernels)  # batches split by their size
+    np.testing.assert_allclose(cache.scores(seqs, batch_size=8), full_batches, atol=1e-6)
+    np.testing.assert_allclose(score_tokens(model, seqs), full_batches, atol=1e-5)  # pooled() by chunks
     none = np.array([], dtype=np.int64)
     assert ism_scores(cache, none, none.astype(np.uint8)).shape == (0,)  # a window without SNVs
     assert grad_x_input(model, ref, none, none.astype(np.uint8)).shape == (0,)
