@@ -63,6 +63,30 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stats_args(p)
     p.add_argument("--no-progress", action="store_true")
 
+    p = sub.add_parser(
+        "cnn-baseline",
+        help="train the simple CNN on reference windows, predict people from haplotypes, write a store",
+    )
+    _add_cohort_args(p)
+    p.set_defaults(window=40_001)
+    p.add_argument("--out", required=True, help="results store directory (created or resumed)")
+    p.add_argument("--gene", nargs="+", help="only these gene IDs (default: all genes of the cohort)")
+    p.add_argument("--kernels", type=int, default=900, help="conv kernels")
+    p.add_argument("--kernel-width", type=int, default=10, help="conv kernel width in bp")
+    p.add_argument("--pool", type=int, default=900, help="average pooling width in bp")
+    p.add_argument("--hidden", type=int, default=200, help="units of the dense layer")
+    p.add_argument("--epochs", type=int, default=50, help="most epochs (early stopping on validation)")
+    p.add_argument("--patience", type=int, default=5, help="epochs without a better validation MSE")
+    p.add_argument("--train-batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--validation", type=float, default=0.1, help="fraction of genes for early stopping")
+    p.add_argument("--test", type=float, default=0.1, help="fraction of genes held out for evaluation")
+    p.add_argument("--batch-size", type=int, default=32, help="sequences scored at a time")
+    p.add_argument("--device", default="cpu", help="cpu (default, deterministic), cuda, cuda:N or auto")
+    p.add_argument("--no-gradients", action="store_true", help="skip gradient x input")
+    _add_stats_args(p)
+    p.add_argument("--no-progress", action="store_true")
+
     p = sub.add_parser("status", help="what a results store holds: genes done, failed and left")
     p.add_argument("store")
 
@@ -191,6 +215,48 @@ def _precompute(args: argparse.Namespace) -> int:
         backend=args.backend,
         ray_address=args.ray_address,
         progress=not args.no_progress,
+    )
+    return _print_status(store.path)
+
+
+@command("cnn-baseline")
+def _cnn_baseline(args: argparse.Namespace) -> int:
+    from compute.cnn_baseline import CNNSettings, SplitOptions, run_cnn_baseline
+    from compute.cnn_model import CNNConfig, TrainOptions
+    from compute.pipeline import CohortFiles, StatsOptions
+
+    for name in ("kernels", "kernel_width", "pool", "hidden", "epochs", "patience", "train_batch_size",
+                 "batch_size"):
+        if getattr(args, name) < 1:
+            flag = "--" + name.replace("_", "-")
+            raise InputError(f"{flag}: expected a positive number, found {getattr(args, name)}")
+    if not args.lr > 0:
+        raise InputError(f"--lr: expected a positive learning rate, found {args.lr}")
+    config = CNNConfig(args.window, args.kernels, args.kernel_width, args.pool, args.hidden)
+    if config.n_bins < 1:
+        raise InputError(
+            f"--window {args.window}: too short for --kernel-width {args.kernel_width} and "
+            f"--pool {args.pool} (expected at least {args.kernel_width - 1 + args.pool})"
+        )
+    settings = CNNSettings(
+        config=config,
+        training=TrainOptions(args.epochs, args.train_batch_size, args.lr, args.patience, args.seed),
+        split=SplitOptions(args.validation, args.test, args.seed),
+        stats=StatsOptions(
+            null_draws=args.null_draws, seed=args.seed, convention=args.convention,
+            predixcan=not args.no_predixcan,
+        ),  # fmt: skip
+        gradients=not args.no_gradients,
+        batch_size=args.batch_size,
+        device=args.device,
+    )
+    files = CohortFiles(args.fasta, args.vcf, args.genes, args.expression, args.missing)
+    store = run_cnn_baseline(files, settings, args.out, genes=args.gene, progress=not args.no_progress)
+    summary = store.manifest.get("cnn", {})
+    print(
+        "CNN reference score vs mean expression: "
+        + ", ".join(f"{s} r = {summary.get(f'r_{s}', float('nan')):.3f} ({summary.get(f'n_{s}', 0)} genes)"
+                    for s in ("train", "validation", "test"))
     )
     return _print_status(store.path)
 
