@@ -81,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("src", metavar="SRC", help="folder with the published files (see its SOURCE.md)")
     p.add_argument("dir", metavar="DIR", help="results store to write (the files are copied to DIR/source)")
 
+    p = sub.add_parser(
+        "compare", help="sign agreement of significant correlations between two stores (e.g. ensembling)"
+    )
+    p.add_argument("a", metavar="A", help="reference store (e.g. without ensembling)")
+    p.add_argument("b", metavar="B", help="store of the same genes computed another way")
+
     p = sub.add_parser("motifs", help="JASPAR motifs the driver SNVs of a computed store break or create")
     p.add_argument("store", metavar="STORE", help="results store (computed: it needs REF/ALT and the FASTA)")
     p.add_argument("--fasta", help="reference FASTA (default: the one recorded in the store's manifest)")
@@ -233,6 +239,23 @@ def _import_published(args: argparse.Namespace) -> int:
         f"{store.path}: {summary['genes']} genes ({summary['significant']} significant), "
         f"{summary['drivers']} drivers in {summary['driver_genes']} genes"
     )
+    return 0
+
+
+@command("compare")
+def _compare(args: argparse.Namespace) -> int:
+    from compute.sensitivity import compare_stores
+
+    result = compare_stores(args.a, args.b)
+    agreement = result["agreement"]
+    print(
+        f"{agreement.n_shared} genes in both; of {agreement.n_significant} significant in A, "
+        f"{agreement.n_same_sign} keep the sign of r in B ({agreement.fraction:.1%}); "
+        f"{agreement.n_significant_both} significant in both"
+    )
+    print(f"r across genes of r(A) vs r(B): {result['r_across_genes']:.3f}")
+    if result["only_a"] or result["only_b"]:
+        print(f"genes only in A: {result['only_a']}, only in B: {result['only_b']} (left out)")
     return 0
 
 
