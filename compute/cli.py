@@ -81,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("src", metavar="SRC", help="folder with the published files (see its SOURCE.md)")
     p.add_argument("dir", metavar="DIR", help="results store to write (the files are copied to DIR/source)")
 
+    p = sub.add_parser("ism-logo", help="ISM of every base around the driver SNVs of a store (logo panel)")
+    p.add_argument("store", metavar="STORE", help="computed results store")
+    p.add_argument("--weights", help="local Enformer directory (default: the one the manifest records)")
+    p.add_argument("--fasta", help="reference FASTA (default: the one the manifest records)")
+    p.add_argument("--flank", type=int, default=10, help="bp each side of the SNV")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+
     p = sub.add_parser(
         "compare", help="sign agreement of significant correlations between two stores (e.g. ensembling)"
     )
@@ -239,6 +246,17 @@ def _import_published(args: argparse.Namespace) -> int:
         f"{store.path}: {summary['genes']} genes ({summary['significant']} significant), "
         f"{summary['drivers']} drivers in {summary['driver_genes']} genes"
     )
+    return 0
+
+
+@command("ism-logo")
+def _ism_logo(args: argparse.Namespace) -> int:
+    from compute.logo_ism import LOGO_TABLE, store_logo_ism
+
+    table = store_logo_ism(
+        args.store, weights=args.weights, fasta=args.fasta, flank=args.flank, device=args.device
+    )
+    print(f"{args.store}/{LOGO_TABLE}.parquet: ISM of {table.variant_id.nunique()} SNVs, +/-{args.flank} bp")
     return 0
 
 

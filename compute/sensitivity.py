@@ -13,6 +13,8 @@ Plain functions over the genes table of a store (no model):
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Set
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,17 +44,18 @@ def base_gene_id(gene_ids: pd.Series) -> pd.Series:
     return gene_ids.astype("str").str.replace(r"\.\d+$", "", regex=True)
 
 
-def read_test_set(path: str | Path = TEST_SET_FILE) -> set[str]:
-    """Gene IDs of the Enformer test set (one a line), versions stripped."""
+@functools.lru_cache(maxsize=4)
+def read_test_set(path: str | Path = TEST_SET_FILE) -> frozenset[str]:
+    """Gene IDs of the Enformer test set (one a line), versions stripped (read once per path)."""
     from compute.published import read_gene_list
 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: Enformer test-set gene list not found")
-    return set(base_gene_id(pd.Series(sorted(read_gene_list(path)))))
+    return frozenset(base_gene_id(pd.Series(sorted(read_gene_list(path)))))
 
 
-def in_test_set(genes: pd.DataFrame, test_set: set[str] | None = None) -> pd.Series:
+def in_test_set(genes: pd.DataFrame, test_set: Set[str] | None = None) -> pd.Series:
     """Boolean per gene: the store's own flag when it has one, else looked up in the list."""
     if "in_enformer_test_set" in genes.columns and test_set is None:
         return genes["in_enformer_test_set"].astype("boolean").fillna(False).astype(bool)
