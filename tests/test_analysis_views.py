@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from benchmarks.synthetic_store import make_synthetic_store
-from components import gene_filter, ism_logo, sensitivity, tss_hist, volcano
+from components import gene_card, gene_filter, ism_logo, sensitivity, tss_hist, volcano
 from components.data import Datasets, Selection, parse_url
 from compute.store import write_parquet_atomic
 
@@ -119,6 +119,8 @@ def test_published_all_track_view_and_summary(published):
     test_rows = dict(sensitivity.summary_rows(published, "published", "test_set"))
     assert test_rows["genes"] == "627"
     assert "population-average r, all genes" in test_rows  # the comparison stays in view
+    card = dict(gene_card.rows(ddx11))
+    assert card["r, all tracks (elastic net)"] == f"{ddx11.r_fine_tuned:.3f}"
     frame = sensitivity.frame(published, sel, "susie")
     assert len(frame) == (genes.susie_brain_variant.notna() | genes.susie_cortex_variant.notna()).sum()
 
