@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reverse-complement", action="store_true", help="average with the reverse complement")
     p.add_argument("--shifts", type=int, nargs="*", default=[], help="also average over these bp shifts")
     p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument(
+        "--all-tracks", metavar="CSV",
+        help="also score with an elastic net over all tracks (tracks,weights CSV with an offset row, "
+        "e.g. data/published/source/GTExWeights.csv): people column predicted_all_tracks, gene r_all_tracks",
+    )  # fmt: skip
     p.add_argument("--no-gradients", action="store_true", help="skip gradient x input")
     _add_stats_args(p)
     p.add_argument("--no-progress", action="store_true")
@@ -187,6 +192,7 @@ def _precompute(args: argparse.Namespace) -> int:
             shifts=tuple(args.shifts),
             batch_size=args.batch_size,
             device=args.device,
+            all_tracks=args.all_tracks,
         ),
         stats=StatsOptions(
             null_draws=args.null_draws,
