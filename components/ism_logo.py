@@ -5,7 +5,8 @@ substitutions (`compute.motifs.ism_logo_matrix`): tall letters are bases the
 model relies on, letters below zero are bases whose change would raise the
 prediction. Bars above the logo are the JASPAR motifs the SNV breaks, creates
 or changes (`python -m compute motifs`). The data come from the store's
-optional `ism_logo.parquet` (`python -m compute ism-logo STORE`, drivers only).
+optional `ism_logo.parquet` (`python -m compute ism-logo STORE`: drivers, and the
+first-shown SNV of genes without drivers).
 """
 
 from __future__ import annotations
@@ -68,7 +69,9 @@ def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
             message = "No ISM around SNVs in this dataset: run python -m compute ism-logo STORE."
         return theme.message_figure(message, height=HEIGHT), message
     if rows.empty:
-        message = "ISM around SNVs is computed for driver SNVs; select a driver."
+        message = (
+            "No ISM around this SNV: computed for drivers (python -m compute ism-logo --snvs all: every SNV)."
+        )
         return theme.message_figure(message, height=HEIGHT), message
     motifs = datasets.motif_rows(sel.dataset, sel.snv)
     figure = motif_logo_figure(logo_matrix(rows), motifs, snv_position=0, max_motifs=MAX_MOTIFS)

@@ -91,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", help="local Enformer directory (default: the one the manifest records)")
     p.add_argument("--fasta", help="reference FASTA (default: the one the manifest records)")
     p.add_argument("--flank", type=int, default=10, help="bp each side of the SNV")
+    p.add_argument(
+        "--snvs", choices=["drivers", "all"], default="drivers",
+        help="drivers (plus the largest-|ISM| SNV of genes without drivers), or every SNV",
+    )  # fmt: skip
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
 
     p = sub.add_parser(
@@ -263,7 +267,12 @@ def _ism_logo(args: argparse.Namespace) -> int:
     from compute.logo_ism import LOGO_TABLE, store_logo_ism
 
     table = store_logo_ism(
-        args.store, weights=args.weights, fasta=args.fasta, flank=args.flank, device=args.device
+        args.store,
+        weights=args.weights,
+        fasta=args.fasta,
+        flank=args.flank,
+        device=args.device,
+        snvs=args.snvs,
     )
     print(f"{args.store}/{LOGO_TABLE}.parquet: ISM of {table.variant_id.nunique()} SNVs, +/-{args.flank} bp")
     return 0

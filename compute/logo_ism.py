@@ -1,7 +1,8 @@
 """ISM of every base around a SNV: the data of the dashboard's sequence-logo panel.
 
-For each driver SNV of a computed store, every position within `flank` bp of
-the SNV gets each of its three substitutions scored against the reference
+For each driver SNV of a computed store (and, in genes without drivers, the SNV
+of largest |ISM|, which the dashboard selects first; or every SNV on request),
+every position within `flank` bp of the SNV gets each of its three substitutions scored against the reference
 window of the gene (`compute.attribution.ism`, the same gene score as the
 store's). The table `ism_logo.parquet` holds one row per (gene, SNV, position):
 
@@ -27,6 +28,7 @@ LOGO_TABLE = "ism_logo"
 LOGO_COLUMNS = ["gene_id", "variant_id", "offset", "ref", "A", "C", "G", "T"]
 BASES = "ACGTN"
 DEFAULT_FLANK = 10
+SNV_CHOICES = ("drivers", "all")
 
 
 def saturation_ism(
@@ -76,6 +78,21 @@ def logo_rows(
     return frame
 
 
+def logo_snvs(variants_path: Path, snvs: str = "drivers") -> pd.DataFrame:
+    """SNVs to compute: "all", or "drivers" (each gene's drivers; the SNV of largest |ISM| of a
+    gene without drivers, the one the dashboard shows first)."""
+    columns = ["gene_id", "variant_id", "chrom", "pos", "ism", "is_driver"]
+    table = pd.read_parquet(variants_path, columns=columns)
+    if snvs == "all":
+        return table
+    driver = table["is_driver"].astype("boolean").fillna(False).to_numpy(bool)
+    has_driver = table["gene_id"].isin(set(table.loc[driver, "gene_id"])).to_numpy(bool)
+    rest = table.loc[~has_driver].assign(abs_ism=lambda t: t["ism"].abs())
+    top = rest.sort_values(["gene_id", "abs_ism"], ascending=[True, False], kind="stable")
+    top = top.dropna(subset=["abs_ism"]).drop_duplicates("gene_id").drop(columns="abs_ism")
+    return pd.concat([table.loc[driver], top]).sort_values(["gene_id", "pos"], kind="stable")
+
+
 def _spec_from_manifest(manifest: dict, path: Path) -> ModelSpec:
     model = manifest.get("model") or {}
     if "track" not in model or "summary" not in model:
@@ -96,8 +113,9 @@ def store_logo_ism(
     flank: int = DEFAULT_FLANK,
     device: str = "auto",
     small: dict | None = None,
+    snvs: str = "drivers",
 ) -> pd.DataFrame:
-    """Compute `ism_logo.parquet` for the driver SNVs of a computed store and write it beside the tables.
+    """Compute `ism_logo.parquet` for SNVs of a computed store (`logo_snvs`) and write it into the store.
 
     The model, track, summary, ensemble, window and FASTA are the ones the
     store's manifest records, unless `weights` / `fasta` name others.
@@ -111,6 +129,8 @@ def store_logo_ism(
 
     store = ResultsStore(store_path)
     manifest_path = store.path / "manifest.json"
+    if snvs not in SNV_CHOICES:
+        raise InputError(f"SNVs: expected one of {', '.join(SNV_CHOICES)}, found {snvs!r}")
     if flank < 0:
         raise InputError(f"flank: expected a number of bp >= 0, found {flank}")
     manifest = store.manifest
@@ -121,7 +141,7 @@ def store_logo_ism(
     variants_path = store.path / "variants.parquet"
     if not variants_path.is_file():
         raise InputError(f"{variants_path}: not found; finalize the store first")
-    drivers = store.drivers(columns=["gene_id", "variant_id", "chrom", "pos"])
+    chosen = logo_snvs(variants_path, snvs)
     genes = store.genes().set_index("gene_id")
     reference = Reference(_store_fasta(store, fasta))
     if small is None:
@@ -130,7 +150,7 @@ def store_logo_ism(
     else:
         model = load_model(None, small=small, device=device)
     frames = []
-    for gene_id, group in drivers.groupby("gene_id", sort=True):
+    for gene_id, group in chosen.groupby("gene_id", sort=True):
         gene = genes.loc[gene_id]
         start0, end0 = gene_window(int(gene["tss"]), int(window))
         ref_tokens = reference.tokens(str(gene["chrom"]), start0, end0)
@@ -143,9 +163,9 @@ def store_logo_ism(
     store.update_manifest(
         ism_logo={
             "flank": flank,
-            "snvs": int(len(drivers)),
+            "snvs": int(len(chosen)),
             "table": f"{LOGO_TABLE}.parquet",
-            "of": "drivers",
+            "of": snvs,
         }
     )
     return table

@@ -170,4 +170,4 @@ def test_logo_heights_and_motif_bars(synthetic):
     assert labels[0].startswith("CTCF (-) creates") and labels[1].startswith("SP1 (+) breaks")
     assert "2 motif changes" in note and "±4 bp" in note
     other = Selection("computed", sel.gene_id, "not_a_driver")
-    assert "driver SNVs" in ism_logo.render(datasets, other)[1]
+    assert "No ISM around this SNV" in ism_logo.render(datasets, other)[1]

@@ -74,16 +74,22 @@ def write_computed_store(tmp_path, model) -> tuple[ResultsStore, np.ndarray]:
         },
     )
     genes = pd.DataFrame(
-        {"gene_id": ["G1", "G2"], "gene_name": ["A", "B"], "chrom": "chrT", "tss": [5000, 8000]}
+        {
+            "gene_id": ["G1", "G2", "G3"],
+            "gene_name": ["A", "B", "C"],
+            "chrom": "chrT",
+            "tss": [5000, 8000, 9000],
+        }
     )
     store.write_table("genes", genes.reindex(columns=GENE_COLUMNS).assign(**genes))
     variants = pd.DataFrame(
         {
-            "gene_id": ["G1", "G1", "G2"],
-            "variant_id": ["chrT_5010", "chrT_4000", "chrT_8003"],
+            "gene_id": ["G1", "G1", "G2", "G3", "G3"],
+            "variant_id": ["chrT_5010", "chrT_4000", "chrT_8003", "chrT_9001", "chrT_9100"],
             "chrom": "chrT",
-            "pos": [5010, 4000, 8003],
-            "is_driver": [True, False, True],
+            "pos": [5010, 4000, 8003, 9001, 9100],
+            "ism": [0.1, 0.9, 0.2, 0.1, -0.5],
+            "is_driver": [True, False, True, False, False],
         }
     )
     store.write_table("variants", variants.reindex(columns=VARIANT_COLUMNS).assign(**variants))
@@ -93,10 +99,11 @@ def write_computed_store(tmp_path, model) -> tuple[ResultsStore, np.ndarray]:
 def test_store_command_writes_the_logo_table(tmp_path, model, capsys):
     store, _ = write_computed_store(tmp_path, model)
     assert main(["ism-logo", str(store.path), "--flank", "2", "--device", "cpu"]) == 0
-    assert "ISM of 2 SNVs" in capsys.readouterr().out
+    assert "ISM of 3 SNVs" in capsys.readouterr().out
     table = pd.read_parquet(store.path / "ism_logo.parquet")
-    assert list(table.columns) == LOGO_COLUMNS and len(table) == 2 * 5
-    assert set(table.variant_id) == {"chrT_5010", "chrT_8003"}  # drivers only
+    assert list(table.columns) == LOGO_COLUMNS and len(table) == 3 * 5
+    # drivers, and the largest-|ISM| SNV of the gene without drivers (the dashboard's first choice)
+    assert set(table.variant_id) == {"chrT_5010", "chrT_8003", "chrT_9100"}
     from compute.inputs import Reference
 
     start0, end0 = gene_window(5000, WINDOW)
