@@ -81,9 +81,7 @@ def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
         note = f"{sel.snv}, ±{flank} bp. No motif scan in this dataset (python -m compute motifs STORE)."
     else:
         shown = min(len(motifs), MAX_MOTIFS)
-        note = (
-            f"{sel.snv}, ±{flank} bp. {len(motifs)} motif changes at this SNV (p < threshold); {shown} shown."
-        )
+        note = f"{sel.snv}, ±{flank} bp. motifs changed at this SNV: {len(motifs)}; {shown} shown."
     return figure, note
 
 

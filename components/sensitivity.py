@@ -44,7 +44,16 @@ def frame(datasets: Datasets, sel: Selection, subset: str | None = None) -> pd.D
     return out.reset_index(drop=True)
 
 
-def figure(data: pd.DataFrame, selected: str | None, revision: str = "") -> dict:
+def track_label(datasets: Datasets, dataset: str) -> str:
+    """The single track's name: CAGE brain for track 4980 (the paper's), else its index."""
+    model = datasets.store(dataset).manifest.get("model") or {}
+    track = model.get("track", model.get("track_index"))  # computed stores: track; published: track_index
+    return "CAGE brain, adult" if track in (None, 4980) else f"track {track}"
+
+
+def figure(
+    data: pd.DataFrame, selected: str | None, revision: str = "", track: str = "CAGE brain, adult"
+) -> dict:
     sig = data["significant"].astype("boolean").fillna(False).to_numpy(bool)
     hover = "<b>%{customdata[1]}</b> (%{customdata[0]})<br>r track = %{x:.3f}<br>r all tracks = %{y:.3f}"
     traces = []
@@ -82,7 +91,7 @@ def figure(data: pd.DataFrame, selected: str | None, revision: str = "") -> dict
         "data": traces,
         "layout": theme.layout(
             height=HEIGHT, revision=revision, shapes=[diagonal],
-            xaxis=theme.axis("r, single track (CAGE brain, adult)", range=[-1, 1]),
+            xaxis=theme.axis(f"r, single track ({track})", range=[-1, 1]),
             yaxis=theme.axis("r, all tracks (elastic net)", range=[-1, 1]),
         ),
     }  # fmt: skip
@@ -128,7 +137,8 @@ def render(datasets: Datasets, sel: Selection, subset: str | None = None) -> tup
         return theme.message_figure(message, height=HEIGHT), message, summary
     where = "all genes" if subset == "all" else gene_filter.LABELS[subset]
     note = f"{len(data):,} genes ({where}); dotted line: equal r."
-    return figure(data, sel.gene_id, f"{sel.dataset}|{subset}"), note, summary
+    track = track_label(datasets, sel.dataset)
+    return figure(data, sel.gene_id, f"{sel.dataset}|{subset}", track), note, summary
 
 
 def register(app: Dash, datasets: Datasets) -> None:

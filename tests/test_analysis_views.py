@@ -168,6 +168,6 @@ def test_logo_heights_and_motif_bars(synthetic):
     assert len(bars) == 2  # the two motifs of this SNV, not the other SNV's
     labels = sorted(a.text for a in fig.layout.annotations)
     assert labels[0].startswith("CTCF (-) creates") and labels[1].startswith("SP1 (+) breaks")
-    assert "2 motif changes" in note and "±4 bp" in note
+    assert "motifs changed at this SNV: 2" in note and "±4 bp" in note
     other = Selection("computed", sel.gene_id, "not_a_driver")
     assert "No ISM around this SNV" in ism_logo.render(datasets, other)[1]
