@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reverse-complement", action="store_true", help="average with the reverse complement")
     p.add_argument("--shifts", type=int, nargs="*", default=[], help="also average over these bp shifts")
     p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument(
+        "--all-tracks", metavar="CSV",
+        help="also score with an elastic net over all tracks (tracks,weights CSV with an offset row, "
+        "e.g. data/published/source/GTExWeights.csv): people column predicted_all_tracks, gene r_all_tracks",
+    )  # fmt: skip
     p.add_argument("--no-gradients", action="store_true", help="skip gradient x input")
     _add_stats_args(p)
     p.add_argument("--no-progress", action="store_true")
@@ -104,6 +109,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("src", metavar="SRC", help="folder with the published files (see its SOURCE.md)")
     p.add_argument("dir", metavar="DIR", help="results store to write (the files are copied to DIR/source)")
+
+    p = sub.add_parser("ism-logo", help="ISM of every base around the driver SNVs of a store (logo panel)")
+    p.add_argument("store", metavar="STORE", help="computed results store")
+    p.add_argument("--weights", help="local Enformer directory (default: the one the manifest records)")
+    p.add_argument("--fasta", help="reference FASTA (default: the one the manifest records)")
+    p.add_argument("--flank", type=int, default=10, help="bp each side of the SNV")
+    p.add_argument(
+        "--snvs", choices=["drivers", "all"], default="drivers",
+        help="drivers (plus the largest-|ISM| SNV of genes without drivers), or every SNV",
+    )  # fmt: skip
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+
+    p = sub.add_parser(
+        "compare", help="sign agreement of significant correlations between two stores (e.g. ensembling)"
+    )
+    p.add_argument("a", metavar="A", help="reference store (e.g. without ensembling)")
+    p.add_argument("b", metavar="B", help="store of the same genes computed another way")
 
     p = sub.add_parser("motifs", help="JASPAR motifs the driver SNVs of a computed store break or create")
     p.add_argument("store", metavar="STORE", help="results store (computed: it needs REF/ALT and the FASTA)")
@@ -198,6 +220,7 @@ def _precompute(args: argparse.Namespace) -> int:
             shifts=tuple(args.shifts),
             batch_size=args.batch_size,
             device=args.device,
+            all_tracks=args.all_tracks,
         ),
         stats=StatsOptions(
             null_draws=args.null_draws,
@@ -302,6 +325,39 @@ def _import_published(args: argparse.Namespace) -> int:
         f"{store.path}: {summary['genes']} genes ({summary['significant']} significant), "
         f"{summary['drivers']} drivers in {summary['driver_genes']} genes"
     )
+    return 0
+
+
+@command("ism-logo")
+def _ism_logo(args: argparse.Namespace) -> int:
+    from compute.logo_ism import LOGO_TABLE, store_logo_ism
+
+    table = store_logo_ism(
+        args.store,
+        weights=args.weights,
+        fasta=args.fasta,
+        flank=args.flank,
+        device=args.device,
+        snvs=args.snvs,
+    )
+    print(f"{args.store}/{LOGO_TABLE}.parquet: ISM of {table.variant_id.nunique()} SNVs, +/-{args.flank} bp")
+    return 0
+
+
+@command("compare")
+def _compare(args: argparse.Namespace) -> int:
+    from compute.sensitivity import compare_stores
+
+    result = compare_stores(args.a, args.b)
+    agreement = result["agreement"]
+    print(
+        f"{agreement.n_shared} genes in both; of {agreement.n_significant} significant in A, "
+        f"{agreement.n_same_sign} keep the sign of r in B ({agreement.fraction:.1%}); "
+        f"{agreement.n_significant_both} significant in both"
+    )
+    print(f"r across genes of r(A) vs r(B): {result['r_across_genes']:.3f}")
+    if result["only_a"] or result["only_b"]:
+        print(f"genes only in A: {result['only_a']}, only in B: {result['only_b']} (left out)")
     return 0
 
 
