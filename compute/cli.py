@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_genotype_policy_args(p)
 
     p = sub.add_parser("precompute", help="run a cohort through Enformer and write a results store")
-    _add_cohort_args(p)
+    _add_cohort_args(p, model_window=True)
     p.add_argument("--weights", required=True, help="local Enformer directory (save_pretrained)")
     p.add_argument("--out", required=True, help="results store directory (created or resumed)")
     p.add_argument("--gene", nargs="+", help="only these gene IDs (default: all genes of the cohort)")
@@ -59,6 +59,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reverse-complement", action="store_true", help="average with the reverse complement")
     p.add_argument("--shifts", type=int, nargs="*", default=[], help="also average over these bp shifts")
     p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument(
+        "--all-tracks", metavar="CSV",
+        help="also score with an elastic net over all tracks (tracks,weights CSV with an offset row, "
+        "e.g. data/published/source/GTExWeights.csv): people column predicted_all_tracks, gene r_all_tracks",
+    )  # fmt: skip
+    p.add_argument("--no-gradients", action="store_true", help="skip gradient x input")
+    _add_stats_args(p)
+    p.add_argument("--no-progress", action="store_true")
+
+    p = sub.add_parser(
+        "cnn-baseline",
+        help="train the simple CNN on reference windows, predict people from haplotypes, write a store",
+    )
+    _add_cohort_args(p)
+    p.set_defaults(window=40_001)
+    p.add_argument("--out", required=True, help="results store directory (created or resumed)")
+    p.add_argument("--gene", nargs="+", help="only these gene IDs (default: all genes of the cohort)")
+    p.add_argument("--kernels", type=int, default=900, help="conv kernels")
+    p.add_argument("--kernel-width", type=int, default=10, help="conv kernel width in bp")
+    p.add_argument("--pool", type=int, default=900, help="average pooling width in bp")
+    p.add_argument("--hidden", type=int, default=200, help="units of the dense layer")
+    p.add_argument("--epochs", type=int, default=50, help="most epochs (early stopping on validation)")
+    p.add_argument("--patience", type=int, default=5, help="epochs without a better validation MSE")
+    p.add_argument("--train-batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--validation", type=float, default=0.1, help="fraction of genes for early stopping")
+    p.add_argument("--test", type=float, default=0.1, help="fraction of genes held out for evaluation")
+    p.add_argument("--batch-size", type=int, default=32, help="sequences scored at a time")
+    p.add_argument("--device", default="cpu", help="cpu (default, deterministic), cuda, cuda:N or auto")
     p.add_argument("--no-gradients", action="store_true", help="skip gradient x input")
     _add_stats_args(p)
     p.add_argument("--no-progress", action="store_true")
@@ -80,6 +109,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("src", metavar="SRC", help="folder with the published files (see its SOURCE.md)")
     p.add_argument("dir", metavar="DIR", help="results store to write (the files are copied to DIR/source)")
+
+    p = sub.add_parser("ism-logo", help="ISM of every base around the driver SNVs of a store (logo panel)")
+    p.add_argument("store", metavar="STORE", help="computed results store")
+    p.add_argument("--weights", help="local Enformer directory (default: the one the manifest records)")
+    p.add_argument("--fasta", help="reference FASTA (default: the one the manifest records)")
+    p.add_argument("--flank", type=int, default=10, help="bp each side of the SNV")
+    p.add_argument(
+        "--snvs", choices=["drivers", "all"], default="drivers",
+        help="drivers (plus the largest-|ISM| SNV of genes without drivers), or every SNV",
+    )  # fmt: skip
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+
+    p = sub.add_parser(
+        "compare", help="sign agreement of significant correlations between two stores (e.g. ensembling)"
+    )
+    p.add_argument("a", metavar="A", help="reference store (e.g. without ensembling)")
+    p.add_argument("b", metavar="B", help="store of the same genes computed another way")
 
     p = sub.add_parser("motifs", help="JASPAR motifs the driver SNVs of a computed store break or create")
     p.add_argument("store", metavar="STORE", help="results store (computed: it needs REF/ALT and the FASTA)")
@@ -130,12 +176,15 @@ def _add_stats_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-predixcan", action="store_true", help="skip the elastic-net baseline")
 
 
-def _add_cohort_args(p: argparse.ArgumentParser) -> None:
+def _add_cohort_args(p: argparse.ArgumentParser, model_window: bool = False) -> None:
     p.add_argument("--fasta", required=True, help="reference FASTA (plain or bgzip, indexed)")
     p.add_argument("--vcf", required=True, help="phased VCF/BCF, bgzip + index")
     p.add_argument("--genes", required=True, help="genes TSV (gene_id, gene_name, chrom, tss, strand) or GTF")
     p.add_argument("--expression", required=True, help="genes x people matrix: TSV, CSV or Parquet")
-    p.add_argument("--window", type=int, default=196_608, help="window length in bp around each TSS")
+    if model_window:
+        p.add_argument("--window", type=int, help="bp around each TSS (default: the model's window)")
+    else:
+        p.add_argument("--window", type=int, default=196_608, help="window length in bp around each TSS")
     _add_genotype_policy_args(p)
 
 
@@ -196,6 +245,7 @@ def _precompute(args: argparse.Namespace) -> int:
             shifts=tuple(args.shifts),
             batch_size=args.batch_size,
             device=args.device,
+            all_tracks=args.all_tracks,
         ),
         stats=StatsOptions(
             null_draws=args.null_draws,
@@ -213,6 +263,48 @@ def _precompute(args: argparse.Namespace) -> int:
         backend=args.backend,
         ray_address=args.ray_address,
         progress=not args.no_progress,
+    )
+    return _print_status(store.path)
+
+
+@command("cnn-baseline")
+def _cnn_baseline(args: argparse.Namespace) -> int:
+    from compute.cnn_baseline import CNNSettings, SplitOptions, run_cnn_baseline
+    from compute.cnn_model import CNNConfig, TrainOptions
+    from compute.pipeline import CohortFiles, StatsOptions
+
+    for name in ("kernels", "kernel_width", "pool", "hidden", "epochs", "patience", "train_batch_size",
+                 "batch_size"):
+        if getattr(args, name) < 1:
+            flag = "--" + name.replace("_", "-")
+            raise InputError(f"{flag}: expected a positive number, found {getattr(args, name)}")
+    if not args.lr > 0:
+        raise InputError(f"--lr: expected a positive learning rate, found {args.lr}")
+    config = CNNConfig(args.window, args.kernels, args.kernel_width, args.pool, args.hidden)
+    if config.n_bins < 1:
+        raise InputError(
+            f"--window {args.window}: too short for --kernel-width {args.kernel_width} and "
+            f"--pool {args.pool} (expected at least {args.kernel_width - 1 + args.pool})"
+        )
+    settings = CNNSettings(
+        config=config,
+        training=TrainOptions(args.epochs, args.train_batch_size, args.lr, args.patience, args.seed),
+        split=SplitOptions(args.validation, args.test, args.seed),
+        stats=StatsOptions(
+            null_draws=args.null_draws, seed=args.seed, convention=args.convention,
+            predixcan=not args.no_predixcan,
+        ),  # fmt: skip
+        gradients=not args.no_gradients,
+        batch_size=args.batch_size,
+        device=args.device,
+    )
+    files = CohortFiles(args.fasta, args.vcf, args.genes, args.expression, args.missing)
+    store = run_cnn_baseline(files, settings, args.out, genes=args.gene, progress=not args.no_progress)
+    summary = store.manifest.get("cnn", {})
+    print(
+        "CNN reference score vs mean expression: "
+        + ", ".join(f"{s} r = {summary.get(f'r_{s}', float('nan')):.3f} ({summary.get(f'n_{s}', 0)} genes)"
+                    for s in ("train", "validation", "test"))
     )
     return _print_status(store.path)
 
@@ -258,6 +350,39 @@ def _import_published(args: argparse.Namespace) -> int:
         f"{store.path}: {summary['genes']} genes ({summary['significant']} significant), "
         f"{summary['drivers']} drivers in {summary['driver_genes']} genes"
     )
+    return 0
+
+
+@command("ism-logo")
+def _ism_logo(args: argparse.Namespace) -> int:
+    from compute.logo_ism import LOGO_TABLE, store_logo_ism
+
+    table = store_logo_ism(
+        args.store,
+        weights=args.weights,
+        fasta=args.fasta,
+        flank=args.flank,
+        device=args.device,
+        snvs=args.snvs,
+    )
+    print(f"{args.store}/{LOGO_TABLE}.parquet: ISM of {table.variant_id.nunique()} SNVs, +/-{args.flank} bp")
+    return 0
+
+
+@command("compare")
+def _compare(args: argparse.Namespace) -> int:
+    from compute.sensitivity import compare_stores
+
+    result = compare_stores(args.a, args.b)
+    agreement = result["agreement"]
+    print(
+        f"{agreement.n_shared} genes in both; of {agreement.n_significant} significant in A, "
+        f"{agreement.n_same_sign} keep the sign of r in B ({agreement.fraction:.1%}); "
+        f"{agreement.n_significant_both} significant in both"
+    )
+    print(f"r across genes of r(A) vs r(B): {result['r_across_genes']:.3f}")
+    if result["only_a"] or result["only_b"]:
+        print(f"genes only in A: {result['only_a']}, only in B: {result['only_b']} (left out)")
     return 0
 
 

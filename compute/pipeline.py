@@ -13,16 +13,21 @@ import hashlib
 import time
 import traceback
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from compute.errors import InputError
+from compute.haplotypes import WindowVariants, encode
 from compute.store import ResultsStore, safe_gene_id
+
+if TYPE_CHECKING:
+    from compute.model import Model, ModelSpec
+    from compute.track_heads import TrackWeights
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,9 @@ class ModelOptions:
     shifts: tuple[int, ...] = ()
     batch_size: int = 4
     device: str = "auto"
+    # The paper's elastic net over all tracks (a `tracks,weights` CSV such as GTExWeights.csv):
+    # when given, every person also gets the all-track score, in the same forward pass.
+    all_tracks: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,9 +69,12 @@ class StatsOptions:
 
 @dataclass(frozen=True)
 class RunSettings:
-    """Everything that decides a store's numbers; recorded in its manifest."""
+    """Everything that decides a store's numbers; recorded in its manifest.
 
-    window: int
+    window: bp around each TSS; None takes the model's own input length.
+    """
+
+    window: int | None
     model: ModelOptions
     stats: StatsOptions = field(default_factory=StatsOptions)
     gradients: bool = True
@@ -79,14 +90,63 @@ class GeneResult:
     seconds: float = 0.0
 
 
-class GeneWorker:
-    """Opens a cohort and a model once, then computes one gene at a time."""
+def model_spec(options: ModelOptions) -> ModelSpec:
+    """The engine's scoring spec from the run's model options (shift 0 always included)."""
+    from compute.model import ModelSpec
 
-    def __init__(self, files: CohortFiles, settings: RunSettings):
+    return ModelSpec(
+        track=options.track,
+        summary=options.summary,
+        precision=options.precision,
+        compile=options.compile,
+        reverse_complement=options.reverse_complement,
+        shifts=tuple(sorted({0, *options.shifts})),
+    )
+
+
+def prepare_model(options: ModelOptions, window: int | None) -> tuple[Model, ModelSpec, int]:
+    """Load the model and check track, bins, ensemble and window against it; raises ModelError.
+
+    Returns the model, its spec and the window length the run uses.
+    """
+    from compute.model import check_window, load_model
+
+    model = load_model(options.weights, device=options.device)
+    spec = model_spec(options)
+    model.resolve_bins(spec)
+    window = model.window if window is None else int(window)
+    check_window(model, window)
+    return model, spec, window
+
+
+def prepare_track_weights(options: ModelOptions, model: Model) -> TrackWeights | None:
+    """The all-track head's weights, checked against the model's track count; None when not asked."""
+    if options.all_tracks is None:
+        return None
+    from compute.track_heads import check_track_count, load_track_weights
+
+    weights = load_track_weights(options.all_tracks)
+    check_track_count(model, weights, model_spec(options).head)
+    return weights
+
+
+class GeneWorker:
+    """Opens a cohort and a model once, then computes one gene at a time.
+
+    `settings.window` must be resolved (not None); `model` may be passed in when
+    the caller already loaded it.
+    """
+
+    def __init__(self, files: CohortFiles, settings: RunSettings, model: Model | None = None):
         from compute.inputs import load_cohort
-        from compute.model import load_model, model_spec
 
         self.settings = settings
+        if model is None:
+            model, self.spec, _ = prepare_model(settings.model, settings.window)
+        else:
+            self.spec = model_spec(settings.model)
+        self.model = model
+        self.track_weights = prepare_track_weights(settings.model, model)
         self.cohort = load_cohort(
             fasta=files.fasta,
             vcf=files.vcf,
@@ -96,14 +156,11 @@ class GeneWorker:
             missing=files.missing,
         )
         self.genes = self.cohort.genes.set_index("gene_id")
-        options = settings.model
-        self.model = load_model(options.weights, device=options.device)
-        self.spec = model_spec(self.model, options, window=settings.window)
 
     def model_outputs(self, gene_id: str) -> dict[str, Any]:
         """Haplotype scores, reference score, ISM and gradients of one gene."""
         from compute.attribution import grad_x_input, ism
-        from compute.haplotypes import encode, gene_window, window_variants
+        from compute.haplotypes import gene_window, window_variants
         from compute.model import score_haplotypes, score_tokens
 
         gene = self.genes.loc[gene_id]
@@ -118,11 +175,30 @@ class GeneWorker:
             missing=self.cohort.missing,
             reference=self.cohort.reference,
         )
-        offsets = window.variants["pos"].to_numpy() - 1 - start0
-        alt_tokens = encode("".join(window.variants["alt"]))
-        hap_scores = score_haplotypes(self.model, self.spec, ref_tokens, window)
-        ref_score = float(score_tokens(self.model, self.spec, ref_tokens[None])[0])
-        ism_values = ism(self.model, self.spec, ref_tokens, offsets, alt_tokens)
+        offsets = window.variants["pos"].to_numpy(np.int64) - 1 - start0
+        alt_tokens = snv_tokens(window)
+        hap_offsets, carried, carries = haplotype_snvs(window, offsets)
+        batch = self.settings.model.batch_size
+        extra = {}
+        if self.track_weights is None:
+            hap_scores = score_haplotypes(
+                self.model, self.spec, ref_tokens, hap_offsets, carried, carries, batch_size=batch
+            )
+            ref_score = float(score_tokens(self.model, ref_tokens[None], self.spec, batch_size=1)[0])
+        else:
+            from compute.track_heads import score_haplotypes_heads, score_tokens_heads
+
+            tw = self.track_weights
+            heads = score_haplotypes_heads(
+                self.model, self.spec, tw, ref_tokens, hap_offsets, carried, carries, batch_size=batch
+            )
+            ref_heads = score_tokens_heads(self.model, self.spec, tw, ref_tokens[None], batch_size=1)
+            hap_scores, ref_score = heads.single, float(ref_heads.single[0])
+            extra = {
+                "hap_scores_all_tracks": heads.all_tracks,
+                "ref_score_all_tracks": ref_heads.all_tracks[0],
+            }
+        ism_values = ism(self.model, self.spec, ref_tokens, offsets, alt_tokens, batch_size=batch)
         grads = (
             grad_x_input(self.model, self.spec, ref_tokens, offsets, alt_tokens)
             if self.settings.gradients
@@ -135,6 +211,7 @@ class GeneWorker:
             "ref_score": ref_score,
             "ism": ism_values,
             "grad_x_input": grads,
+            **extra,
         }
 
     def run(self, gene_id: str) -> GeneResult:
@@ -144,6 +221,41 @@ class GeneWorker:
         result = assemble_gene(gene_id, outputs, observed, self.cohort.people, self.settings.stats)
         result.seconds = time.perf_counter() - started
         return result
+
+
+def snv_tokens(window: WindowVariants) -> np.ndarray:
+    """The kept ALT token of each SNV (ISM and gradients insert it into the reference)."""
+    if not window.n_snvs:
+        return np.zeros(0, np.uint8)
+    return encode("".join(window.variants["alt"]))
+
+
+def haplotype_snvs(window: WindowVariants, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What each haplotype carries, one column per distinct window offset.
+
+    Returns (offsets (m,), carried bases (n_people, 2, m) uint8, carries a non-REF base
+    (n_people, 2, m) bool): exact at multi-allelic records, and where several records
+    share a position the first one a haplotype carries wins (as `apply_snvs` and
+    bcftools consensus do). Carried bases are 0 where a haplotype carries REF.
+    """
+    n = window.n_snvs
+    carries = window.codes > 0
+    carried = window.allele_tokens[np.arange(n)[None, None, :], window.codes]
+    carried = np.where(carries, carried, 0).astype(np.uint8)
+    unique, group = np.unique(offsets, return_inverse=True)
+    if unique.size == n:
+        return offsets, carried, carries
+    first = np.searchsorted(offsets, unique)  # offsets are sorted: records come in VCF order
+    out_carried, out_carries = carried[..., first], carries[..., first]
+    for g in np.flatnonzero(np.bincount(group) > 1):
+        members = np.flatnonzero(group == g)
+        has = carries[..., members]
+        pick = has.argmax(axis=-1)[..., None]
+        out_carries[..., g] = has.any(axis=-1)
+        out_carried[..., g] = np.where(
+            out_carries[..., g], np.take_along_axis(carried[..., members], pick, -1)[..., 0], 0
+        )
+    return unique, out_carried, out_carries
 
 
 def assemble_gene(
@@ -193,6 +305,17 @@ def assemble_gene(
             "observed": observed,
         }
     )
+    if "hap_scores_all_tracks" in outputs:
+        from compute.correlation import pearson
+
+        all_tracks = np.asarray(outputs["hap_scores_all_tracks"], dtype=float).mean(axis=1)
+        people_frame["predicted_all_tracks"] = all_tracks
+        r_all, p_all = pearson(all_tracks, observed)
+        row.update(
+            r_all_tracks=r_all,
+            p_r_all_tracks=p_all,
+            ref_score_all_tracks=float(outputs["ref_score_all_tracks"]),
+        )
     null = pd.DataFrame({"draw": np.arange(len(stats.null_r)), "r": stats.null_r})
     return GeneResult(gene_id, row, people_frame, variants, null)
 
@@ -205,6 +328,16 @@ def file_digest(path: str | Path) -> str:
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
+    return digest.hexdigest()
+
+
+def weights_digest(weights_dir: str | Path) -> str:
+    """One digest over a weights directory's config and weight files (names and contents)."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(weights_dir).iterdir()):
+        if path.name == "config.json" or path.name.endswith((".safetensors", ".bin")):
+            digest.update(path.name.encode())
+            digest.update(file_digest(path).encode())
     return digest.hexdigest()
 
 
@@ -225,6 +358,11 @@ def run_manifest(files: CohortFiles, settings: RunSettings, gene_ids: Sequence[s
         path = Path(getattr(files, name))
         inputs[name] = {"path": str(path), "sha256": file_digest(path)}
     model = asdict(settings.model)
+    model["weights_sha256"] = weights_digest(settings.model.weights)
+    if settings.model.all_tracks is None:
+        model.pop("all_tracks")  # so that stores made before the option existed still resume
+    else:
+        model["all_tracks_sha256"] = file_digest(settings.model.all_tracks)
     model.pop("batch_size")
     model.pop("device")  # where it ran does not change the numbers we promise to reproduce
     return {
@@ -262,12 +400,17 @@ def precompute(
     from compute.inputs import load_cohort
     from compute.stats import cohort_statistics
 
+    # The driver of a Ray run only checks the model: on the CPU, leaving GPUs to the actors.
+    check_options = replace(settings.model, device="cpu") if backend == "ray" else settings.model
+    model, _, window = prepare_model(check_options, settings.window)
+    prepare_track_weights(settings.model, model)
+    settings = replace(settings, window=window)
     cohort = load_cohort(
         fasta=files.fasta,
         vcf=files.vcf,
         genes=files.genes,
         expression=files.expression,
-        window=settings.window,
+        window=window,
         missing=files.missing,
     )
     known = cohort.genes["gene_id"].tolist()
@@ -282,7 +425,9 @@ def precompute(
     store = ResultsStore.create(out, run_manifest(files, settings, gene_ids))
     todo = [g for g in gene_ids if g not in store.done_genes()]
     bar = _progress(len(gene_ids), len(gene_ids) - len(todo), progress)
-    for gene_id, result, error in run_genes(files, settings, todo, backend, ray_address):
+    local_model = model if backend == "local" else None
+    del model
+    for gene_id, result, error in run_genes(files, settings, todo, backend, ray_address, local_model):
         if error is None:
             store.write_gene(
                 gene_id, gene=result.gene, people=result.people, variants=result.variants, null=result.null
