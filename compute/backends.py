@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from compute.errors import InputError
 from compute.pipeline import CohortFiles, GeneResult, GeneWorker, RunSettings, format_error
+
+if TYPE_CHECKING:
+    from compute.model import Model
 
 Outcome = tuple[str, GeneResult | None, str | None]
 
@@ -21,18 +25,22 @@ def run_genes(
     gene_ids: Sequence[str],
     backend: str = "local",
     ray_address: str | None = None,
+    model: Model | None = None,
 ) -> Iterator[Outcome]:
+    """model: an already loaded model for the local backend (Ray actors load their own)."""
     if not gene_ids:
         return iter(())
     if backend == "local":
-        return run_local(files, settings, gene_ids)
+        return run_local(files, settings, gene_ids, model)
     if backend == "ray":
         return run_ray(files, settings, gene_ids, ray_address)
     raise InputError(f"unknown backend {backend!r}: expected 'local' or 'ray'")
 
 
-def run_local(files: CohortFiles, settings: RunSettings, gene_ids: Sequence[str]) -> Iterator[Outcome]:
-    worker = GeneWorker(files, settings)
+def run_local(
+    files: CohortFiles, settings: RunSettings, gene_ids: Sequence[str], model: Model | None = None
+) -> Iterator[Outcome]:
+    worker = GeneWorker(files, settings, model)
     for gene_id in gene_ids:
         yield _run_one(worker, gene_id)
 

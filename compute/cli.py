@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_genotype_policy_args(p)
 
     p = sub.add_parser("precompute", help="run a cohort through Enformer and write a results store")
-    _add_cohort_args(p)
+    _add_cohort_args(p, model_window=True)
     p.add_argument("--weights", required=True, help="local Enformer directory (save_pretrained)")
     p.add_argument("--out", required=True, help="results store directory (created or resumed)")
     p.add_argument("--gene", nargs="+", help="only these gene IDs (default: all genes of the cohort)")
@@ -140,12 +140,15 @@ def _add_stats_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-predixcan", action="store_true", help="skip the elastic-net baseline")
 
 
-def _add_cohort_args(p: argparse.ArgumentParser) -> None:
+def _add_cohort_args(p: argparse.ArgumentParser, model_window: bool = False) -> None:
     p.add_argument("--fasta", required=True, help="reference FASTA (plain or bgzip, indexed)")
     p.add_argument("--vcf", required=True, help="phased VCF/BCF, bgzip + index")
     p.add_argument("--genes", required=True, help="genes TSV (gene_id, gene_name, chrom, tss, strand) or GTF")
     p.add_argument("--expression", required=True, help="genes x people matrix: TSV, CSV or Parquet")
-    p.add_argument("--window", type=int, default=196_608, help="window length in bp around each TSS")
+    if model_window:
+        p.add_argument("--window", type=int, help="bp around each TSS (default: the model's window)")
+    else:
+        p.add_argument("--window", type=int, default=196_608, help="window length in bp around each TSS")
     _add_genotype_policy_args(p)
 
 

@@ -13,16 +13,20 @@ import hashlib
 import time
 import traceback
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from compute.errors import InputError
+from compute.haplotypes import WindowVariants, encode
 from compute.store import ResultsStore, safe_gene_id
+
+if TYPE_CHECKING:
+    from compute.model import Model, ModelSpec
 
 
 @dataclass(frozen=True)
@@ -61,9 +65,12 @@ class StatsOptions:
 
 @dataclass(frozen=True)
 class RunSettings:
-    """Everything that decides a store's numbers; recorded in its manifest."""
+    """Everything that decides a store's numbers; recorded in its manifest.
 
-    window: int
+    window: bp around each TSS; None takes the model's own input length.
+    """
+
+    window: int | None
     model: ModelOptions
     stats: StatsOptions = field(default_factory=StatsOptions)
     gradients: bool = True
@@ -79,14 +86,51 @@ class GeneResult:
     seconds: float = 0.0
 
 
-class GeneWorker:
-    """Opens a cohort and a model once, then computes one gene at a time."""
+def model_spec(options: ModelOptions) -> ModelSpec:
+    """The engine's scoring spec from the run's model options (shift 0 always included)."""
+    from compute.model import ModelSpec
 
-    def __init__(self, files: CohortFiles, settings: RunSettings):
+    return ModelSpec(
+        track=options.track,
+        summary=options.summary,
+        precision=options.precision,
+        compile=options.compile,
+        reverse_complement=options.reverse_complement,
+        shifts=tuple(sorted({0, *options.shifts})),
+    )
+
+
+def prepare_model(options: ModelOptions, window: int | None) -> tuple[Model, ModelSpec, int]:
+    """Load the model and check track, bins, ensemble and window against it; raises ModelError.
+
+    Returns the model, its spec and the window length the run uses.
+    """
+    from compute.model import check_window, load_model
+
+    model = load_model(options.weights, device=options.device)
+    spec = model_spec(options)
+    model.resolve_bins(spec)
+    window = model.window if window is None else int(window)
+    check_window(model, window)
+    return model, spec, window
+
+
+class GeneWorker:
+    """Opens a cohort and a model once, then computes one gene at a time.
+
+    `settings.window` must be resolved (not None); `model` may be passed in when
+    the caller already loaded it.
+    """
+
+    def __init__(self, files: CohortFiles, settings: RunSettings, model: Model | None = None):
         from compute.inputs import load_cohort
-        from compute.model import load_model, model_spec
 
         self.settings = settings
+        if model is None:
+            model, self.spec, _ = prepare_model(settings.model, settings.window)
+        else:
+            self.spec = model_spec(settings.model)
+        self.model = model
         self.cohort = load_cohort(
             fasta=files.fasta,
             vcf=files.vcf,
@@ -96,14 +140,11 @@ class GeneWorker:
             missing=files.missing,
         )
         self.genes = self.cohort.genes.set_index("gene_id")
-        options = settings.model
-        self.model = load_model(options.weights, device=options.device)
-        self.spec = model_spec(self.model, options, window=settings.window)
 
     def model_outputs(self, gene_id: str) -> dict[str, Any]:
         """Haplotype scores, reference score, ISM and gradients of one gene."""
         from compute.attribution import grad_x_input, ism
-        from compute.haplotypes import encode, gene_window, window_variants
+        from compute.haplotypes import gene_window, window_variants
         from compute.model import score_haplotypes, score_tokens
 
         gene = self.genes.loc[gene_id]
@@ -118,11 +159,15 @@ class GeneWorker:
             missing=self.cohort.missing,
             reference=self.cohort.reference,
         )
-        offsets = window.variants["pos"].to_numpy() - 1 - start0
-        alt_tokens = encode("".join(window.variants["alt"]))
-        hap_scores = score_haplotypes(self.model, self.spec, ref_tokens, window)
-        ref_score = float(score_tokens(self.model, self.spec, ref_tokens[None])[0])
-        ism_values = ism(self.model, self.spec, ref_tokens, offsets, alt_tokens)
+        offsets = window.variants["pos"].to_numpy(np.int64) - 1 - start0
+        alt_tokens = snv_tokens(window)
+        hap_offsets, carried, carries = haplotype_snvs(window, offsets)
+        batch = self.settings.model.batch_size
+        hap_scores = score_haplotypes(
+            self.model, self.spec, ref_tokens, hap_offsets, carried, carries, batch_size=batch
+        )
+        ref_score = float(score_tokens(self.model, ref_tokens[None], self.spec, batch_size=1)[0])
+        ism_values = ism(self.model, self.spec, ref_tokens, offsets, alt_tokens, batch_size=batch)
         grads = (
             grad_x_input(self.model, self.spec, ref_tokens, offsets, alt_tokens)
             if self.settings.gradients
@@ -144,6 +189,41 @@ class GeneWorker:
         result = assemble_gene(gene_id, outputs, observed, self.cohort.people, self.settings.stats)
         result.seconds = time.perf_counter() - started
         return result
+
+
+def snv_tokens(window: WindowVariants) -> np.ndarray:
+    """The kept ALT token of each SNV (ISM and gradients insert it into the reference)."""
+    if not window.n_snvs:
+        return np.zeros(0, np.uint8)
+    return encode("".join(window.variants["alt"]))
+
+
+def haplotype_snvs(window: WindowVariants, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What each haplotype carries, one column per distinct window offset.
+
+    Returns (offsets (m,), carried bases (n_people, 2, m) uint8, carries a non-REF base
+    (n_people, 2, m) bool): exact at multi-allelic records, and where several records
+    share a position the first one a haplotype carries wins (as `apply_snvs` and
+    bcftools consensus do). Carried bases are 0 where a haplotype carries REF.
+    """
+    n = window.n_snvs
+    carries = window.codes > 0
+    carried = window.allele_tokens[np.arange(n)[None, None, :], window.codes]
+    carried = np.where(carries, carried, 0).astype(np.uint8)
+    unique, group = np.unique(offsets, return_inverse=True)
+    if unique.size == n:
+        return offsets, carried, carries
+    first = np.searchsorted(offsets, unique)  # offsets are sorted: records come in VCF order
+    out_carried, out_carries = carried[..., first], carries[..., first]
+    for g in np.flatnonzero(np.bincount(group) > 1):
+        members = np.flatnonzero(group == g)
+        has = carries[..., members]
+        pick = has.argmax(axis=-1)[..., None]
+        out_carries[..., g] = has.any(axis=-1)
+        out_carried[..., g] = np.where(
+            out_carries[..., g], np.take_along_axis(carried[..., members], pick, -1)[..., 0], 0
+        )
+    return unique, out_carried, out_carries
 
 
 def assemble_gene(
@@ -208,6 +288,16 @@ def file_digest(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def weights_digest(weights_dir: str | Path) -> str:
+    """One digest over a weights directory's config and weight files (names and contents)."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(weights_dir).iterdir()):
+        if path.name == "config.json" or path.name.endswith((".safetensors", ".bin")):
+            digest.update(path.name.encode())
+            digest.update(file_digest(path).encode())
+    return digest.hexdigest()
+
+
 def package_versions() -> dict[str, str]:
     names = ["torch", "enformer-pytorch", "numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "cyvcf2"]
     out = {}
@@ -225,6 +315,7 @@ def run_manifest(files: CohortFiles, settings: RunSettings, gene_ids: Sequence[s
         path = Path(getattr(files, name))
         inputs[name] = {"path": str(path), "sha256": file_digest(path)}
     model = asdict(settings.model)
+    model["weights_sha256"] = weights_digest(settings.model.weights)
     model.pop("batch_size")
     model.pop("device")  # where it ran does not change the numbers we promise to reproduce
     return {
@@ -262,12 +353,16 @@ def precompute(
     from compute.inputs import load_cohort
     from compute.stats import cohort_statistics
 
+    # The driver of a Ray run only checks the model: on the CPU, leaving GPUs to the actors.
+    check_options = replace(settings.model, device="cpu") if backend == "ray" else settings.model
+    model, _, window = prepare_model(check_options, settings.window)
+    settings = replace(settings, window=window)
     cohort = load_cohort(
         fasta=files.fasta,
         vcf=files.vcf,
         genes=files.genes,
         expression=files.expression,
-        window=settings.window,
+        window=window,
         missing=files.missing,
     )
     known = cohort.genes["gene_id"].tolist()
@@ -282,7 +377,9 @@ def precompute(
     store = ResultsStore.create(out, run_manifest(files, settings, gene_ids))
     todo = [g for g in gene_ids if g not in store.done_genes()]
     bar = _progress(len(gene_ids), len(gene_ids) - len(todo), progress)
-    for gene_id, result, error in run_genes(files, settings, todo, backend, ray_address):
+    local_model = model if backend == "local" else None
+    del model
+    for gene_id, result, error in run_genes(files, settings, todo, backend, ray_address, local_model):
         if error is None:
             store.write_gene(
                 gene_id, gene=result.gene, people=result.people, variants=result.variants, null=result.null
