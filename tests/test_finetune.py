@@ -246,3 +246,24 @@ def test_finetuning_explains_people_and_finds_the_causal_snvs(tmp_path, external
         store.manifest["split"]["test_people"]
     )
     assert load_model(out, device="cpu").window == pc.window
+
+
+def test_precompute_runs_the_finetuned_model(tiny_cohort, tmp_path):
+    """`precompute --weights MODEL_DIR` scores people with the fine-tuned weights of the best epoch."""
+    from compute.pipeline import CohortFiles, ModelOptions, RunSettings, StatsOptions, precompute
+
+    pc, cohort = tiny_cohort
+    result = finetune(cohort, small_model(0, window=1024, device="cpu", **TINY), _options(epochs=1),
+                      tmp_path / "m", progress=False, log=lambda s: None)  # fmt: skip
+    files = CohortFiles(str(pc.fasta), str(pc.vcf), str(pc.genes), str(pc.expression))
+    settings = RunSettings(
+        window=None, model=ModelOptions(weights=str(tmp_path / "m"), track=0, device="cpu"),
+        stats=StatsOptions(null_draws=5, predixcan=False), gradients=False,
+    )  # fmt: skip
+    gene_id = cohort.genes.gene_id[0]
+    store = precompute(files, settings, tmp_path / "store", genes=[gene_id], progress=False)
+    people = store.people(gene_id).set_index("person_id").loc[cohort.people]
+    data = gene_data(cohort, gene_id, np.arange(10))
+    with torch.no_grad():
+        expected = Scorer(result.model, result.spec, freeze_trunk=False).people(data, np.arange(40))
+    np.testing.assert_allclose(people["predicted"].to_numpy(), expected.double().numpy(), rtol=1e-5)
