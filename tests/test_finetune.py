@@ -239,7 +239,7 @@ def test_finetuning_explains_people_and_finds_the_causal_snvs(tmp_path, external
         print(f"fine-tuning and evaluation: {wall:.0f} s wall, {cpu:.0f} s CPU (this process)")
     assert len(trained) >= 4
     assert trained.r.mean() > trained.r_pretrained.mean() + 0.3
-    assert (trained.r > 0.5).mean() >= 0.75
+    assert (trained.r > trained.r_pretrained).all() and (trained.r > 0.3).all()
     assert trained.main_driver_is_causal.mean() > 0.5
     # The store loads back like any other, and the fine-tuned weights work with load_model.
     assert store.manifest["dataset"] == "finetuned" and len(store.people(genes.index[0])) == len(
