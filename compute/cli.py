@@ -92,6 +92,41 @@ def build_parser() -> argparse.ArgumentParser:
     _add_stats_args(p)
     p.add_argument("--no-progress", action="store_true")
 
+    p = sub.add_parser(
+        "finetune", help="fine-tune on personal genomes (split over people and genes), evaluate into a store"
+    )
+    _add_cohort_args(p)
+    model = p.add_mutually_exclusive_group(required=True)
+    model.add_argument("--weights", help="local Enformer directory to start from (save_pretrained)")
+    model.add_argument(
+        "--small", nargs="?", const="{}", metavar="JSON",
+        help="start from a small random Enformer (hyper-parameters as JSON, e.g. '{\"dim\": 24}')",
+    )  # fmt: skip
+    p.add_argument("--out", required=True, metavar="MODEL_DIR", help="fine-tuned model directory")
+    p.add_argument("--results", metavar="DIR", help="evaluation store on the held-out people (default: none)")
+    p.add_argument("--track", type=int, default=4980, help="track trained (or a new head's start)")
+    p.add_argument("--new-head", metavar="NAME", help="train a new one-track output head NAME")
+    p.add_argument("--summary", choices=["sum_log", "sum"], default="sum_log")
+    p.add_argument("--loss", choices=["mse", "rank", "mse+rank"], default="mse",
+                   help="MSE of centred values per gene, pairwise ranking, or both")  # fmt: skip
+    p.add_argument("--rank-weight", type=float, default=1.0)
+    p.add_argument("--freeze-trunk", action="store_true", help="train the output head only")
+    p.add_argument("--dropout", action="store_true", help="keep the model's dropout on while training")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: mixed precision")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--people-per-step", type=int, default=64, help="training people per gene step (0: all)")
+    p.add_argument("--accumulate", type=int, default=1, help="genes per optimiser step (accumulation)")
+    p.add_argument("--validation", type=float, default=0.15, help="fraction of people for validation")
+    p.add_argument("--test", type=float, default=0.15, help="fraction of people held out for the evaluation")
+    p.add_argument("--test-genes", type=float, default=0.2, help="fraction of genes held out")
+    p.add_argument("--resume", action="store_true", help="carry on from MODEL_DIR/checkpoint.pt")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    p.add_argument("--no-gradients", action="store_true", help="skip gradient x input in the evaluation")
+    _add_stats_args(p)
+    p.add_argument("--no-progress", action="store_true")
+
     p = sub.add_parser("status", help="what a results store holds: genes done, failed and left")
     p.add_argument("store")
 
@@ -307,6 +342,42 @@ def _cnn_baseline(args: argparse.Namespace) -> int:
                     for s in ("train", "validation", "test"))
     )
     return _print_status(store.path)
+
+@command("finetune")
+def _finetune(args: argparse.Namespace) -> int:
+    import json
+
+    from compute.finetune import FinetuneOptions, run_finetune
+    from compute.pipeline import StatsOptions
+
+    try:
+        small = json.loads(args.small) if args.small is not None else None
+    except json.JSONDecodeError as err:
+        raise InputError(f"--small {args.small!r}: expected a JSON object ({err})") from None
+    options = FinetuneOptions(
+        window=args.window, track=args.track, new_head=args.new_head, summary=args.summary, loss=args.loss,
+        rank_weight=args.rank_weight, freeze_trunk=args.freeze_trunk, dropout=args.dropout,
+        precision=args.precision, epochs=args.epochs, learning_rate=args.lr, weight_decay=args.weight_decay,
+        people_per_step=args.people_per_step, accumulate=args.accumulate,
+        validation_fraction=args.validation, test_fraction=args.test, test_gene_fraction=args.test_genes,
+        seed=args.seed,
+    )  # fmt: skip
+    stats = StatsOptions(null_draws=args.null_draws, seed=args.seed, convention=args.convention,
+                         predixcan=not args.no_predixcan)  # fmt: skip
+    files = {"fasta": args.fasta, "vcf": args.vcf, "genes": args.genes, "expression": args.expression}
+    result, store = run_finetune(
+        files, options, args.out, weights=args.weights, small=small, results=args.results, stats=stats,
+        missing=args.missing, device=args.device, resume=args.resume, gradients=not args.no_gradients,
+        progress=not args.no_progress,
+    )  # fmt: skip
+    best = result.history[result.best_epoch]
+    print(f"{args.out}: best epoch {result.best_epoch}, mean validation r {best['validation_r']:.3f}")
+    if store is not None:
+        from compute.finetune_eval import summary_table
+
+        print(f"{store.path}: r on {len(result.split.test_people)} held-out people")
+        print(summary_table(store.genes()).to_string(index=False, float_format="%.3f"))
+    return 0
 
 
 @command("status")
