@@ -48,12 +48,14 @@ def build_layout() -> html.Div:
                 ],
             ),
             navigation.message_banner(),
+            v.gene_filter.layout(),
             html.Main(
                 className="grid",
                 children=[
                     html.Div(className="row row-top", children=[v.gene_card.layout(), v.volcano.layout()]),
                     html.Div(className="row", children=[v.expression.layout(), v.ism_eqtl.layout()]),
                     html.Div(className="row row-wide", children=[v.locus.layout()]),
+                    html.Div(className="row", children=[v.ism_logo.layout(), v.sensitivity.layout()]),
                     html.Div(className="row", children=[v.tss_hist.layout(), v.genotype.layout()]),
                 ],
             ),

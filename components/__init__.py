@@ -4,8 +4,22 @@ Component ids are prefixed by the view's name (`volcano-graph`, `locus-csv`, ...
 This package reads stores through compute.store and never imports torch.
 """
 
-from components import expression, gene_card, genotype, ism_eqtl, locus, search, tss_hist, volcano
+from components import (
+    expression,
+    gene_card,
+    gene_filter,
+    genotype,
+    ism_eqtl,
+    ism_logo,
+    locus,
+    search,
+    sensitivity,
+    tss_hist,
+    volcano,
+)
 
 # Views whose render(datasets, selection) builds what one gene switch shows.
-GENE_VIEWS = [gene_card, expression, ism_eqtl, locus, tss_hist, genotype]
-ALL_VIEWS = [search, volcano, *GENE_VIEWS]
+GENE_VIEWS = [gene_card, expression, ism_eqtl, locus, tss_hist, genotype, ism_logo]
+# Views over all genes of the filter bar's subset.
+GENE_SET_VIEWS = [volcano, sensitivity]
+ALL_VIEWS = [search, gene_filter, *GENE_SET_VIEWS, *GENE_VIEWS]

@@ -20,10 +20,13 @@ import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from compute import sensitivity
 from compute.store import ResultsStore
 
 _TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 GENOTYPES_TABLE = "genotypes"  # optional: gene_id, variant_id, person_id, dosage
+LOGO_TABLE = "ism_logo"  # optional (python -m compute ism-logo): ISM of every base around drivers
+MOTIF_TABLE = "motifs"  # optional (python -m compute motifs): motifs each SNV breaks or creates
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,8 @@ class Datasets:
         self._lookup: dict[str, dict[str, str]] = {}
         self._dosage: OrderedDict[tuple[str, str, str], pd.Series] = OrderedDict()
         self._genotype_files: dict[str, tuple[pq.ParquetFile, list[tuple]]] = {}
+        self._subsets: dict[tuple[str, str], pd.Series] = {}
+        self._population: dict[str, pd.DataFrame] = {}
 
     @property
     def names(self) -> list[str]:
@@ -97,6 +102,44 @@ class Datasets:
 
     def has_genotypes(self, name: str) -> bool:
         return self.stores[name].has_table(GENOTYPES_TABLE)
+
+    def subsets(self, name: str) -> list[str]:
+        """Gene subsets that mean something for this dataset (compute.sensitivity.SUBSETS keys)."""
+        return sensitivity.available_subsets(self.genes(name))
+
+    def subset_mask(self, name: str, subset: str | None) -> pd.Series:
+        """Boolean per row of genes(name); unknown or unavailable subsets mean all genes."""
+        if subset not in self.subsets(name):
+            subset = "all"
+        key = (name, subset)
+        with self._lock:
+            if key not in self._subsets:
+                self._subsets[key] = sensitivity.subset_mask(self.genes(name), subset).astype(bool)
+            return self._subsets[key]
+
+    def logo_rows(self, name: str, gene_id: str, variant_id: str) -> pd.DataFrame | None:
+        """One SNV's rows of the ISM logo table (offset, ref, A, C, G, T); None without the table."""
+        store = self.stores[name]
+        if not store.has_table(LOGO_TABLE):
+            return None
+        filters = [("gene_id", "==", gene_id), ("variant_id", "==", variant_id)]
+        rows = pd.read_parquet(store.path / f"{LOGO_TABLE}.parquet", filters=filters)
+        return rows.sort_values("offset").reset_index(drop=True)
+
+    def motif_rows(self, name: str, variant_id: str) -> pd.DataFrame | None:
+        """Motif scan rows of one SNV; None when the dataset has no motif scan."""
+        store = self.stores[name]
+        if not store.has_table(MOTIF_TABLE):
+            return None
+        path = store.path / f"{MOTIF_TABLE}.parquet"
+        return pd.read_parquet(path, filters=[("variant_id", "==", variant_id)])
+
+    def population(self, name: str) -> pd.DataFrame:
+        """Reference scores and mean expression per gene (compute.sensitivity.population_table), cached."""
+        with self._lock:
+            if name not in self._population:
+                self._population[name] = sensitivity.population_table(self.stores[name])
+            return self._population[name]
 
     def describe(self, name: str) -> str:
         manifest = self.stores[name].manifest
@@ -142,11 +185,20 @@ class Datasets:
             return data
 
     def drivers(self, name: str) -> pd.DataFrame:
-        """TSS distance of every driver SNV of a dataset (read once; one column, for speed)."""
+        """gene_id and TSS distance of every driver SNV of a dataset (read once; two columns, for speed)."""
         with self._lock:
             if name not in self._drivers:
-                self._drivers[name] = self.stores[name].drivers(columns=["tss_distance"])
+                self._drivers[name] = self.stores[name].drivers(columns=["gene_id", "tss_distance"])
             return self._drivers[name]
+
+    def subset_drivers(self, name: str, subset: str | None) -> pd.DataFrame:
+        """Drivers of the genes in a subset (all drivers for all genes)."""
+        drivers = self.drivers(name)
+        if subset in (None, "all"):
+            return drivers
+        genes = self.genes(name)
+        keep = set(genes.gene_id[self.subset_mask(name, subset).to_numpy(bool)])
+        return drivers.loc[drivers.gene_id.isin(keep)]
 
     def dosage(self, name: str, gene_id: str, variant_id: str) -> pd.Series | None:
         """Dosage (0/1/2) per person_id of one SNV, if the store has the optional genotypes table.

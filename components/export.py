@@ -29,9 +29,17 @@ function(n, format) {
 
 
 def register_exports(
-    app: Dash, datasets: Datasets, view: str, frame: Callable[[Datasets, Selection], pd.DataFrame]
+    app: Dash,
+    datasets: Datasets,
+    view: str,
+    frame: Callable[..., pd.DataFrame],
+    filtered: bool = False,
 ) -> None:
-    """PNG/SVG buttons (client side) and the CSV download (server side) of one panel."""
+    """PNG/SVG buttons (client side) and the CSV download (server side) of one panel.
+
+    `frame(datasets, selection)` gives the plotted data; with `filtered` it also
+    takes the gene subset of the filter bar, `frame(datasets, selection, subset)`.
+    """
     for fmt in ("png", "svg"):
         app.clientside_callback(
             _DOWNLOAD_IMAGE % {"view": view},
@@ -45,12 +53,13 @@ def register_exports(
         Output(f"{view}-download", "data"),
         Input(f"{view}-csv", "n_clicks"),
         State("app-selection", "data"),
+        State("filter-subset", "value"),
         prevent_initial_call=True,
     )
-    def download_csv(n_clicks, selection):
+    def download_csv(n_clicks, selection, subset):
         sel = Selection.from_dict(selection)
         if not n_clicks or sel is None:
             return no_update
-        data = frame(datasets, sel)
+        data = frame(datasets, sel, subset) if filtered else frame(datasets, sel)
         name = "_".join(p for p in (view, sel.dataset, sel.gene_id) if p)
         return dcc.send_data_frame(data.to_csv, f"{name}.csv", index=False)

@@ -9,6 +9,7 @@ from dash import Dash, Input, Output, html
 
 from components.data import Datasets, Selection
 from components.snv_common import flag, support
+from compute.sensitivity import ALL_TRACK_R
 
 VIEW = "card"
 
@@ -32,8 +33,11 @@ def _number(value, digits: int = 3) -> str:
 def rows(gene: pd.Series) -> list[tuple[str, str]]:
     """(label, value) pairs shown on the card, in order."""
     significant = "yes" if bool(gene["significant"]) else "no"
+    all_tracks = next((c for c in ALL_TRACK_R if c in gene.index), None)
+    extra = [("r, all tracks (elastic net)", _number(gene[all_tracks]))] if all_tracks else []
     return [
         ("r (predicted vs observed)", _number(gene["r"])),
+        *extra,
         ("p of r", _number(gene["p_r"])),
         ("p (null model)", _number(gene["p_null"])),
         ("q (BH)", _number(gene["q_bh"])),

@@ -1,6 +1,6 @@
 """Linked selection through the URL.
 
-Every click (search, volcano point, SNV in any view, driver on the card)
+Every click (search, volcano or sensitivity point, SNV in any view, driver on the card)
 becomes a new URL; the URL is parsed into the one `app-selection` store that
 every view listens to. So links can be shared and the back button works.
 """
@@ -16,6 +16,7 @@ from components.snv_common import clicked_snv
 
 log = logging.getLogger(__name__)
 SNV_GRAPHS = ["ism_eqtl-graph", "locus-graph", "tss_hist-graph"]
+GENE_GRAPHS = ["volcano-graph", "sensitivity-graph"]  # points carry customdata [gene_id, ...]
 
 
 def layout() -> list:
@@ -67,12 +68,13 @@ def register(app: Dash, datasets: Datasets) -> None:
         Output("search-dropdown", "value"),
         Input("search-dropdown", "value"),
         Input("volcano-graph", "clickData"),
+        Input("sensitivity-graph", "clickData"),
         *[Input(g, "clickData") for g in SNV_GRAPHS],
         Input({"type": "card-snv", "index": ALL}, "n_clicks"),
         State("app-selection", "data"),
         prevent_initial_call=True,
     )
-    def navigate(gene_choice, volcano_click, *rest):
+    def navigate(gene_choice, *rest):
         selection = rest[-1]
         sel = Selection.from_dict(selection)
         trigger = ctx.triggered_id
@@ -82,9 +84,9 @@ def register(app: Dash, datasets: Datasets) -> None:
             if not gene_choice or datasets.find_gene(sel.dataset, str(gene_choice)) is None:
                 return no_update, no_update
             return gene_url(sel.dataset, url_name(datasets, sel.dataset, gene_choice)), None
-        if trigger == "volcano-graph":
+        if trigger in GENE_GRAPHS:
             try:
-                gene_id = str(volcano_click["points"][0]["customdata"][0])
+                gene_id = str(ctx.triggered[0]["value"]["points"][0]["customdata"][0])
             except (KeyError, IndexError, TypeError):
                 return no_update, no_update
             if datasets.find_gene(sel.dataset, gene_id) is None:

@@ -1,7 +1,8 @@
 """Where drivers sit: histograms of driver distance to the TSS, all genes and the selected one.
 
 Two panels: +/-70 kb in 1 kb bins and a +/-1 kb zoom in 50 bp bins. Bars count
-the drivers of all genes; triangles mark the selected gene's drivers.
+the drivers of all genes (or of the filter bar's gene subset); triangles mark
+the selected gene's drivers.
 Distance = SNV position - TSS, not flipped by strand (as in the paper).
 """
 
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 from dash import Dash, Input, Output, html
 
-from components import theme
+from components import gene_filter, theme
 from components.data import Datasets, Selection
 from components.export import register_exports
 from components.snv_common import flag, support
@@ -36,8 +37,8 @@ def bin_counts(distance: np.ndarray, half: int, width: int) -> tuple[np.ndarray,
     return edges, counts
 
 
-def frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
-    everyone = datasets.drivers(sel.dataset)["tss_distance"].to_numpy(float)
+def frame(datasets: Datasets, sel: Selection, subset: str | None = None) -> pd.DataFrame:
+    everyone = datasets.subset_drivers(sel.dataset, subset)["tss_distance"].to_numpy(float)
     mine = np.array([])
     if sel.gene_id is not None:
         variants = datasets.gene(sel.dataset, sel.gene_id).variants
@@ -109,11 +110,13 @@ def figure(data: pd.DataFrame, drivers: pd.DataFrame, gene_name: str | None, rev
     return {"data": traces, "layout": theme.layout(height=340, revision=revision, bargap=0, **axes)}
 
 
-def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
-    everyone = datasets.drivers(sel.dataset)
+def render(datasets: Datasets, sel: Selection, subset: str | None = None) -> tuple[dict, str]:
+    subset = gene_filter.chosen(datasets, sel.dataset, subset)
+    everyone = datasets.subset_drivers(sel.dataset, subset)
     if everyone.empty:
-        return theme.message_figure("This dataset has no driver SNVs.", height=340), ""
-    data = frame(datasets, sel)
+        where = "This dataset" if subset == "all" else "This gene subset"
+        return theme.message_figure(f"{where} has no driver SNVs.", height=340), ""
+    data = frame(datasets, sel, subset)
     drivers = pd.DataFrame(columns=["variant_id", "tss_distance", "supported"])
     gene_name = None
     if sel.gene_id is not None:
@@ -122,18 +125,22 @@ def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
         if not gene.variants.empty:
             drivers = gene.variants.loc[flag(gene.variants.is_driver)]
     beyond = int((everyone["tss_distance"].abs() > PANELS[0][1]).sum())
-    note = f"{len(everyone):,} drivers in all genes; {beyond:,} lie beyond ±70 kb and are not shown."
+    genes = "all genes" if subset == "all" else gene_filter.LABELS[subset]
+    note = f"{len(everyone):,} drivers in {genes}; {beyond:,} lie beyond ±70 kb and are not shown."
     return figure(data, drivers, gene_name, sel.gene_id or ""), note
 
 
 def register(app: Dash, datasets: Datasets) -> None:
     @app.callback(
-        Output(f"{VIEW}-graph", "figure"), Output(f"{VIEW}-note", "children"), Input("app-selection", "data")
+        Output(f"{VIEW}-graph", "figure"),
+        Output(f"{VIEW}-note", "children"),
+        Input("app-selection", "data"),
+        Input("filter-subset", "value"),
     )
-    def update(selection):
+    def update(selection, subset):
         sel = Selection.from_dict(selection)
         if sel is None:
             return theme.message_figure("Loading…", height=340), ""
-        return render(datasets, sel)
+        return render(datasets, sel, subset)
 
-    register_exports(app, datasets, VIEW, frame)
+    register_exports(app, datasets, VIEW, frame, filtered=True)

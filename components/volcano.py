@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from dash import Dash, Input, Output, Patch, State, dcc, html
 
-from components import theme
+from components import gene_filter, theme
 from components.data import Datasets, Selection
 from components.export import register_exports
 
@@ -30,9 +30,10 @@ def layout() -> html.Section:
     return panel
 
 
-def frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
+def frame(datasets: Datasets, sel: Selection, subset: str | None = None) -> pd.DataFrame:
+    """The plotted genes: those of the filter bar's subset (all genes by default)."""
     genes = datasets.genes(sel.dataset)
-    out = genes[COLUMNS].copy()
+    out = genes.loc[datasets.subset_mask(sel.dataset, subset).to_numpy(bool), COLUMNS].copy()
     out["neg_log10_p_null"] = neg_log10(out["p_null"].to_numpy(float))
     return out
 
@@ -103,14 +104,23 @@ def highlight_trace(data: pd.DataFrame, selected: str | None) -> dict:
     }  # fmt: skip
 
 
-def render(datasets: Datasets, sel: Selection, shown: str | None) -> tuple[dict | Patch, str]:
-    """Full figure for a new dataset, else a Patch that moves the highlight."""
-    data = frame(datasets, sel)
-    if shown == sel.dataset:
+def shown_key(dataset: str, subset: str | None) -> str:
+    """What the full figure shows: the dataset, and the gene subset when it is not all genes."""
+    return dataset if subset in (None, "all") else f"{dataset}|{subset}"
+
+
+def render(
+    datasets: Datasets, sel: Selection, shown: str | None, subset: str | None = None
+) -> tuple[dict | Patch, str]:
+    """Full figure for a new dataset or subset, else a Patch that moves the highlight."""
+    subset = gene_filter.chosen(datasets, sel.dataset, subset)
+    key = shown_key(sel.dataset, subset)
+    data = frame(datasets, sel, subset)
+    if shown == key:
         patch = Patch()
         patch["data"][HIGHLIGHT_TRACE] = highlight_trace(data, sel.gene_id)
-        return patch, sel.dataset
-    return figure(data, sel.gene_id, sel.dataset), sel.dataset
+        return patch, key
+    return figure(data, sel.gene_id, key), key
 
 
 def register(app: Dash, datasets: Datasets) -> None:
@@ -118,12 +128,13 @@ def register(app: Dash, datasets: Datasets) -> None:
         Output(f"{VIEW}-graph", "figure"),
         Output(f"{VIEW}-shown", "data"),
         Input("app-selection", "data"),
+        Input("filter-subset", "value"),
         State(f"{VIEW}-shown", "data"),
     )
-    def update(selection, shown):
+    def update(selection, subset, shown):
         sel = Selection.from_dict(selection)
         if sel is None:
             return theme.message_figure("Loading…", height=420), None
-        return render(datasets, sel, shown)
+        return render(datasets, sel, shown, subset)
 
-    register_exports(app, datasets, VIEW, frame)
+    register_exports(app, datasets, VIEW, frame, filtered=True)

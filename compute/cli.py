@@ -60,7 +60,71 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reverse-complement", action="store_true", help="average with the reverse complement")
     p.add_argument("--shifts", type=int, nargs="*", default=[], help="also average over these bp shifts")
     p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument(
+        "--all-tracks", metavar="CSV",
+        help="also score with an elastic net over all tracks (tracks,weights CSV with an offset row, "
+        "e.g. data/published/source/GTExWeights.csv): people column predicted_all_tracks, gene r_all_tracks",
+    )  # fmt: skip
     p.add_argument("--no-gradients", action="store_true", help="skip gradient x input")
+    _add_stats_args(p)
+    p.add_argument("--no-progress", action="store_true")
+
+    p = sub.add_parser(
+        "cnn-baseline",
+        help="train the simple CNN on reference windows, predict people from haplotypes, write a store",
+    )
+    _add_cohort_args(p)
+    p.set_defaults(window=40_001)
+    p.add_argument("--out", required=True, help="results store directory (created or resumed)")
+    p.add_argument("--gene", nargs="+", help="only these gene IDs (default: all genes of the cohort)")
+    p.add_argument("--kernels", type=int, default=900, help="conv kernels")
+    p.add_argument("--kernel-width", type=int, default=10, help="conv kernel width in bp")
+    p.add_argument("--pool", type=int, default=900, help="average pooling width in bp")
+    p.add_argument("--hidden", type=int, default=200, help="units of the dense layer")
+    p.add_argument("--epochs", type=int, default=50, help="most epochs (early stopping on validation)")
+    p.add_argument("--patience", type=int, default=5, help="epochs without a better validation MSE")
+    p.add_argument("--train-batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--validation", type=float, default=0.1, help="fraction of genes for early stopping")
+    p.add_argument("--test", type=float, default=0.1, help="fraction of genes held out for evaluation")
+    p.add_argument("--batch-size", type=int, default=32, help="sequences scored at a time")
+    p.add_argument("--device", default="cpu", help="cpu (default, deterministic), cuda, cuda:N or auto")
+    p.add_argument("--no-gradients", action="store_true", help="skip gradient x input")
+    _add_stats_args(p)
+    p.add_argument("--no-progress", action="store_true")
+
+    p = sub.add_parser(
+        "finetune", help="fine-tune on personal genomes (split over people and genes), evaluate into a store"
+    )
+    _add_cohort_args(p)
+    model = p.add_mutually_exclusive_group(required=True)
+    model.add_argument("--weights", help="local Enformer directory to start from (save_pretrained)")
+    model.add_argument(
+        "--small", nargs="?", const="{}", metavar="JSON",
+        help="start from a small random Enformer (hyper-parameters as JSON, e.g. '{\"dim\": 24}')",
+    )  # fmt: skip
+    p.add_argument("--out", required=True, metavar="MODEL_DIR", help="fine-tuned model directory")
+    p.add_argument("--results", metavar="DIR", help="evaluation store on the held-out people (default: none)")
+    p.add_argument("--track", type=int, default=4980, help="track trained (or a new head's start)")
+    p.add_argument("--new-head", metavar="NAME", help="train a new one-track output head NAME")
+    p.add_argument("--summary", choices=["sum_log", "sum"], default="sum_log")
+    p.add_argument("--loss", choices=["mse", "rank", "mse+rank"], default="mse",
+                   help="MSE of centred values per gene, pairwise ranking, or both")  # fmt: skip
+    p.add_argument("--rank-weight", type=float, default=1.0)
+    p.add_argument("--freeze-trunk", action="store_true", help="train the output head only")
+    p.add_argument("--dropout", action="store_true", help="keep the model's dropout on while training")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: mixed precision")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--people-per-step", type=int, default=64, help="training people per gene step (0: all)")
+    p.add_argument("--accumulate", type=int, default=1, help="genes per optimiser step (accumulation)")
+    p.add_argument("--validation", type=float, default=0.15, help="fraction of people for validation")
+    p.add_argument("--test", type=float, default=0.15, help="fraction of people held out for the evaluation")
+    p.add_argument("--test-genes", type=float, default=0.2, help="fraction of genes held out")
+    p.add_argument("--resume", action="store_true", help="carry on from MODEL_DIR/checkpoint.pt")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    p.add_argument("--no-gradients", action="store_true", help="skip gradient x input in the evaluation")
     _add_stats_args(p)
     p.add_argument("--no-progress", action="store_true")
 
@@ -81,6 +145,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("src", metavar="SRC", help="folder with the published files (see its SOURCE.md)")
     p.add_argument("dir", metavar="DIR", help="results store to write (the files are copied to DIR/source)")
+
+    p = sub.add_parser("ism-logo", help="ISM of every base around the driver SNVs of a store (logo panel)")
+    p.add_argument("store", metavar="STORE", help="computed results store")
+    p.add_argument("--weights", help="local Enformer directory (default: the one the manifest records)")
+    p.add_argument("--fasta", help="reference FASTA (default: the one the manifest records)")
+    p.add_argument("--flank", type=int, default=10, help="bp each side of the SNV")
+    p.add_argument(
+        "--snvs", choices=["drivers", "all"], default="drivers",
+        help="drivers (plus the largest-|ISM| SNV of genes without drivers), or every SNV",
+    )  # fmt: skip
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+
+    p = sub.add_parser(
+        "compare", help="sign agreement of significant correlations between two stores (e.g. ensembling)"
+    )
+    p.add_argument("a", metavar="A", help="reference store (e.g. without ensembling)")
+    p.add_argument("b", metavar="B", help="store of the same genes computed another way")
 
     p = sub.add_parser("motifs", help="JASPAR motifs the driver SNVs of a computed store break or create")
     p.add_argument("store", metavar="STORE", help="results store (computed: it needs REF/ALT and the FASTA)")
@@ -109,6 +190,31 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--seed", type=int, default=2023, help="random seed (default 2023)")
     q.add_argument("--genes", nargs="+", help="gene names or IDs to compute (default: all 25 of the region)")
     q.add_argument("--no-progress", action="store_true")
+
+    p = sub.add_parser(
+        "bench", help="throughput of the Enformer engine against a naive loop, with correctness checks"
+    )
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    p.add_argument(
+        "--config", choices=["small", "full"], default="small",
+        help="small random Enformer, or the full-size architecture (random weights, 196,608 bp)",
+    )  # fmt: skip
+    p.add_argument("--seconds", type=float, default=5.0, help="time per measurement (at least one call)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--snvs", dest="n_snvs", type=int, default=32, help="SNVs per ISM call")
+    p.add_argument("--window", type=int, default=4096, help="window of the small config in bp")
+    p.add_argument("--hparams", help="small config: JSON of Enformer hyper-parameters, e.g. '{\"dim\": 24}'")
+    p.add_argument("--compile", action="store_true", help="also measure under torch.compile")
+    p.add_argument("--workers", type=int, default=1, help="CPU threads building one-hot batches (0: none)")
+    p.add_argument("--people", type=int, default=0, help="first N people of the VCF (0: all)")
+    p.add_argument("--vcf", help="phased VCF of the haplotype set (default: shapeit4 1000 Genomes example)")
+    p.add_argument("--profile", action="store_true", help="print a torch.profiler summary")
+    p.add_argument(
+        "--threads", type=int, default=0,
+        help="torch CPU threads (default: torch's choice; 1 avoids oversubscribing a shared machine)",
+    )  # fmt: skip
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", help="also write the figures to this JSON file")
 
     return parser
 
@@ -189,6 +295,7 @@ def _precompute(args: argparse.Namespace) -> int:
             shifts=tuple(args.shifts),
             batch_size=args.batch_size,
             device=args.device,
+            all_tracks=args.all_tracks,
         ),
         stats=StatsOptions(
             null_draws=args.null_draws,
@@ -208,6 +315,84 @@ def _precompute(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     return _print_status(store.path)
+
+
+@command("cnn-baseline")
+def _cnn_baseline(args: argparse.Namespace) -> int:
+    from compute.cnn_baseline import CNNSettings, SplitOptions, run_cnn_baseline
+    from compute.cnn_model import CNNConfig, TrainOptions
+    from compute.pipeline import CohortFiles, StatsOptions
+
+    for name in ("kernels", "kernel_width", "pool", "hidden", "epochs", "patience", "train_batch_size",
+                 "batch_size"):
+        if getattr(args, name) < 1:
+            flag = "--" + name.replace("_", "-")
+            raise InputError(f"{flag}: expected a positive number, found {getattr(args, name)}")
+    if not args.lr > 0:
+        raise InputError(f"--lr: expected a positive learning rate, found {args.lr}")
+    config = CNNConfig(args.window, args.kernels, args.kernel_width, args.pool, args.hidden)
+    if config.n_bins < 1:
+        raise InputError(
+            f"--window {args.window}: too short for --kernel-width {args.kernel_width} and "
+            f"--pool {args.pool} (expected at least {args.kernel_width - 1 + args.pool})"
+        )
+    settings = CNNSettings(
+        config=config,
+        training=TrainOptions(args.epochs, args.train_batch_size, args.lr, args.patience, args.seed),
+        split=SplitOptions(args.validation, args.test, args.seed),
+        stats=StatsOptions(
+            null_draws=args.null_draws, seed=args.seed, convention=args.convention,
+            predixcan=not args.no_predixcan,
+        ),  # fmt: skip
+        gradients=not args.no_gradients,
+        batch_size=args.batch_size,
+        device=args.device,
+    )
+    files = CohortFiles(args.fasta, args.vcf, args.genes, args.expression, args.missing)
+    store = run_cnn_baseline(files, settings, args.out, genes=args.gene, progress=not args.no_progress)
+    summary = store.manifest.get("cnn", {})
+    print(
+        "CNN reference score vs mean expression: "
+        + ", ".join(f"{s} r = {summary.get(f'r_{s}', float('nan')):.3f} ({summary.get(f'n_{s}', 0)} genes)"
+                    for s in ("train", "validation", "test"))
+    )
+    return _print_status(store.path)
+
+@command("finetune")
+def _finetune(args: argparse.Namespace) -> int:
+    import json
+
+    from compute.finetune import FinetuneOptions, run_finetune
+    from compute.pipeline import StatsOptions
+
+    try:
+        small = json.loads(args.small) if args.small is not None else None
+    except json.JSONDecodeError as err:
+        raise InputError(f"--small {args.small!r}: expected a JSON object ({err})") from None
+    options = FinetuneOptions(
+        window=args.window, track=args.track, new_head=args.new_head, summary=args.summary, loss=args.loss,
+        rank_weight=args.rank_weight, freeze_trunk=args.freeze_trunk, dropout=args.dropout,
+        precision=args.precision, epochs=args.epochs, learning_rate=args.lr, weight_decay=args.weight_decay,
+        people_per_step=args.people_per_step, accumulate=args.accumulate,
+        validation_fraction=args.validation, test_fraction=args.test, test_gene_fraction=args.test_genes,
+        seed=args.seed,
+    )  # fmt: skip
+    stats = StatsOptions(null_draws=args.null_draws, seed=args.seed, convention=args.convention,
+                         predixcan=not args.no_predixcan)  # fmt: skip
+    files = {"fasta": args.fasta, "vcf": args.vcf, "genes": args.genes, "expression": args.expression}
+    result, store = run_finetune(
+        files, options, args.out, weights=args.weights, small=small, results=args.results, stats=stats,
+        missing=args.missing, device=args.device, resume=args.resume, gradients=not args.no_gradients,
+        progress=not args.no_progress,
+    )  # fmt: skip
+    best = result.history[result.best_epoch]
+    print(f"{args.out}: best epoch {result.best_epoch}, mean validation r {best['validation_r']:.3f}")
+    if store is not None:
+        from compute.finetune_eval import summary_table
+
+        print(f"{store.path}: r on {len(result.split.test_people)} held-out people")
+        print(summary_table(store.genes()).to_string(index=False, float_format="%.3f"))
+    return 0
 
 
 @command("status")
@@ -254,6 +439,39 @@ def _import_published(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("ism-logo")
+def _ism_logo(args: argparse.Namespace) -> int:
+    from compute.logo_ism import LOGO_TABLE, store_logo_ism
+
+    table = store_logo_ism(
+        args.store,
+        weights=args.weights,
+        fasta=args.fasta,
+        flank=args.flank,
+        device=args.device,
+        snvs=args.snvs,
+    )
+    print(f"{args.store}/{LOGO_TABLE}.parquet: ISM of {table.variant_id.nunique()} SNVs, +/-{args.flank} bp")
+    return 0
+
+
+@command("compare")
+def _compare(args: argparse.Namespace) -> int:
+    from compute.sensitivity import compare_stores
+
+    result = compare_stores(args.a, args.b)
+    agreement = result["agreement"]
+    print(
+        f"{agreement.n_shared} genes in both; of {agreement.n_significant} significant in A, "
+        f"{agreement.n_same_sign} keep the sign of r in B ({agreement.fraction:.1%}); "
+        f"{agreement.n_significant_both} significant in both"
+    )
+    print(f"r across genes of r(A) vs r(B): {result['r_across_genes']:.3f}")
+    if result["only_a"] or result["only_b"]:
+        print(f"genes only in A: {result['only_a']}, only in B: {result['only_b']} (left out)")
+    return 0
+
+
 @command("motifs")
 def _motifs(args: argparse.Namespace) -> int:
     from compute.motifs import scan_store
@@ -273,6 +491,19 @@ def _motifs(args: argparse.Namespace) -> int:
             f"  {row.group_a} {row.changed_a}/{row.n_a} vs {row.group_b} {row.changed_b}/{row.n_b}: "
             f"odds ratio {row.odds_ratio:.3g}, Fisher p = {row.p_value:.3g}"
         )
+    return 0
+
+
+@command("bench")
+def _bench(args: argparse.Namespace) -> int:
+    import json
+
+    from compute.bench import run_benchmark
+
+    result = run_benchmark(args)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(result, fh, indent=1)
     return 0
 
 

@@ -54,17 +54,25 @@ def decode(tokens: np.ndarray) -> str:
     return _DECODE[np.asarray(tokens, dtype=np.uint8)].tobytes().decode("ascii")
 
 
-def one_hot(tokens: np.ndarray | torch.Tensor) -> torch.Tensor:
+def one_hot(tokens: np.ndarray | torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     """Tokens `(..., L)` -> float32 one-hot `(..., L, 4)`, channels A,C,G,T, N all zero.
 
     The same encoding as enformer-pytorch's `seq_indices_to_one_hot` (which drops
     the fifth class, N). Made per batch: a numpy batch by a table lookup on the CPU,
     a tensor by comparison on its own device (4x faster than `F.one_hot` on a CPU).
+    `out`: a float32 CPU tensor of the result's shape (e.g. in pinned memory) to
+    write a numpy batch into, saving a copy.
     """
     import torch
 
     if isinstance(tokens, np.ndarray):
-        return torch.from_numpy(_ONE_HOT[tokens])
+        if out is None:
+            return torch.from_numpy(_ONE_HOT[tokens])
+        if out.dtype != torch.float32 or tuple(out.shape) != (*tokens.shape, 4):
+            expected = (*tokens.shape, 4)
+            raise ValueError(f"out: expected float32 {expected}, found {out.dtype} {tuple(out.shape)}")
+        np.take(_ONE_HOT, tokens, axis=0, out=out.numpy())
+        return out
     t = tokens.to(torch.uint8) if tokens.dtype != torch.uint8 else tokens
     return (t.unsqueeze(-1) == torch.arange(4, dtype=torch.uint8, device=t.device)).float()
 

@@ -535,6 +535,23 @@ def score_tokens(model: Model, tokens, spec: ModelSpec | None = None, *, batch_s
     return torch.cat(out).double().numpy()
 
 
+def one_hot_values(model: Model, spec: ModelSpec, x: torch.Tensor, bins: tuple[int, ...]) -> torch.Tensor:
+    """`member_values` for a (B, L, 4) one-hot batch already on the device: (B, bins) track values.
+
+    Callers hold `precision(model, spec)` and inference mode.
+    """
+    tower_fn, after_fn = parts(model, spec)
+    x = x.to(model.dtype)
+    total = None
+    members = spec.members()
+    for shift, rc in members:
+        positions = member_bins(model, bins, rc)
+        t = tower_fn(model.enformer, transform_one_hot(x, shift, rc))
+        v = after_fn(model.enformer, t, positions, spec.head, spec.track)
+        total = v if total is None else total + v
+    return total / len(members)
+
+
 def check_snvs(
     model: Model, ref_tokens, positions, name: str = "positions"
 ) -> tuple[torch.Tensor, np.ndarray]:

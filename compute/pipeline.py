@@ -27,6 +27,7 @@ from compute.store import ResultsStore, safe_gene_id
 
 if TYPE_CHECKING:
     from compute.model import Model, ModelSpec
+    from compute.track_heads import TrackWeights
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,9 @@ class ModelOptions:
     shifts: tuple[int, ...] = ()
     batch_size: int = 4
     device: str = "auto"
+    # The paper's elastic net over all tracks (a `tracks,weights` CSV such as GTExWeights.csv):
+    # when given, every person also gets the all-track score, in the same forward pass.
+    all_tracks: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,17 @@ def prepare_model(options: ModelOptions, window: int | None) -> tuple[Model, Mod
     return model, spec, window
 
 
+def prepare_track_weights(options: ModelOptions, model: Model) -> TrackWeights | None:
+    """The all-track head's weights, checked against the model's track count; None when not asked."""
+    if options.all_tracks is None:
+        return None
+    from compute.track_heads import check_track_count, load_track_weights
+
+    weights = load_track_weights(options.all_tracks)
+    check_track_count(model, weights, model_spec(options).head)
+    return weights
+
+
 class GeneWorker:
     """Opens a cohort and a model once, then computes one gene at a time.
 
@@ -131,6 +146,7 @@ class GeneWorker:
         else:
             self.spec = model_spec(settings.model)
         self.model = model
+        self.track_weights = prepare_track_weights(settings.model, model)
         self.cohort = load_cohort(
             fasta=files.fasta,
             vcf=files.vcf,
@@ -163,10 +179,25 @@ class GeneWorker:
         alt_tokens = snv_tokens(window)
         hap_offsets, carried, carries = haplotype_snvs(window, offsets)
         batch = self.settings.model.batch_size
-        hap_scores = score_haplotypes(
-            self.model, self.spec, ref_tokens, hap_offsets, carried, carries, batch_size=batch
-        )
-        ref_score = float(score_tokens(self.model, ref_tokens[None], self.spec, batch_size=1)[0])
+        extra = {}
+        if self.track_weights is None:
+            hap_scores = score_haplotypes(
+                self.model, self.spec, ref_tokens, hap_offsets, carried, carries, batch_size=batch
+            )
+            ref_score = float(score_tokens(self.model, ref_tokens[None], self.spec, batch_size=1)[0])
+        else:
+            from compute.track_heads import score_haplotypes_heads, score_tokens_heads
+
+            tw = self.track_weights
+            heads = score_haplotypes_heads(
+                self.model, self.spec, tw, ref_tokens, hap_offsets, carried, carries, batch_size=batch
+            )
+            ref_heads = score_tokens_heads(self.model, self.spec, tw, ref_tokens[None], batch_size=1)
+            hap_scores, ref_score = heads.single, float(ref_heads.single[0])
+            extra = {
+                "hap_scores_all_tracks": heads.all_tracks,
+                "ref_score_all_tracks": ref_heads.all_tracks[0],
+            }
         ism_values = ism(self.model, self.spec, ref_tokens, offsets, alt_tokens, batch_size=batch)
         grads = (
             grad_x_input(self.model, self.spec, ref_tokens, offsets, alt_tokens)
@@ -180,6 +211,7 @@ class GeneWorker:
             "ref_score": ref_score,
             "ism": ism_values,
             "grad_x_input": grads,
+            **extra,
         }
 
     def run(self, gene_id: str) -> GeneResult:
@@ -273,6 +305,17 @@ def assemble_gene(
             "observed": observed,
         }
     )
+    if "hap_scores_all_tracks" in outputs:
+        from compute.correlation import pearson
+
+        all_tracks = np.asarray(outputs["hap_scores_all_tracks"], dtype=float).mean(axis=1)
+        people_frame["predicted_all_tracks"] = all_tracks
+        r_all, p_all = pearson(all_tracks, observed)
+        row.update(
+            r_all_tracks=r_all,
+            p_r_all_tracks=p_all,
+            ref_score_all_tracks=float(outputs["ref_score_all_tracks"]),
+        )
     null = pd.DataFrame({"draw": np.arange(len(stats.null_r)), "r": stats.null_r})
     return GeneResult(gene_id, row, people_frame, variants, null)
 
@@ -316,6 +359,10 @@ def run_manifest(files: CohortFiles, settings: RunSettings, gene_ids: Sequence[s
         inputs[name] = {"path": str(path), "sha256": file_digest(path)}
     model = asdict(settings.model)
     model["weights_sha256"] = weights_digest(settings.model.weights)
+    if settings.model.all_tracks is None:
+        model.pop("all_tracks")  # so that stores made before the option existed still resume
+    else:
+        model["all_tracks_sha256"] = file_digest(settings.model.all_tracks)
     model.pop("batch_size")
     model.pop("device")  # where it ran does not change the numbers we promise to reproduce
     return {
@@ -356,6 +403,7 @@ def precompute(
     # The driver of a Ray run only checks the model: on the CPU, leaving GPUs to the actors.
     check_options = replace(settings.model, device="cpu") if backend == "ray" else settings.model
     model, _, window = prepare_model(check_options, settings.window)
+    prepare_track_weights(settings.model, model)
     settings = replace(settings, window=window)
     cohort = load_cohort(
         fasta=files.fasta,

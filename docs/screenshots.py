@@ -24,7 +24,9 @@ from werkzeug.serving import make_server
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
-PANELS = ["card", "volcano", "expression", "ism_eqtl", "locus", "tss_hist", "genotype"]
+PANELS = [
+    "card", "volcano", "expression", "ism_eqtl", "locus", "tss_hist", "genotype", "ism_logo", "sensitivity",
+]  # fmt: skip
 
 
 def free_port() -> int:

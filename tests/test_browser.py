@@ -208,6 +208,38 @@ def test_csv_and_svg_exports_download_files(site):
     assert "<svg" in next(downloads.glob("volcano.svg")).read_text()[:500]
 
 
+def test_gene_subset_filters_volcano_and_its_csv(site):
+    driver = site["driver"]
+    downloads = site["downloads"]
+    first = site["app"].datasets.names[0]
+    genes = site["app"].datasets.genes(first)
+    mask = site["app"].datasets.subset_mask(first, "test_set")
+    driver.get(f"{site['url']}/gene/DDX11?dataset={first}")
+    settle(driver)
+    wait_until(lambda: f"of {len(genes):,} genes" in (text_of(driver, "filter-count") or ""))
+    labels = driver.find_elements("css selector", "#filter-subset label")
+    option = [e for e in labels if "test set" in e.text][0]
+    option.click()
+    wait_until(lambda: text_of(driver, "filter-count") == f"{int(mask.sum()):,} of {len(genes):,} genes")
+    wait_until(lambda: "Enformer test set" in (text_of(driver, "tss_hist-note") or ""))
+    settle(driver)
+    points = driver.execute_script(
+        "const gd = document.querySelector('#volcano-graph .js-plotly-plot');"
+        "return gd.data.slice(0, 3).reduce((n, t) => n + t.x.length, 0);"
+    )
+    assert points == int(mask.sum())
+    button = driver.find_element("id", "volcano-csv")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
+    button.click()
+    files = wait_until(lambda: [f for f in downloads.glob(f"volcano_{first}_*.csv") if f.stat().st_size > 0])
+    assert len(files[0].read_text().splitlines()) == int(mask.sum()) + 1
+    labels = driver.find_elements("css selector", "#filter-subset label")
+    all_genes = [e for e in labels if "All" in e.text][0]
+    all_genes.click()  # leave the session's filter as it was
+    wait_until(lambda: text_of(driver, "filter-count") == f"{len(genes):,} of {len(genes):,} genes")
+    assert severe_logs(driver) == []
+
+
 def test_screenshots_of_every_view(site, tmp_path):
     from docs.screenshots import PANELS, take_screenshots
 

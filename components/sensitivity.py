@@ -1,0 +1,158 @@
+"""Sensitivity: the single-track r of every gene against the all-track (elastic-net) r, and summaries.
+
+The scatter has one point per gene of the filter bar's subset; the selected
+gene is ringed, a click selects a gene. Beside it, for the subset: genes,
+significant genes (and how many with r < 0), r across genes of the two heads,
+and the population-average r on all genes vs Enformer test-set genes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from dash import Dash, Input, Output, html
+
+from components import gene_filter, theme
+from components.data import Datasets, Selection
+from components.export import register_exports
+from compute import sensitivity
+
+VIEW = "sensitivity"
+HEIGHT = 400
+
+
+def layout() -> html.Section:
+    panel = theme.figure_panel(
+        VIEW,
+        "Single track vs all tracks",
+        description="Each point is a gene: r of the CAGE brain track (x) and of the elastic net over all "
+        "5,313 tracks (y). Click one to select it.",
+        height=HEIGHT,
+    )
+    panel.children.append(html.Div(id=f"{VIEW}-summary", className="summary"))
+    return panel
+
+
+def frame(datasets: Datasets, sel: Selection, subset: str | None = None) -> pd.DataFrame:
+    genes = datasets.genes(sel.dataset)
+    part = genes.loc[datasets.subset_mask(sel.dataset, subset).to_numpy(bool)]
+    column = sensitivity.all_track_column(genes)
+    out = part[["gene_id", "gene_name", "r", "significant"]].copy()
+    out["r_all_tracks"] = part[column].to_numpy(float) if column else np.nan
+    return out.reset_index(drop=True)
+
+
+def track_label(datasets: Datasets, dataset: str) -> str:
+    """The single track's name: CAGE brain for track 4980 (the paper's), else its index."""
+    model = datasets.store(dataset).manifest.get("model") or {}
+    track = model.get("track", model.get("track_index"))  # computed stores: track; published: track_index
+    return "CAGE brain, adult" if track in (None, 4980) else f"track {track}"
+
+
+def figure(
+    data: pd.DataFrame, selected: str | None, revision: str = "", track: str = "CAGE brain, adult"
+) -> dict:
+    sig = data["significant"].astype("boolean").fillna(False).to_numpy(bool)
+    hover = "<b>%{customdata[1]}</b> (%{customdata[0]})<br>r track = %{x:.3f}<br>r all tracks = %{y:.3f}"
+    traces = []
+    for name, mask, colour, size in [
+        ("not significant", ~sig, theme.NOT_SIGNIFICANT, 5),
+        ("significant (single track)", sig, theme.POSITIVE, 7),
+    ]:
+        part = data.loc[mask]
+        traces.append(
+            {
+                "type": "scattergl", "x": part["r"].to_numpy(float),
+                "y": part["r_all_tracks"].to_numpy(float), "mode": "markers",
+                "name": f"{name} ({len(part):,})",
+                "marker": {"color": colour, "size": size, "opacity": 0.75, "line": {"width": 0}},
+                "customdata": part[["gene_id", "gene_name"]].to_numpy(),
+                "hovertemplate": hover + "<extra></extra>",
+            }
+        )  # fmt: skip
+    row = data.loc[data["gene_id"] == selected] if selected else data.iloc[0:0]
+    traces.append(
+        {
+            "type": "scattergl", "x": row["r"].to_numpy(float), "y": row["r_all_tracks"].to_numpy(float),
+            "mode": "markers+text", "text": row["gene_name"].to_numpy(object), "textposition": "top center",
+            "showlegend": False, "name": "selected",
+            "marker": {"size": 16, "color": "rgba(0,0,0,0)", "line": {"color": theme.SELECTED, "width": 2.5}},
+            "customdata": row[["gene_id", "gene_name"]].to_numpy(),
+            "hovertemplate": "<b>%{text}</b><extra></extra>",
+        }
+    )  # fmt: skip
+    diagonal = {
+        "type": "line", "x0": -1, "y0": -1, "x1": 1, "y1": 1, "xref": "x", "yref": "y",
+        "line": {"color": "#888", "dash": "dot", "width": 1}, "layer": "below",
+    }  # fmt: skip
+    return {
+        "data": traces,
+        "layout": theme.layout(
+            height=HEIGHT, revision=revision, shapes=[diagonal],
+            xaxis=theme.axis(f"r, single track ({track})", range=[-1, 1]),
+            yaxis=theme.axis("r, all tracks (elastic net)", range=[-1, 1]),
+        ),
+    }  # fmt: skip
+
+
+def _fmt(value: float, digits: int = 3) -> str:
+    return "–" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def summary_rows(datasets: Datasets, dataset: str, subset: str) -> list[tuple[str, str]]:
+    """(label, value) pairs of the summary beside the scatter."""
+    genes = datasets.genes(dataset)
+    s = sensitivity.subset_summary(genes, subset)
+    rows = [
+        ("genes", f"{s.n_genes:,}"),
+        ("significant at FDR 5%", f"{s.n_significant:,} ({s.n_significant_negative:,} with r < 0)"),
+        ("median r", _fmt(s.median_r)),
+    ]
+    if s.tracks is not None:
+        rows.append(("r across genes, track vs all tracks", f"{_fmt(s.tracks.r)} (n = {s.tracks.n_genes:,})"))
+    population = datasets.population(dataset)
+    for key, label in (("all", "all genes"), ("test_set", "Enformer test-set genes")):
+        if key not in sensitivity.available_subsets(population):
+            continue
+        pop = sensitivity.population_r(population, key)
+        if pop is not None:
+            rows.append((f"population-average r, {label}", f"{_fmt(pop.r)} (n = {pop.n_genes:,})"))
+    return rows
+
+
+def render(datasets: Datasets, sel: Selection, subset: str | None = None) -> tuple[dict, str, html.Dl]:
+    subset = gene_filter.chosen(datasets, sel.dataset, subset)
+    summary = html.Dl(
+        [
+            part
+            for label, value in summary_rows(datasets, sel.dataset, subset)
+            for part in (html.Dt(label), html.Dd(value))
+        ]
+    )
+    data = frame(datasets, sel, subset)
+    if not np.isfinite(data["r_all_tracks"].to_numpy(float)).any():
+        message = "This dataset has no all-track r (precompute with --all-tracks WEIGHTS.csv)."
+        return theme.message_figure(message, height=HEIGHT), message, summary
+    where = "all genes" if subset == "all" else gene_filter.LABELS[subset]
+    note = f"{len(data):,} genes ({where}); dotted line: equal r."
+    track = track_label(datasets, sel.dataset)
+    return figure(data, sel.gene_id, f"{sel.dataset}|{subset}", track), note, summary
+
+
+def register(app: Dash, datasets: Datasets) -> None:
+    @app.callback(
+        Output(f"{VIEW}-graph", "figure"),
+        Output(f"{VIEW}-note", "children"),
+        Output(f"{VIEW}-summary", "children"),
+        Input("app-selection", "data"),
+        Input("filter-subset", "value"),
+    )
+    def update(selection, subset):
+        sel = Selection.from_dict(selection)
+        if sel is None:
+            return theme.message_figure("Loading…", height=HEIGHT), "", None
+        return render(datasets, sel, subset)
+
+    register_exports(app, datasets, VIEW, frame, filtered=True)
