@@ -12,6 +12,7 @@ from collections.abc import Callable
 import pandas as pd
 from dash import Dash, Input, Output, State, dcc, no_update
 
+from components import theme
 from components.data import Datasets, Selection
 
 _DOWNLOAD_IMAGE = """
@@ -63,3 +64,26 @@ def register_exports(
         data = frame(datasets, sel, subset) if filtered else frame(datasets, sel)
         name = "_".join(p for p in (view, sel.dataset, sel.gene_id) if p)
         return dcc.send_data_frame(data.to_csv, f"{name}.csv", index=False)
+
+
+def register_selection_view(
+    app: Dash,
+    datasets: Datasets,
+    view: str,
+    render: Callable[[Datasets, Selection], tuple],
+    frame: Callable[..., pd.DataFrame],
+    loading_height: int | None = None,
+) -> None:
+    """The callbacks of a panel that follows the selection: its figure and note, and its exports."""
+    loading = {} if loading_height is None else {"height": loading_height}
+
+    @app.callback(
+        Output(f"{view}-graph", "figure"), Output(f"{view}-note", "children"), Input("app-selection", "data")
+    )
+    def update(selection):
+        sel = Selection.from_dict(selection)
+        if sel is None:
+            return theme.message_figure("Loading…", **loading), ""
+        return render(datasets, sel)
+
+    register_exports(app, datasets, view, frame)

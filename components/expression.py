@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from dash import Dash, Input, Output, html
+from dash import Dash, html
 
 from components import theme
 from components.data import Datasets, Selection
-from components.export import register_exports
+from components.export import register_selection_view
 
 VIEW = "expression"
 PREDICTED_LABEL = "predicted expression: Enformer score (a.u.)"
@@ -128,13 +128,4 @@ def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
 
 
 def register(app: Dash, datasets: Datasets) -> None:
-    @app.callback(
-        Output(f"{VIEW}-graph", "figure"), Output(f"{VIEW}-note", "children"), Input("app-selection", "data")
-    )
-    def update(selection):
-        sel = Selection.from_dict(selection)
-        if sel is None:
-            return theme.message_figure("Loading…"), ""
-        return render(datasets, sel)
-
-    register_exports(app, datasets, VIEW, frame)
+    register_selection_view(app, datasets, VIEW, render, frame)

@@ -7,11 +7,11 @@ table has (gene_id, variant_id, person_id, dosage); otherwise it says so.
 from __future__ import annotations
 
 import pandas as pd
-from dash import Dash, Input, Output, html
+from dash import Dash, html
 
 from components import theme
 from components.data import Datasets, Selection
-from components.export import register_exports
+from components.export import register_selection_view
 
 VIEW = "genotype"
 LABELS = {0: "0 (REF/REF)", 1: "1 (REF/ALT)", 2: "2 (ALT/ALT)"}
@@ -82,13 +82,4 @@ def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
 
 
 def register(app: Dash, datasets: Datasets) -> None:
-    @app.callback(
-        Output(f"{VIEW}-graph", "figure"), Output(f"{VIEW}-note", "children"), Input("app-selection", "data")
-    )
-    def update(selection):
-        sel = Selection.from_dict(selection)
-        if sel is None:
-            return theme.message_figure("Loading…"), ""
-        return render(datasets, sel)
-
-    register_exports(app, datasets, VIEW, frame)
+    register_selection_view(app, datasets, VIEW, render, frame)

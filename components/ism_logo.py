@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from dash import Dash, Input, Output, html
+from dash import Dash, html
 
 from components import theme
 from components.data import Datasets, Selection
-from components.export import register_exports
+from components.export import register_selection_view
 from components.motif_logo import motif_logo_figure
 from compute.motifs import ism_logo_matrix
 
@@ -86,13 +86,4 @@ def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
 
 
 def register(app: Dash, datasets: Datasets) -> None:
-    @app.callback(
-        Output(f"{VIEW}-graph", "figure"), Output(f"{VIEW}-note", "children"), Input("app-selection", "data")
-    )
-    def update(selection):
-        sel = Selection.from_dict(selection)
-        if sel is None:
-            return theme.message_figure("Loading…", height=HEIGHT), ""
-        return render(datasets, sel)
-
-    register_exports(app, datasets, VIEW, frame)
+    register_selection_view(app, datasets, VIEW, render, frame, loading_height=HEIGHT)
