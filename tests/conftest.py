@@ -15,3 +15,14 @@ def external_data() -> Path:
     if not (EXTERNAL / ".complete").exists():
         pytest.fail("data/external/ is missing: run `bash data/fetch_debian_data.sh`")
     return EXTERNAL
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Small convolutions run fastest on one thread, above all on a shared machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

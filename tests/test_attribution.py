@@ -21,12 +21,7 @@ from compute.model import ModelSpec, one_hot, small_model, tower
 OFFSETS = np.array([0, 1, 6, 7, 8, 127, 128, 500, 1791, 2047, 2048, 2049, 3333, 3968, 4088, 4094, 4095])
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

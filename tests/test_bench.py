@@ -19,13 +19,7 @@ from compute.bench import (
 from compute.cli import main
 from compute.haplotypes import open_vcf, window_variants
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_small_benchmark_runs_and_checks(capsys, tmp_path, external_data):

@@ -3,7 +3,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from compute.cli import main
 from compute.errors import InputError
@@ -15,12 +14,7 @@ from compute.store import GENE_COLUMNS, VARIANT_COLUMNS, ResultsStore
 WINDOW = 4096
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -21,13 +21,7 @@ from compute.model import (
 COMPLEMENT = np.array([3, 2, 1, 0, 4], dtype=np.uint8)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small convolutions run fastest on one thread, above all on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
