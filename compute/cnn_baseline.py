@@ -41,10 +41,10 @@ from compute.cnn_model import (
     load_cnn,
     save_cnn,
     score_tokens,
-    strict_fp32,
     train_cnn,
 )
 from compute.errors import InputError
+from compute.model import strict_fp32
 from compute.pipeline import (
     CohortFiles,
     StatsOptions,
@@ -52,8 +52,9 @@ from compute.pipeline import (
     file_digest,
     format_error,
     package_versions,
+    select_genes,
 )
-from compute.store import ResultsStore, safe_gene_id
+from compute.store import ResultsStore
 
 SPLITS = ("train", "validation", "test")
 MODEL_FILE = "cnn/model.pt"
@@ -280,15 +281,7 @@ def run_cnn_baseline(
         fasta=files.fasta, vcf=files.vcf, genes=files.genes, expression=files.expression,
         window=settings.config.window, missing=files.missing,
     )  # fmt: skip
-    known = cohort.genes["gene_id"].tolist()
-    gene_ids = known if genes is None else list(dict.fromkeys(genes))
-    unknown = sorted(set(gene_ids) - set(known))
-    if unknown:
-        raise InputError(
-            f"{files.genes}: genes not in the cohort (genes table and expression matrix): {unknown[:5]}"
-        )
-    for gene_id in gene_ids:
-        safe_gene_id(gene_id)
+    gene_ids = select_genes(cohort, genes, files.genes)
     split = split_genes(gene_ids, settings.split)
 
     def log(message: str) -> None:

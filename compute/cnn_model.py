@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -246,21 +245,6 @@ def load_cnn(path, device: str | torch.device = "cpu") -> SimpleCNN:
 
 
 # --------------------------------------------------------------------------- scoring
-
-
-@contextmanager
-def strict_fp32(device: str | torch.device):
-    """True fp32 on CUDA, whose convolutions otherwise default to TF32 (10-bit mantissa): the
-    patched scores add small differences to a cached reference, and must match the full forward."""
-    if torch.device(device).type != "cuda":
-        yield
-        return
-    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def score_tokens(model: SimpleCNN, tokens: np.ndarray, batch_size: int = 16) -> np.ndarray:

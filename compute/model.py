@@ -455,14 +455,10 @@ def summarise(values: torch.Tensor, summary: str) -> torch.Tensor:
 
 
 @contextmanager
-def precision(model: Model, spec: ModelSpec):
-    """bf16: autocast. fp32: true fp32 on CUDA, whose convolutions otherwise default to TF32
-    (10-bit mantissa), too coarse for differences between haplotypes and for ISM."""
-    if spec.precision == "bf16":
-        with torch.autocast(model.device.type, dtype=torch.bfloat16):
-            yield
-        return
-    if model.device.type != "cuda":
+def strict_fp32(device: str | torch.device):
+    """True fp32 on CUDA, whose convolutions otherwise default to TF32 (10-bit mantissa):
+    too coarse for differences between haplotypes, for ISM and for patched scores."""
+    if torch.device(device).type != "cuda":
         yield
         return
     saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
@@ -471,6 +467,17 @@ def precision(model: Model, spec: ModelSpec):
         yield
     finally:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+@contextmanager
+def precision(model: Model, spec: ModelSpec):
+    """bf16: autocast; fp32: `strict_fp32`."""
+    if spec.precision == "bf16":
+        with torch.autocast(model.device.type, dtype=torch.bfloat16):
+            yield
+        return
+    with strict_fp32(model.device):
+        yield
 
 
 def parts(model: Model, spec: ModelSpec) -> tuple[Callable, Callable]:

@@ -26,6 +26,7 @@ from compute.haplotypes import WindowVariants, encode
 from compute.store import ResultsStore, safe_gene_id
 
 if TYPE_CHECKING:
+    from compute.inputs import Cohort
     from compute.model import Model, ModelSpec
     from compute.track_heads import TrackWeights
 
@@ -382,6 +383,20 @@ def run_manifest(files: CohortFiles, settings: RunSettings, gene_ids: Sequence[s
     }
 
 
+def select_genes(cohort: Cohort, genes: Iterable[str] | None, genes_path: str | Path) -> list[str]:
+    """The cohort's genes, or the asked ones (in order, once each) checked against it; raises InputError."""
+    known = cohort.genes["gene_id"].tolist()
+    gene_ids = known if genes is None else list(dict.fromkeys(genes))
+    unknown = sorted(set(gene_ids) - set(known))
+    if unknown:
+        raise InputError(
+            f"{genes_path}: genes not in the cohort (genes table and expression matrix): {unknown[:5]}"
+        )
+    for gene_id in gene_ids:
+        safe_gene_id(gene_id)
+    return gene_ids
+
+
 def precompute(
     files: CohortFiles,
     settings: RunSettings,
@@ -413,15 +428,7 @@ def precompute(
         window=window,
         missing=files.missing,
     )
-    known = cohort.genes["gene_id"].tolist()
-    gene_ids = known if genes is None else list(genes)
-    unknown = sorted(set(gene_ids) - set(known))
-    if unknown:
-        raise InputError(
-            f"{files.genes}: genes not in the cohort (genes table and expression matrix): {unknown[:5]}"
-        )
-    for gene_id in gene_ids:
-        safe_gene_id(gene_id)
+    gene_ids = select_genes(cohort, genes, files.genes)
     store = ResultsStore.create(out, run_manifest(files, settings, gene_ids))
     todo = [g for g in gene_ids if g not in store.done_genes()]
     bar = _progress(len(gene_ids), len(gene_ids) - len(todo), progress)
