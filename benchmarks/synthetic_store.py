@@ -127,6 +127,7 @@ def make_synthetic_store(
             writer.write(pd.concat(chunk[name], ignore_index=True))
     for writer in writers.values():
         writer.close()
+    store.write_drivers()
     store.write_table("genes", _add_gene_statistics(pd.DataFrame(gene_rows)))
     store.update_manifest(genes_done=n_genes, finalized=True)
     return ResultsStore(path)

@@ -145,3 +145,17 @@ def test_drivers_reads_only_the_columns_asked(tmp_path):
     expected = variants.loc[variants.is_driver]
     assert sorted(full.variant_id) == sorted(expected.variant_id) == ["rsG1_0", "rsG2_0", "rsG2_2"]
     assert sorted(narrow.tss_distance) == sorted(expected.tss_distance)
+
+
+def test_drivers_table_is_written_with_variants_and_read_back(tmp_path):
+    from benchmarks.synthetic_store import make_synthetic_store
+
+    store = make_synthetic_store(tmp_path / "s", 30, 20, 40, seed=3)
+    assert (store.path / "drivers.parquet").is_file()
+    scanned = pd.read_parquet(store.path / "variants.parquet", filters=[("is_driver", "==", True)])
+    pd.testing.assert_frame_equal(store.drivers(), scanned)
+    pd.testing.assert_frame_equal(
+        store.drivers(columns=["gene_id", "tss_distance"]), scanned[["gene_id", "tss_distance"]]
+    )
+    (store.path / "drivers.parquet").unlink()  # an older store: found by scanning variants
+    pd.testing.assert_frame_equal(ResultsStore(store.path).drivers(), scanned)
