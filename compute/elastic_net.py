@@ -7,10 +7,10 @@ warm-started down the path; stop when a duality gap of the whole problem is at m
 tol ||y||^2; the penalty of least mean test MSE is refitted on all rows); only the
 work differs, in two exact ways:
 
-- Working set: each penalty sweeps only the SNVs in the model plus those violating
-  the KKT conditions at the warm start, with scikit-learn's compiled coordinate
-  descent; afterwards the KKT conditions are checked on every SNV, violators join
-  and the restricted problem is solved again. scikit-learn sweeps every SNV.
+- Working set: coordinate descent (scikit-learn's compiled one) sweeps only the SNVs
+  that have been in the model or violated the KKT conditions at an earlier point of
+  the path; after each solve the KKT conditions are checked on every SNV, violators
+  join and the restricted problem is solved again. scikit-learn sweeps every SNV.
 - Stopping certificate: scikit-learn stops on the duality gap at the rescaled
   residual (its formulation A), which near the optimum overstates the distance to
   it by two orders of magnitude on LD-rich dosages, so most of its sweeps only
@@ -49,6 +49,17 @@ class CentredDesign:
         self.mean = self.XT.mean(axis=1)
         self.y_mean = float(np.mean(y))
         self.y = np.asarray(y, dtype=np.float64) - self.y_mean
+        # the working set grows down the path: its centred columns, in the order they joined,
+        # fill a Fortran-ordered buffer whose leading block is what the compiled solver sweeps
+        self.working = np.empty(0, dtype=np.intp)
+        self._columns = np.empty((self.n, self.XT.shape[0]), order="F")
+
+    def extend_working_set(self, idx: np.ndarray) -> np.ndarray:
+        """Add SNVs idx (not yet in it) to the working set; its centred columns, people x set size."""
+        k = self.working.size
+        self._columns[:, k : k + idx.size] = (self.XT[idx] - self.mean[idx, None]).T
+        self.working = np.concatenate([self.working, idx])
+        return self._columns[:, : self.working.size]
 
     def t_dot(self, r: np.ndarray) -> np.ndarray:
         """X_c' r with X_c the centred people x SNVs matrix."""
@@ -113,18 +124,17 @@ def enet_solve(
         xtr = design.t_dot(resid)
     if duality_gap(y, w, resid, xtr, l1, l2) <= tol_abs:
         return w, resid, xtr
-    working = np.union1d(active, np.flatnonzero(np.abs(xtr) > l1))
     rng = np.random.RandomState(0)  # only read by the solver's random selection, which is off
     with warnings.catch_warnings():
         # each call runs a few sweeps and warns that it stopped before its own (formulation A) stop
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return _solve_working_set(design, w, working, l1, l2, tol, tol_abs, max_iter, sweeps, rng)
+        return _solve_working_set(design, w, xtr, l1, l2, tol, tol_abs, max_iter, sweeps, rng)
 
 
 def _solve_working_set(
     design: CentredDesign,
     w: np.ndarray,
-    working: np.ndarray,
+    xtr: np.ndarray,
     l1: float,
     l2: float,
     tol: float,
@@ -133,14 +143,24 @@ def _solve_working_set(
     sweeps: int,
     rng: np.random.RandomState,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Solve on the working set, check KKT on every SNV, grow the set by the violators, repeat."""
+    """Solve on the working set, check KKT on every SNV, grow the set by the violators, repeat.
+
+    SNVs outside the working set have zero coefficients; the whole problem's gap is the
+    restricted problem's plus the outside SNVs' KKT violations, so no violator means
+    the restricted stop holds for the whole problem.
+    """
     from sklearn.linear_model import _cd_fast
 
     y = design.y
     done = 0
+    outside = np.ones(w.size, dtype=bool)
+    outside[design.working] = False
+    # a warm start's nonzero coefficients outside the set (a new design) join it too
+    violators = np.flatnonzero(outside & ((np.abs(xtr) > l1) | (w != 0)))
+    Xw = design.extend_working_set(violators)
     while True:
-        Xw = design.columns(working)
-        sub = np.ascontiguousarray(w[working])
+        outside[violators] = False
+        sub = np.ascontiguousarray(w[design.working])
         while True:
             # a few sweeps of scikit-learn's coordinate descent (its own stop: formulation A)
             sub, gap_a, _, n_iter = _cd_fast.enet_coordinate_descent(
@@ -152,16 +172,12 @@ def _solve_working_set(
                 break
             if duality_gap(y, sub, resid, resid @ Xw, l1, l2) <= tol_abs:
                 break
-        w[:] = 0.0
-        w[working] = sub
+        w[design.working] = sub
         xtr = design.t_dot(resid)
-        outside = np.ones(w.size, dtype=bool)
-        outside[working] = False
         violators = np.flatnonzero(outside & (np.abs(xtr) > l1))
-        # the restricted problem's gap plus the outside SNVs' KKT violations is the whole problem's gap
         if violators.size == 0 or done >= max_iter:
             return w, resid, xtr
-        working = np.union1d(working, violators)
+        Xw = design.extend_working_set(violators)
 
 
 def enet_path_mse(
