@@ -40,34 +40,43 @@ def alpha_grid(Xty: np.ndarray, n: int, l1_ratio: float, eps: float, n_alphas: i
 
 
 class CentredDesign:
-    """One training part: its dosages (SNVs x people), column means and centred column norms."""
+    """One training part: its centred dosages, SNV-major, with the working set as leading rows.
+
+    XT[i] is SNV order[i] minus its mean over these people. The SNVs of the working
+    set occupy rows [0, size): XT[:size].T is then a people x size Fortran-ordered
+    matrix, the compiled solver's layout, with no copy; a SNV joins by swapping rows.
+    Coefficients, X'R and the like of this design are in its row order.
+    """
 
     def __init__(self, XT: np.ndarray, y: np.ndarray) -> None:
-        # SNV-major (the transpose of people x SNVs) so that a set of SNVs is a block of rows
-        self.XT = np.ascontiguousarray(XT, dtype=np.float64)
-        self.n = self.XT.shape[1]
-        self.mean = self.XT.mean(axis=1)
+        XT = np.array(XT, dtype=np.float64, order="C")  # a copy: centred in place below
+        self.mean = XT.mean(axis=1)  # per SNV, in the original order
+        XT -= self.mean[:, None]
+        self.XT = XT
+        self.n = XT.shape[1]
+        self.order = np.arange(XT.shape[0])
+        self.size = 0
         self.y_mean = float(np.mean(y))
         self.y = np.asarray(y, dtype=np.float64) - self.y_mean
-        # the working set grows down the path: its centred columns, in the order they joined,
-        # fill a Fortran-ordered buffer whose leading block is what the compiled solver sweeps
-        self.working = np.empty(0, dtype=np.intp)
-        self._columns = np.empty((self.n, self.XT.shape[0]), order="F")
 
-    def extend_working_set(self, idx: np.ndarray) -> np.ndarray:
-        """Add SNVs idx (not yet in it) to the working set; its centred columns, people x set size."""
-        k = self.working.size
-        self._columns[:, k : k + idx.size] = (self.XT[idx] - self.mean[idx, None]).T
-        self.working = np.concatenate([self.working, idx])
-        return self._columns[:, : self.working.size]
+    def grow(self, rows: np.ndarray, *per_snv: np.ndarray) -> None:
+        """Move rows (all >= size) into the working set, swapping the same entries of per_snv."""
+        targets = np.arange(self.size, self.size + rows.size)
+        leaving = np.setdiff1d(targets, rows, assume_unique=True)  # rows of targets not joining
+        joining = np.setdiff1d(rows, targets, assume_unique=True)  # joining rows beyond targets
+        for a in (self.XT, self.order, *per_snv):
+            a[leaving], a[joining] = a[joining], a[leaving].copy()
+        self.size += rows.size
 
-    def t_dot(self, r: np.ndarray) -> np.ndarray:
-        """X_c' r with X_c the centred people x SNVs matrix."""
-        return self.XT @ r - self.mean * r.sum()
+    def working(self) -> np.ndarray:
+        """The working set's centred columns, people x size, Fortran order (a view)."""
+        return self.XT[: self.size].T
 
-    def columns(self, idx: np.ndarray) -> np.ndarray:
-        """Centred columns idx, people x len(idx), Fortran order (the compiled solver's layout)."""
-        return (self.XT[idx] - self.mean[idx, None]).T
+    def in_original_order(self, w: np.ndarray) -> np.ndarray:
+        """Coefficients in the design's row order -> in the original SNV order."""
+        out = np.empty_like(w)
+        out[self.order] = w
+        return out
 
 
 def duality_gap(
@@ -105,10 +114,11 @@ def enet_solve(
     resid: np.ndarray | None = None,
     xtr: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Coefficients at one penalty from the warm start `w` (changed in place), with R and X_c'R.
+    """Coefficients at one penalty from the warm start `w`, with R = y_c - X_c w and X_c'R.
 
-    `resid` and `xtr` are y_c - X_c w and X_c' resid for the warm start when known (the
-    previous penalty's result), else computed here.
+    w, xtr: in the design's row order; w and xtr are changed in place (rows may be
+    reordered as SNVs join the working set). `resid` and `xtr` are those of the warm
+    start when known (the previous penalty's result), else computed here.
     """
     # scikit-learn loads in about a second: only when an elastic net is fitted (compute/baselines.py)
     from sklearn.exceptions import ConvergenceWarning
@@ -118,10 +128,10 @@ def enet_solve(
     l2 = alpha * (1.0 - l1_ratio) * n
     y = design.y
     tol_abs = tol * (y @ y)
-    active = np.flatnonzero(w)
     if resid is None or xtr is None:
-        resid = y - design.columns(active) @ w[active] if active.size else y.copy()
-        xtr = design.t_dot(resid)
+        active = np.flatnonzero(w)
+        resid = y - w[active] @ design.XT[active]
+        xtr = design.XT @ resid
     if duality_gap(y, w, resid, xtr, l1, l2) <= tol_abs:
         return w, resid, xtr
     rng = np.random.RandomState(0)  # only read by the solver's random selection, which is off
@@ -153,31 +163,30 @@ def _solve_working_set(
 
     y = design.y
     done = 0
-    outside = np.ones(w.size, dtype=bool)
-    outside[design.working] = False
+    k = design.size
     # a warm start's nonzero coefficients outside the set (a new design) join it too
-    violators = np.flatnonzero(outside & ((np.abs(xtr) > l1) | (w != 0)))
-    Xw = design.extend_working_set(violators)
+    joining = k + np.flatnonzero((np.abs(xtr[k:]) > l1) | (w[k:] != 0))
     while True:
-        outside[violators] = False
-        sub = np.ascontiguousarray(w[design.working])
+        design.grow(joining, w, xtr)
+        k = design.size
+        Xw = design.working()
+        sub = w[:k].copy()
         while True:
             # a few sweeps of scikit-learn's coordinate descent (its own stop: formulation A)
             sub, gap_a, _, n_iter = _cd_fast.enet_coordinate_descent(
-                sub, l1, l2, Xw, y, sweeps, tol, rng, 0, 0, 0
+                sub, l1, l2, Xw, y, sweeps, tol_abs / (y @ y), rng, 0, 0, 0
             )
-            done += n_iter
+            done += max(n_iter, 1)  # 0 when it found its own stop met on entry
             resid = y - Xw @ sub
             if gap_a <= tol_abs or done >= max_iter:
                 break
-            if duality_gap(y, sub, resid, resid @ Xw, l1, l2) <= tol_abs:
+            if duality_gap(y, sub, resid, design.XT[:k] @ resid, l1, l2) <= tol_abs:
                 break
-        w[design.working] = sub
-        xtr = design.t_dot(resid)
-        violators = np.flatnonzero(outside & (np.abs(xtr) > l1))
-        if violators.size == 0 or done >= max_iter:
+        w[:k] = sub
+        xtr = design.XT @ resid
+        joining = k + np.flatnonzero(np.abs(xtr[k:]) > l1)
+        if joining.size == 0 or done >= max_iter:
             return w, resid, xtr
-        Xw = design.extend_working_set(violators)
 
 
 def enet_path_mse(
@@ -189,14 +198,15 @@ def enet_path_mse(
     tol: float,
     max_iter: int,
 ) -> np.ndarray:
-    """Mean squared error on the test rows of each fit along the path (warm starts down the path)."""
+    """Mean squared error on the test people (SNVs x people, not centred) of each fit down the path."""
     w = np.zeros(train.XT.shape[0])
     mse = np.empty(len(alphas))
     resid = xtr = None
     for k, alpha in enumerate(alphas):
         w, resid, xtr = enet_solve(train, w, alpha, l1_ratio, tol, max_iter, resid=resid, xtr=xtr)
         nz = np.flatnonzero(w)
-        pred = w[nz] @ XT_test[nz] + (train.y_mean - train.mean[nz] @ w[nz])
+        snvs = train.order[nz]
+        pred = w[nz] @ XT_test[snvs] + (train.y_mean - train.mean[snvs] @ w[nz])
         mse[k] = np.mean((y_test - pred) ** 2)
     return mse
 
@@ -232,12 +242,14 @@ def elastic_net_cv(
     from sklearn.model_selection import KFold
 
     y = np.asarray(y, dtype=np.float64)
+    XT = np.ascontiguousarray(XT, dtype=np.float64)
     whole = CentredDesign(XT, y)
-    alphas = alpha_grid(whole.t_dot(whole.y), whole.n, l1_ratio, eps, n_alphas)
+    alphas = alpha_grid(whole.XT @ whole.y, whole.n, l1_ratio, eps, n_alphas)
     mse = np.zeros(len(alphas))
     for train, test in KFold(folds, shuffle=True, random_state=seed).split(y):
-        part = CentredDesign(whole.XT[:, train], y[train])
-        mse += enet_path_mse(part, whole.XT[:, test], y[test], alphas, l1_ratio, tol, max_iter)
+        part = CentredDesign(XT[:, train], y[train])
+        mse += enet_path_mse(part, XT[:, test], y[test], alphas, l1_ratio, tol, max_iter)
     best = float(alphas[np.argmin(mse / folds)])
-    coef, _, _ = enet_solve(whole, np.zeros(whole.XT.shape[0]), best, l1_ratio, tol, max_iter)
+    w, _, _ = enet_solve(whole, np.zeros(XT.shape[0]), best, l1_ratio, tol, max_iter)
+    coef = whole.in_original_order(w)
     return CVFit(coef=coef, intercept=whole.y_mean - float(whole.mean @ coef), alpha=best, alphas=alphas)

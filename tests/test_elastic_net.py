@@ -59,7 +59,7 @@ def test_duality_gap_bounds_suboptimality_and_is_tighter_than_scikit_learns():
 
     G, y = _gene(4, 200, 300)
     d = CentredDesign(np.ascontiguousarray(G.T), y)
-    X = d.columns(np.arange(G.shape[1]))
+    X = d.XT.T  # centred people x SNVs, Fortran order
     l1 = l2 = 0.02 * 0.5 * d.n
     rng = np.random.RandomState(0)
     cd = _cd_fast.enet_coordinate_descent
@@ -73,7 +73,7 @@ def test_duality_gap_bounds_suboptimality_and_is_tighter_than_scikit_learns():
     for sweeps in (1, 2, 5, 20):
         w, gap_sklearn, _, _ = cd(w, l1, l2, X, d.y, sweeps, 1e-14, rng, 0, 0, 0)
         resid = d.y - X @ w
-        gap = duality_gap(d.y, w, resid, d.t_dot(resid), l1, l2)
+        gap = duality_gap(d.y, w, resid, X.T @ resid, l1, l2)
         assert primal(w) - primal(w_star) <= gap + 1e-9
         assert gap <= gap_sklearn + 1e-9
 
@@ -85,11 +85,14 @@ def test_solution_satisfies_kkt_on_every_snv():
     w, resid, xtr = enet_solve(d, np.zeros(G.shape[1]), alpha, 0.5, 1e-3, 1000)
     l1 = l2 = alpha * 0.5 * d.n
     assert duality_gap(d.y, w, resid, xtr, l1, l2) <= 1e-3 * (d.y @ d.y)
-    np.testing.assert_allclose(xtr, d.t_dot(d.y - d.columns(np.arange(w.size)) @ w), atol=1e-8)
+    np.testing.assert_allclose(xtr, d.XT @ (d.y - w @ d.XT), atol=1e-8)
+    assert d.size < w.size  # the working set left SNVs out
+    coef = d.in_original_order(w)
+    assert np.all(coef[d.order[d.size :]] == 0)
     # the same point as scikit-learn's ElasticNet within the tolerance both stop at
     ref = ElasticNet(alpha=alpha, l1_ratio=0.5, tol=1e-8, max_iter=10000).fit(G, y)
-    pred = d.columns(np.arange(w.size)) @ w
-    pred_ref = d.columns(np.arange(w.size)) @ ref.coef_
+    Gc = G - G.mean(axis=0)
+    pred, pred_ref = Gc @ coef, Gc @ ref.coef_
     assert np.linalg.norm(pred - pred_ref) <= np.sqrt(2 * 1e-3 * (d.y @ d.y))
 
 
