@@ -48,8 +48,9 @@ class CentredDesign:
     Coefficients, X'R and the like of this design are in its row order.
     """
 
-    def __init__(self, XT: np.ndarray, y: np.ndarray) -> None:
-        XT = np.array(XT, dtype=np.float64, order="C")  # a copy: centred in place below
+    def __init__(self, XT: np.ndarray, y: np.ndarray, copy: bool = True) -> None:
+        # centred in place below: copy=False hands over a float64 C-ordered array no one else uses
+        XT = np.array(XT, dtype=np.float64, order="C", copy=True if copy else None)
         self.mean = XT.mean(axis=1)  # per SNV, in the original order
         XT -= self.mean[:, None]
         self.XT = XT
@@ -247,7 +248,7 @@ def elastic_net_cv(
     alphas = alpha_grid(whole.XT @ whole.y, whole.n, l1_ratio, eps, n_alphas)
     mse = np.zeros(len(alphas))
     for train, test in KFold(folds, shuffle=True, random_state=seed).split(y):
-        part = CentredDesign(XT[:, train], y[train])
+        part = CentredDesign(XT[:, train], y[train], copy=False)  # XT[:, train] is a fresh copy
         mse += enet_path_mse(part, XT[:, test], y[test], alphas, l1_ratio, tol, max_iter)
     best = float(alphas[np.argmin(mse / folds)])
     w, _, _ = enet_solve(whole, np.zeros(XT.shape[0]), best, l1_ratio, tol, max_iter)
