@@ -10,11 +10,10 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from compute.correlation import pearson
+from compute.elastic_net import elastic_net_cv
 
 
 def predixcan_r(
@@ -37,13 +36,9 @@ def predixcan_r(
     from the smallest penalty that removes every SNV down to `eps` times it (glmnet's
     lambda.min.ratio 0.01 for more SNVs than people); a longer or deeper path barely
     moves the chosen penalty but costs most of the time (benchmarks/bench_stats.py).
+    Each outer fold is scikit-learn's ElasticNetCV (the reference implementation,
+    compute/stats_reference.py `predixcan_r_sklearn`) computed by compute/elastic_net.py.
     """
-    # scikit-learn loads in about a second: only when the baseline is asked for, so that
-    # re-testing a store (cohort_statistics) stays light
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import ElasticNetCV
-    from sklearn.model_selection import KFold
-
     G = np.asarray(dosage, dtype=np.float64)
     y = np.asarray(observed, dtype=np.float64)
     if G.ndim != 2 or y.shape != (G.shape[0],):
@@ -51,25 +46,17 @@ def predixcan_r(
     G = G[:, G.std(axis=0) > 0]  # monomorphic SNVs cannot be selected; dropping them saves time
     if G.shape[1] == 0 or np.std(y) == 0:
         return float("nan")
+    from sklearn.model_selection import KFold  # scikit-learn loads in about a second: only here
 
+    GT = np.ascontiguousarray(G.T)  # SNVs x people: the solver's layout
     predictions = np.empty_like(y)
     selected_any = False
-    outer = KFold(outer_folds, shuffle=True, random_state=seed)
-    for train, test in outer.split(G):
-        model = ElasticNetCV(
-            l1_ratio=l1_ratio,
-            alphas=n_alphas,
-            eps=eps,
-            cv=KFold(inner_folds, shuffle=True, random_state=seed),
-            max_iter=max_iter,
-            tol=tol,
+    for train, test in KFold(outer_folds, shuffle=True, random_state=seed).split(y):
+        fit = elastic_net_cv(
+            GT[:, train], y[train], inner_folds, seed, l1_ratio, n_alphas, eps, tol, max_iter
         )
-        with warnings.catch_warnings():
-            # a few penalties on the long path may stop early; the chosen fit is what matters
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(G[train], y[train])
-        predictions[test] = model.predict(G[test])
-        selected_any |= bool(np.any(model.coef_ != 0))
+        predictions[test] = fit.predict(GT[:, test])
+        selected_any |= bool(np.any(fit.coef != 0))
     if not selected_any:
         return float("nan")
     return pearson(predictions, y)[0]
@@ -105,25 +92,19 @@ def elastic_net_heldout_r(
     """PrediXcan-style elastic net fitted on one set of people, Pearson r on another.
 
     The penalty is chosen by ElasticNetCV on `folds` folds of the training people
-    (the same path as `predixcan_r`). NaN when no SNV is selected, no training SNV
-    is polymorphic, or the predictions are constant.
+    (the same path as `predixcan_r`, computed by compute/elastic_net.py). NaN when no
+    SNV is selected, no training SNV is polymorphic, or the predictions are constant.
     """
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import ElasticNetCV
-    from sklearn.model_selection import KFold
-
     G = np.asarray(dosage_train, dtype=np.float64)
     y = np.asarray(observed_train, dtype=np.float64)
     H = np.asarray(dosage_test, dtype=np.float64)
     keep = G.std(axis=0) > 0
     if not keep.any() or np.std(y) == 0:
         return float("nan")
-    model = ElasticNetCV(
-        l1_ratio=l1_ratio, alphas=n_alphas, eps=eps, cv=KFold(folds, shuffle=True, random_state=seed)
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(G[:, keep], y)
-    if not np.any(model.coef_ != 0):
+    # ElasticNetCV's defaults for what predixcan_r sets: tol 1e-4, max_iter 1000
+    GT = np.ascontiguousarray(G[:, keep].T)
+    fit = elastic_net_cv(GT, y, folds, seed, l1_ratio, n_alphas, eps, tol=1e-4, max_iter=1000)
+    if not np.any(fit.coef != 0):
         return float("nan")
-    return pearson(model.predict(H[:, keep]), np.asarray(observed_test, dtype=np.float64))[0]
+    prediction = fit.predict(np.ascontiguousarray(H[:, keep].T))
+    return pearson(prediction, np.asarray(observed_test, dtype=np.float64))[0]

@@ -8,8 +8,12 @@ the pipeline never calls them.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import stats
+
+from compute.correlation import pearson
 
 
 def _pearsonr(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -86,3 +90,63 @@ def gene_statistics_naive(
         "linear_r": lin_r,
         **drivers_naive(ism, G, score),
     }
+
+
+def predixcan_r_sklearn(
+    dosage: np.ndarray,
+    observed: np.ndarray,
+    seed: int = 0,
+    outer_folds: int = 5,
+    inner_folds: int = 5,
+    l1_ratio: float = 0.5,
+    n_alphas: int = 10,
+    eps: float = 1e-2,
+    max_iter: int = 1000,
+    tol: float = 1e-3,
+) -> float:
+    """compute.baselines.predixcan_r with scikit-learn's ElasticNetCV in each outer fold.
+
+    The reference the fast elastic net (compute/elastic_net.py) is tested and benchmarked against.
+
+    NaN when no outer fold selects any SNV (every prediction is a training mean),
+    when there is no polymorphic SNV, or when the held-out predictions are constant.
+    l1_ratio 0.5 is PrediXcan's alpha = 0.5. The penalty path has `n_alphas` values
+    from the smallest penalty that removes every SNV down to `eps` times it (glmnet's
+    lambda.min.ratio 0.01 for more SNVs than people); a longer or deeper path barely
+    moves the chosen penalty but costs most of the time (benchmarks/bench_stats.py).
+    """
+    # scikit-learn loads in about a second: only when the baseline is asked for, so that
+    # re-testing a store (cohort_statistics) stays light
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import ElasticNetCV
+    from sklearn.model_selection import KFold
+
+    G = np.asarray(dosage, dtype=np.float64)
+    y = np.asarray(observed, dtype=np.float64)
+    if G.ndim != 2 or y.shape != (G.shape[0],):
+        raise ValueError(f"predixcan_r: expected dosage (n, m) and observed (n,), found {G.shape}, {y.shape}")
+    G = G[:, G.std(axis=0) > 0]  # monomorphic SNVs cannot be selected; dropping them saves time
+    if G.shape[1] == 0 or np.std(y) == 0:
+        return float("nan")
+
+    predictions = np.empty_like(y)
+    selected_any = False
+    outer = KFold(outer_folds, shuffle=True, random_state=seed)
+    for train, test in outer.split(G):
+        model = ElasticNetCV(
+            l1_ratio=l1_ratio,
+            alphas=n_alphas,
+            eps=eps,
+            cv=KFold(inner_folds, shuffle=True, random_state=seed),
+            max_iter=max_iter,
+            tol=tol,
+        )
+        with warnings.catch_warnings():
+            # a few penalties on the long path may stop early; the chosen fit is what matters
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(G[train], y[train])
+        predictions[test] = model.predict(G[test])
+        selected_any |= bool(np.any(model.coef_ != 0))
+    if not selected_any:
+        return float("nan")
+    return pearson(predictions, y)[0]

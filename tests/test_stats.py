@@ -15,6 +15,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.tools.tools import add_constant
 
 from compute import stats
+from compute.stats_reference import predixcan_r_sklearn
 
 
 @pytest.fixture
@@ -217,7 +218,11 @@ def test_predixcan_matches_direct_scikit_learn(rng):
     model = ElasticNetCV(l1_ratio=0.5, alphas=10, eps=1e-2, cv=inner, tol=1e-3)
     keep = G.std(axis=0) > 0
     pred = cross_val_predict(model, G[:, keep], y, cv=outer)
-    assert got == pytest.approx(sps.pearsonr(pred, y).statistic, abs=1e-10)
+    expected = sps.pearsonr(pred, y).statistic
+    # the reference implementation is scikit-learn itself; the fast one (compute/elastic_net.py)
+    # stops within the same duality-gap tolerance, not at the same iterate
+    assert predixcan_r_sklearn(G, y, seed=3) == pytest.approx(expected, abs=1e-10)
+    assert got == pytest.approx(expected, abs=0.005)
     assert got > 0.4
 
 
