@@ -36,8 +36,8 @@ DEMO_WINDOW = 16_384
 DEMO_MODEL = {"dim": 24, "depth": 1, "heads": 1, "attn_dim_key": 8, "target_length": 64}
 MODEL_NOTE = "demo model: small Enformer fine-tuned on the demo cohort's training people"
 RANDOM_MODEL_NOTE = "demo model: small random Enformer, not trained"
-# Measured on the demo (README "Demo"): 4 epochs give the near-TSS genes held-out r about 0.2-0.7
-# with the causal SNV as main driver in most of them, in about 13 minutes on 2 CPU cores.
+# Measured on the demo (README "Shipped datasets: demo"): 4 epochs give the near-TSS genes r 0.05-0.72
+# on the test people, the causal SNV as main driver in 2 of 6; the build takes about 14 min on 2 CPU cores.
 DEMO_FINETUNE = {
     "window": DEMO_WINDOW, "epochs": 4, "learning_rate": 1e-3, "people_per_step": 64, "loss": "mse+rank",
     "test_gene_fraction": 0.0,
