@@ -189,6 +189,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--people", type=int, default=839, help="number of people (default 839)")
     q.add_argument("--seed", type=int, default=2023, help="random seed (default 2023)")
     q.add_argument("--genes", nargs="+", help="gene names or IDs to compute (default: all 25 of the region)")
+    q.add_argument(
+        "--no-finetune", action="store_true",
+        help="keep the small model random instead of fine-tuning it on the training people (minutes)",
+    )  # fmt: skip
     q.add_argument("--no-progress", action="store_true")
 
     p = sub.add_parser(
@@ -531,7 +535,8 @@ def _demo(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     store = build_demo(
-        args.out, n_people=args.people, seed=args.seed, genes=args.genes, progress=not args.no_progress
+        args.out, n_people=args.people, seed=args.seed, genes=args.genes, progress=not args.no_progress,
+        finetune=not args.no_finetune,
     )
     print(f"demo store built in {time.perf_counter() - started:.0f} s")
     return _print_status(store.path)

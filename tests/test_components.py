@@ -401,8 +401,8 @@ def test_demo_store_in_the_switcher_with_its_note_in_every_view():
 
     assert DEMO in default_store_paths()
     datasets = Datasets([PUBLISHED, DEMO] if (PUBLISHED / "manifest.json").is_file() else [DEMO])
-    assert "demo" in datasets.names and "not trained" in datasets.describe("demo")
-    note = "demo model: small random Enformer, not trained"
+    assert "demo" in datasets.names and "fine-tuned" in datasets.describe("demo")
+    note = "demo model: small Enformer fine-tuned on the demo cohort's training people"
     truth = pd.read_parquet(DEMO / "truth.parquet")
     for gene in truth.drop_duplicates("gene_id").groupby("scenario").head(1)["gene_name"]:
         sel = selection(datasets, gene, "demo")
