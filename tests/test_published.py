@@ -21,7 +21,7 @@ PUBLISHED = ROOT / "data" / "published"
 SOURCE = PUBLISHED / "source"
 DDX11 = "ENSG00000013573"
 GSTM3 = "ENSG00000134202"
-TABLES = ("genes", "variants", "people", "null", "population")
+TABLES = ("genes", "variants", "people", "null", "population", "drivers")
 
 
 @pytest.fixture(scope="module")
