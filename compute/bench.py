@@ -221,7 +221,7 @@ def real_window(vcf_path: Path, length: int, seed: int, n_people: int = 0) -> Re
     ref = rng.integers(0, 4, length).astype(np.uint8)
     offsets = wv.variants["pos"].to_numpy() - 1 - start0
     ref[offsets] = encode("".join(wv.variants["ref"]))
-    alt = encode("".join(wv.variants["alt"]))
+    alt = wv.alt_tokens
     return RealWindow(wv, start0, ref, offsets, alt)
 
 

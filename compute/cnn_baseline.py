@@ -119,7 +119,7 @@ def gene_outputs(
 ) -> dict[str, Any]:
     """Haplotype scores, reference score, ISM and gradient x input of one gene
     (the outputs `compute.pipeline.assemble_gene` takes)."""
-    from compute.haplotypes import apply_snvs, encode, gene_window, unique_haplotypes, window_variants
+    from compute.haplotypes import apply_snvs, gene_window, unique_haplotypes, window_variants
 
     start0, end0 = gene_window(int(gene["tss"]), model.config.window)
     ref_tokens = cohort.reference.tokens(gene["chrom"], start0, end0)
@@ -128,7 +128,7 @@ def gene_outputs(
         missing=cohort.missing, reference=cohort.reference,
     )  # fmt: skip
     offsets = window.variants["pos"].to_numpy() - 1 - start0
-    alt_tokens = encode("".join(window.variants["alt"]))
+    alt_tokens = window.alt_tokens
     with strict_fp32(next(model.parameters()).device):
         cache = ReferenceCache(model, ref_tokens)
         # Identical haplotypes (inside the window) are scored once.
@@ -270,17 +270,13 @@ def run_cnn_baseline(
     in the store at `out`, then finalize it. A gene that fails is recorded and the rest go on."""
     from tqdm.auto import tqdm
 
-    from compute.inputs import load_cohort
     from compute.model import pick_device
     from compute.stats import cohort_statistics
 
     settings.config.check()
     # "auto" becomes cuda or cpu here; a bad --device fails before any work.
     settings = replace(settings, device=str(pick_device(settings.device)))
-    cohort = load_cohort(
-        fasta=files.fasta, vcf=files.vcf, genes=files.genes, expression=files.expression,
-        window=settings.config.window, missing=files.missing,
-    )  # fmt: skip
+    cohort = files.load(settings.config.window)
     gene_ids = select_genes(cohort, genes, files.genes)
     split = split_genes(gene_ids, settings.split)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from compute.errors import InputError
-from compute.haplotypes import WindowVariants, apply_snvs, encode, gene_window, window_variants
+from compute.haplotypes import WindowVariants, apply_snvs, gene_window, window_variants
 from compute.inputs import Cohort
 
 
@@ -116,7 +116,7 @@ class GeneData:
         return self.variants.variants["pos"].to_numpy() - 1 - self.start0
 
     def alt_tokens(self) -> np.ndarray:
-        return encode("".join(self.variants.variants["alt"]))
+        return self.variants.alt_tokens
 
 
 def gene_data(cohort: Cohort, gene_id: str, train_idx: np.ndarray) -> GeneData:

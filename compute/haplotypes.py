@@ -115,6 +115,11 @@ class WindowVariants:
     def n_snvs(self) -> int:
         return self.alleles.shape[2]
 
+    @property
+    def alt_tokens(self) -> np.ndarray:
+        """Token of each SNV's kept ALT, uint8 (n_snvs,): what ISM and gradients insert."""
+        return encode("".join(self.variants["alt"])) if self.n_snvs else np.zeros(0, np.uint8)
+
 
 # ---------------------------------------------------------------------------
 # Reading a VCF/BCF

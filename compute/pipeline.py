@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from compute.errors import InputError
-from compute.haplotypes import WindowVariants, encode
+from compute.haplotypes import WindowVariants
 from compute.store import ResultsStore, safe_gene_id
 
 if TYPE_CHECKING:
@@ -40,6 +40,19 @@ class CohortFiles:
     genes: str
     expression: str
     missing: str = "error"
+
+    def load(self, window: int) -> Cohort:
+        """Read and validate the cohort for gene windows of `window` bp (compute.inputs.load_cohort)."""
+        from compute.inputs import load_cohort
+
+        return load_cohort(
+            fasta=self.fasta,
+            vcf=self.vcf,
+            genes=self.genes,
+            expression=self.expression,
+            window=window,
+            missing=self.missing,
+        )
 
 
 @dataclass(frozen=True)
@@ -139,7 +152,6 @@ class GeneWorker:
     """
 
     def __init__(self, files: CohortFiles, settings: RunSettings, model: Model | None = None):
-        from compute.inputs import load_cohort
 
         self.settings = settings
         if model is None:
@@ -148,14 +160,7 @@ class GeneWorker:
             self.spec = model_spec(settings.model)
         self.model = model
         self.track_weights = prepare_track_weights(settings.model, model)
-        self.cohort = load_cohort(
-            fasta=files.fasta,
-            vcf=files.vcf,
-            genes=files.genes,
-            expression=files.expression,
-            window=settings.window,
-            missing=files.missing,
-        )
+        self.cohort = files.load(settings.window)
         self.genes = self.cohort.genes.set_index("gene_id")
 
     def model_outputs(self, gene_id: str) -> dict[str, Any]:
@@ -177,7 +182,7 @@ class GeneWorker:
             reference=self.cohort.reference,
         )
         offsets = window.variants["pos"].to_numpy(np.int64) - 1 - start0
-        alt_tokens = snv_tokens(window)
+        alt_tokens = window.alt_tokens
         hap_offsets, carried, carries = haplotype_snvs(window, offsets)
         batch = self.settings.model.batch_size
         extra = {}
@@ -222,13 +227,6 @@ class GeneWorker:
         result = assemble_gene(gene_id, outputs, observed, self.cohort.people, self.settings.stats)
         result.seconds = time.perf_counter() - started
         return result
-
-
-def snv_tokens(window: WindowVariants) -> np.ndarray:
-    """The kept ALT token of each SNV (ISM and gradients insert it into the reference)."""
-    if not window.n_snvs:
-        return np.zeros(0, np.uint8)
-    return encode("".join(window.variants["alt"]))
 
 
 def haplotype_snvs(window: WindowVariants, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -412,7 +410,6 @@ def precompute(
     recorded with its error and the others go on; a rerun retries it.
     """
     from compute.backends import run_genes
-    from compute.inputs import load_cohort
     from compute.stats import cohort_statistics
 
     # The driver of a Ray run only checks the model: on the CPU, leaving GPUs to the actors.
@@ -420,14 +417,7 @@ def precompute(
     model, _, window = prepare_model(check_options, settings.window)
     prepare_track_weights(settings.model, model)
     settings = replace(settings, window=window)
-    cohort = load_cohort(
-        fasta=files.fasta,
-        vcf=files.vcf,
-        genes=files.genes,
-        expression=files.expression,
-        window=window,
-        missing=files.missing,
-    )
+    cohort = files.load(window)
     gene_ids = select_genes(cohort, genes, files.genes)
     store = ResultsStore.create(out, run_manifest(files, settings, gene_ids))
     todo = [g for g in gene_ids if g not in store.done_genes()]

@@ -13,7 +13,6 @@ in `source/`, unmodified, with their citation and licence.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from compute.errors import InputError
+from compute.pipeline import file_digest
 from compute.store import NULL_COLUMNS, PEOPLE_COLUMNS, ResultsStore, safe_gene_id, write_parquet_atomic
 
 TABLE1 = "SupplementaryTable1.tsv"
@@ -470,14 +470,6 @@ def empty_table(columns: list[str], dtypes: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, "float64")) for c in columns})
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def manifest(src_dir: Path, genes: pd.DataFrame, variants: pd.DataFrame) -> dict:
     """What the store holds, where it came from, and what it lacks."""
     return {
@@ -489,7 +481,7 @@ def manifest(src_dir: Path, genes: pd.DataFrame, variants: pd.DataFrame) -> dict
         "licence": "GPL-3.0",
         "source_repository": "https://github.com/mostafavilabuw/EnformerAssessment (Data/)",
         "sources": {
-            name: {"sha256": sha256(src_dir / name), "bytes": (src_dir / name).stat().st_size}
+            name: {"sha256": file_digest(src_dir / name), "bytes": (src_dir / name).stat().st_size}
             for name in SOURCE_FILES
         },
         "has_people": False,

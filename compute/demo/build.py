@@ -66,10 +66,9 @@ def finetune_demo_model(files, gene_ids: Sequence[str], out_dir: str | Path, see
     from dataclasses import replace
 
     from compute.finetune import CHECKPOINT, finetune
-    from compute.inputs import load_cohort
     from compute.model import small_model
 
-    cohort = load_cohort(files.fasta, files.vcf, files.genes, files.expression, window=DEMO_WINDOW)
+    cohort = files.load(DEMO_WINDOW)
     chosen = cohort.genes["gene_id"].isin(gene_ids)
     cohort = replace(cohort, genes=cohort.genes[chosen].reset_index(drop=True))
     start = small_model(seed=seed, window=DEMO_WINDOW, device="cpu", **DEMO_MODEL)  # build_demo_model's
@@ -90,7 +89,7 @@ def demo_settings(weights: str | Path, seed: int = DEFAULT_SEED):
     )
 
 
-def select_genes(genes: pd.DataFrame, wanted: Sequence[str] | None, source: Path) -> list[str] | None:
+def gene_ids_for_names(genes: pd.DataFrame, wanted: Sequence[str] | None, source: Path) -> list[str] | None:
     """Gene IDs for names or IDs given on the command line (None: all genes)."""
     if not wanted:
         return None
@@ -136,7 +135,7 @@ def build_demo(
         settings=ExpressionSettings(window=DEMO_WINDOW),
     )
     gene_table = pd.read_csv(paths["genes"], sep="\t", dtype={"gene_id": str})
-    gene_ids = select_genes(gene_table, genes, paths["genes"])
+    gene_ids = gene_ids_for_names(gene_table, genes, paths["genes"])
     files = CohortFiles(
         fasta=str(paths["fasta"]), vcf=str(paths["vcf"]), genes=str(paths["genes"]),
         expression=str(paths["expression"]),
