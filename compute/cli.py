@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray-address", help="address of an existing Ray cluster (default: start one here)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--track", type=int, default=4980, help="output track index (4980: CAGE:brain, adult)")
+    p.add_argument(
+        "--output-head", default="human", metavar="NAME",
+        help="output head: human, or one added by `finetune --new-head NAME` (then --track 0)",
+    )  # fmt: skip
     p.add_argument("--summary", choices=["sum_log", "sum"], default="sum_log")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
@@ -116,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="bf16: mixed precision")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
+                   help="cosine: decay the learning rate to 0 over all epochs")  # fmt: skip
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--people-per-step", type=int, default=64, help="training people per gene step (0: all)")
     p.add_argument("--accumulate", type=int, default=1, help="genes per optimiser step (accumulation)")
@@ -292,6 +298,7 @@ def _precompute(args: argparse.Namespace) -> int:
         model=ModelOptions(
             weights=args.weights,
             track=args.track,
+            head=args.output_head,
             summary=args.summary,
             precision=args.precision,
             compile=args.compile,
@@ -377,7 +384,7 @@ def _finetune(args: argparse.Namespace) -> int:
         window=args.window, track=args.track, new_head=args.new_head, summary=args.summary, loss=args.loss,
         rank_weight=args.rank_weight, freeze_trunk=args.freeze_trunk, dropout=args.dropout,
         precision=args.precision, epochs=args.epochs, learning_rate=args.lr, weight_decay=args.weight_decay,
-        people_per_step=args.people_per_step, accumulate=args.accumulate,
+        lr_schedule=args.lr_schedule, people_per_step=args.people_per_step, accumulate=args.accumulate,
         validation_fraction=args.validation, test_fraction=args.test, test_gene_fraction=args.test_genes,
         seed=args.seed,
     )  # fmt: skip

@@ -49,6 +49,7 @@ from compute.model import (
 )
 
 LOSSES = ("mse", "rank", "mse+rank")
+LR_SCHEDULES = ("constant", "cosine")
 CHECKPOINT = "checkpoint.pt"
 RECORD = "finetune.json"
 
@@ -68,6 +69,7 @@ class FinetuneOptions:
     precision: str = "fp32"
     epochs: int = 10
     learning_rate: float = 1e-4
+    lr_schedule: str = "constant"  # cosine: decays to 0 over all epochs' optimiser steps
     weight_decay: float = 0.0
     people_per_step: int = 64  # training people of one gene per step; 0 = all
     accumulate: int = 1  # genes per optimiser step
@@ -79,6 +81,8 @@ class FinetuneOptions:
     def check(self) -> None:
         if self.loss not in LOSSES:
             raise InputError(f"--loss {self.loss!r}: expected one of {', '.join(LOSSES)}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise InputError(f"--lr-schedule {self.lr_schedule!r}: expected one of {', '.join(LR_SCHEDULES)}")
         if self.precision not in ("fp32", "bf16"):
             raise InputError(f"--precision {self.precision!r}: expected fp32 or bf16")
         for name in ("epochs", "accumulate"):
@@ -90,8 +94,16 @@ class FinetuneOptions:
             raise InputError(f"--lr {self.learning_rate}: expected a positive learning rate")
 
     def resumable_with(self, other: FinetuneOptions) -> bool:
-        """Same run apart from the number of epochs."""
+        """Same run apart from the number of epochs (which a cosine schedule depends on)."""
+        if self.lr_schedule != "constant":
+            return self == other
         return replace(self, epochs=0) == replace(other, epochs=0)
+
+    def learning_rate_at(self, step: int, total_steps: int) -> float:
+        """Learning rate of optimiser step `step` (0-based) of `total_steps`."""
+        if self.lr_schedule == "cosine":
+            return self.learning_rate * 0.5 * (1.0 + float(np.cos(np.pi * step / total_steps)))
+        return self.learning_rate
 
 
 @dataclass
@@ -353,6 +365,8 @@ def finetune(
         out.mkdir(parents=True, exist_ok=True)
         save_weights(model, out)
 
+    steps_per_epoch = -(-len(genes) // options.accumulate)  # optimiser steps
+    total_steps = options.epochs * steps_per_epoch
     bar = _progress(options.epochs, first_epoch - 1, progress)
     for epoch in range(first_epoch, options.epochs + 1):
         train_mode(model.enformer, options.dropout)
@@ -370,6 +384,9 @@ def finetune(
             (loss / options.accumulate).backward()
             losses.append(float(loss.detach()))
             if step % options.accumulate == 0 or step == len(order):
+                done = (epoch - 1) * steps_per_epoch + (step - 1) // options.accumulate
+                for group in optimiser.param_groups:
+                    group["lr"] = options.learning_rate_at(done, total_steps)
                 optimiser.step()
                 optimiser.zero_grad(set_to_none=True)
         r = validation_r(scorer, genes, val_idx)

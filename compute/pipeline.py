@@ -61,6 +61,7 @@ class ModelOptions:
 
     weights: str  # a local save_pretrained directory (real Enformer or a small demo model)
     track: int = 4980
+    head: str = "human"  # or a head added by `finetune --new-head NAME` (its track 0)
     summary: str = "sum_log"
     precision: str = "fp32"
     compile: bool = False
@@ -110,6 +111,7 @@ def model_spec(options: ModelOptions) -> ModelSpec:
 
     return ModelSpec(
         track=options.track,
+        head=options.head,
         summary=options.summary,
         precision=options.precision,
         compile=options.compile,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -168,6 +169,47 @@ def test_resume_gives_the_same_weights(tiny_cohort, tmp_path):
     assert record["best_epoch"] == resumed.best_epoch and len(record["history"]) == 3
 
 
+def test_cosine_schedule_decays_to_zero_and_resumes_only_with_its_epochs(tiny_cohort, tmp_path, monkeypatch):
+    options = _options(lr_schedule="cosine", epochs=3, learning_rate=1e-3)
+    rates = [options.learning_rate_at(t, 6) for t in range(6)]
+    np.testing.assert_allclose(rates, 1e-3 * 0.5 * (1 + np.cos(np.pi * np.arange(6) / 6)))
+    assert _options().learning_rate_at(5, 6) == 1e-3  # constant
+    with pytest.raises(InputError, match="--lr-schedule 'linear'"):
+        _options(lr_schedule="linear").check()
+    _, cohort = tiny_cohort
+    straight = finetune(cohort, small_model(0, window=1024, device="cpu", **TINY), options, tmp_path / "a",
+                        progress=False)  # fmt: skip
+    saved = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)
+    last = saved["optimiser"]["param_groups"][0]["lr"]
+    n_genes = len(straight.split.train_genes)  # one optimiser step per gene
+    assert last == pytest.approx(options.learning_rate_at(3 * n_genes - 1, 3 * n_genes)) and last < 1e-4
+
+    # killed after epoch 1 (the validation after epoch 2 never returns), then resumed
+    import compute.finetune as ft
+
+    calls, real = [], ft.validation_r
+
+    def killed_after_epoch_one(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(ft, "validation_r", killed_after_epoch_one)
+    with pytest.raises(KeyboardInterrupt):
+        finetune(cohort, small_model(0, window=1024, device="cpu", **TINY), options, tmp_path / "b",
+                 progress=False)  # fmt: skip
+    monkeypatch.setattr(ft, "validation_r", real)
+    with pytest.raises(InputError, match="other options"):  # the schedule depends on the epochs
+        finetune(cohort, small_model(0, window=1024, device="cpu", **TINY), replace(options, epochs=4),
+                 tmp_path / "b", resume=True, progress=False)  # fmt: skip
+    resumed = finetune(cohort, small_model(0, window=1024, device="cpu", **TINY), options, tmp_path / "b",
+                       resume=True, progress=False, log=lambda s: None)  # fmt: skip
+    np.testing.assert_allclose(
+        [h["validation_r"] for h in resumed.history], [h["validation_r"] for h in straight.history], rtol=1e-6
+    )
+
+
 def test_frozen_trunk_trains_only_the_head(tiny_cohort, tmp_path):
     _, cohort = tiny_cohort
     start = small_model(0, window=1024, device="cpu", **TINY).enformer.state_dict()
@@ -248,18 +290,29 @@ def test_finetuning_explains_people_and_finds_the_causal_snvs(tmp_path, external
     assert load_model(out, device="cpu").window == pc.window
 
 
-def test_precompute_runs_the_finetuned_model(tiny_cohort, tmp_path):
-    """`precompute --weights MODEL_DIR` scores people with the fine-tuned weights of the best epoch."""
+@pytest.mark.parametrize("new_head", [None, "cohort"])
+def test_precompute_runs_the_finetuned_model(tiny_cohort, tmp_path, capsys, new_head):
+    """`precompute --weights MODEL_DIR [--head NAME --track 0]` scores people with the fine-tuned
+    weights of the best epoch, on the trained track or on the new head."""
+    from compute.errors import ModelError
     from compute.pipeline import CohortFiles, ModelOptions, RunSettings, StatsOptions, precompute
 
     pc, cohort = tiny_cohort
-    result = finetune(cohort, small_model(0, window=1024, device="cpu", **TINY), _options(epochs=1),
+    options = _options(epochs=1, new_head=new_head, track=3 if new_head else 0)
+    result = finetune(cohort, small_model(0, window=1024, device="cpu", **TINY), options,
                       tmp_path / "m", progress=False, log=lambda s: None)  # fmt: skip
     files = CohortFiles(str(pc.fasta), str(pc.vcf), str(pc.genes), str(pc.expression))
+    model = ModelOptions(weights=str(tmp_path / "m"), track=0, head=new_head or "human", device="cpu")
     settings = RunSettings(
-        window=None, model=ModelOptions(weights=str(tmp_path / "m"), track=0, device="cpu"),
-        stats=StatsOptions(null_draws=5, predixcan=False), gradients=False,
-    )  # fmt: skip
+        window=None, model=model, stats=StatsOptions(null_draws=5, predixcan=False), gradients=False
+    )
+    with pytest.raises(ModelError, match="head 'other' is not in the model"):
+        precompute(files, replace(settings, model=replace(model, head="other")), tmp_path / "bad")
+    args = ["precompute", "--fasta", str(pc.fasta), "--vcf", str(pc.vcf), "--genes", str(pc.genes),
+            "--expression", str(pc.expression), "--weights", str(tmp_path / "m"),
+            "--out", str(tmp_path / "bad"), "--output-head", "other", "--track", "0"]  # fmt: skip
+    assert main(args) == 2 and "head 'other' is not in the model" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()  # refused before any work
     gene_id = cohort.genes.gene_id[0]
     store = precompute(files, settings, tmp_path / "store", genes=[gene_id], progress=False)
     people = store.people(gene_id).set_index("person_id").loc[cohort.people]
