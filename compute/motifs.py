@@ -510,7 +510,7 @@ def scan_store(
     driver if it is a supported driver of any gene, else as an unsupported driver
     if it is a driver of any gene.
     """
-    from compute.store import ResultsStore, write_parquet_atomic
+    from compute.store import ResultsStore, write_json_atomic, write_parquet_atomic
 
     store = ResultsStore(store_path)
     variants = _store_snvs(store)
@@ -548,22 +548,24 @@ def scan_store(
     enrichment_path = scan_path.parent / "motif_enrichment.parquet"
     write_parquet_atomic(scan_path, scan)
     write_parquet_atomic(enrichment_path, enrichment)
-    store.update_manifest(
-        motifs={
-            "motifs": motifs.source,
-            "n_motifs": len(motifs),
-            "background": list(motifs.background),
-            "score_resolution_bits": 1 / motifs.resolution,
-            "p_threshold": p_threshold,
-            "fasta": str(fasta_path),
-            "snvs_scanned": len(chosen),
-            "background_snvs": len(background),
-            "window_snvs": n_all,
-            "seed": seed,
-            "changed_means": "breaks or creates at least one motif",
-            "scan_table": scan_path.name,
-        }
-    )
+    record = {
+        "motifs": motifs.source,
+        "n_motifs": len(motifs),
+        "background": list(motifs.background),
+        "score_resolution_bits": 1 / motifs.resolution,
+        "p_threshold": p_threshold,
+        "fasta": str(fasta_path),
+        "snvs_scanned": len(chosen),
+        "background_snvs": len(background),
+        "window_snvs": n_all,
+        "seed": seed,
+        "changed_means": "breaks or creates at least one motif",
+        "scan_table": scan_path.name,
+    }
+    if scan_path.parent.resolve() == store.path.resolve():
+        store.update_manifest(motifs=record)
+    else:  # written elsewhere: the store (perhaps shared or read-only) is left as it was
+        write_json_atomic(scan_path.with_suffix(".json"), {"store": str(store.path), **record})
     return StoreScan(scan, enrichment, scan_path, enrichment_path)
 
 

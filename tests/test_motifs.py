@@ -310,7 +310,8 @@ def test_motifs_command_background_sample_and_fasta_option(tmp_path, jaspar):
     )
     enrichment = pd.read_parquet(tmp_path / "motif_enrichment.parquet")
     assert enrichment.iloc[1].n_b == 10
-    assert json.loads((store.path / "manifest.json").read_text())["motifs"]["snvs_scanned"] >= 10
+    assert json.loads((tmp_path / "scan.json").read_text())["snvs_scanned"] >= 10  # the record beside it
+    assert "motifs" not in json.loads((store.path / "manifest.json").read_text())  # the store is untouched
 
 
 def test_motifs_command_without_fasta_is_a_clear_error(tmp_path, jaspar, capsys):
