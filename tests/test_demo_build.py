@@ -26,7 +26,7 @@ from scipy import stats
 from statsmodels.regression.linear_model import OLS
 from statsmodels.tools.tools import add_constant
 
-from compute.attribution import ism
+from compute.attribution import grad_x_input, ism
 from compute.cli import main
 from compute.demo import build_demo_inputs
 from compute.demo.build import (
@@ -124,7 +124,7 @@ def test_shipped_model_is_the_recipe_model_fine_tuned_on_the_recorded_split(ship
 
 def test_shipped_near_tss_genes_are_explained_on_held_out_people(shipped, truth):
     """The DDX11-like genes: r > 0 on the test people (scipy), mean r well above zero; the main
-    driver is the causal SNV in a third of them (README "Shipped datasets: demo" has the table)."""
+    driver is the causal SNV in most of them (README "Shipped datasets: demo" has the table)."""
     test_people = shipped.manifest["finetune"]["test_people"]
     near_tss = truth[truth.scenario == "near_tss"]
     assert len(near_tss) >= 4
@@ -136,8 +136,40 @@ def test_shipped_near_tss_genes_are_explained_on_held_out_people(shipped, truth)
         rs.append(r)
         variants = shipped.variants(gene_id)
         hits.append(list(variants.loc[variants.is_main_driver, "variant_id"]) == [causal])
-    assert np.mean(rs) > 0.25, rs
-    assert sum(hits) >= len(hits) / 3, hits
+    print(f"\nnear-TSS genes, r on the {len(test_people)} test people:", np.round(rs, 3))
+    print("main driver = causal SNV:", hits)
+    assert np.mean(rs) > 0.4, rs
+    assert sum(hits) > len(hits) / 2, hits
+
+
+def test_shipped_model_reads_a_few_hundred_bp_around_the_tss(shipped):
+    """Why causal SNVs far from the TSS are missed: the fine-tuned model's gene score (TSS bin and
+    its two neighbours) barely depends on bases beyond about 500 bp of the TSS, the reach of the
+    conv tower from those bins; its one small attention layer adds little. |gradient x input|
+    per base (largest of the three substitutions), mean over the genes, by distance from the TSS."""
+    model = load_model(shipped.path / "model", device="cpu")
+    reference = Reference(shipped.path / "inputs" / "chr22.fa.gz")
+    distance = np.arange(DEMO_WINDOW) - DEMO_WINDOW // 2  # the TSS sits at index L // 2
+    profile = []
+    for gene in shipped.genes().itertuples():
+        start0, end0 = gene_window(int(gene.tss), DEMO_WINDOW)
+        ref = reference.tokens(gene.chrom, start0, end0)
+        offsets = np.flatnonzero(ref < 4)
+        per_alt = [
+            np.abs(grad_x_input(model, ModelSpec(), ref, offsets, ((ref[offsets] + k) % 4).astype(np.uint8)))
+            for k in (1, 2, 3)
+        ]  # fmt: skip
+        base = np.full(DEMO_WINDOW, np.nan)
+        base[offsets] = np.max(per_alt, axis=0)
+        profile.append(base)
+    profile = np.nanmean(profile, axis=0)
+    bands = [(0, 256), (256, 384), (384, 512), (512, 1024), (1024, 8192)]
+    far = np.abs(distance)
+    mean = {(a, b): float(np.nanmean(profile[(far >= a) & (far < b)])) for a, b in bands}
+    shown = {f"{a}-{b} bp": f"{v:.1e}" for (a, b), v in mean.items()}
+    print("\nmean |grad x input| by distance from the TSS:", shown)
+    assert mean[(1024, 8192)] < mean[(0, 256)] / 100
+    assert mean[(512, 1024)] < mean[(0, 256)] / 10
 
 
 def test_shipped_inputs_rebuild_byte_for_byte(shipped, tmp_path, external_data):
@@ -177,7 +209,7 @@ def test_reduced_rebuild_agrees_with_the_shipped_store(reduced, shipped):
         offsets = variants["pos"].to_numpy() - 1 - start0
         ref_tokens, alt_tokens = reference.tokens("22", start0, end0), encode("".join(variants["alt"]))
         expected = ism(model, ModelSpec(), ref_tokens, offsets, alt_tokens, method="full")
-        np.testing.assert_allclose(variants["ism"], expected, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(variants["ism"], expected, rtol=1e-4, atol=5e-6)  # fp32 noise of the score
         assert len(reduced.people(gene_id)) == REDUCED_PEOPLE
 
 
