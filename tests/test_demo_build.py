@@ -142,6 +142,27 @@ def test_shipped_near_tss_genes_are_explained_on_held_out_people(shipped, truth)
     assert sum(hits) > len(hits) / 2, hits
 
 
+def test_shipped_main_drivers_find_causal_snvs_within_the_models_reach(shipped, truth):
+    """Every gene with cis signal and a causal SNV within 256 bp of the TSS (well inside what the
+    model reads, see the next test) has as main driver that SNV or one in strong LD with it
+    (r^2 >= 0.8 in the cohort's dosages, which no method on these data can tell apart); genes
+    whose causal SNVs all lie farther out are listed, not asserted (README "Shipped datasets: demo")."""
+    genotypes = pd.read_parquet(shipped.path / "genotypes.parquet")
+    within, beyond = [], []
+    for gene_id, rows in truth[truth.scenario != "none"].groupby("gene_id", sort=False):
+        variants = shipped.variants(gene_id).set_index("variant_id")
+        main = variants.index[variants.is_main_driver][0]
+        dosage = genotypes[genotypes.gene_id == gene_id].pivot(
+            index="person_id", columns="variant_id", values="dosage"
+        )
+        r2 = max(np.corrcoef(dosage[main], dosage[c])[0, 1] ** 2 for c in rows["variant_id"])
+        near = rows["tss_distance"].abs() <= 256
+        (within if near.any() else beyond).append((rows["gene_name"].iloc[0], round(float(r2), 2)))
+    print("\nmain driver r^2 with a causal SNV; causal SNV within 256 bp:", within, "beyond:", beyond)
+    assert len(within) >= 4
+    assert all(r2 >= 0.8 for _, r2 in within), within
+
+
 def test_shipped_model_reads_a_few_hundred_bp_around_the_tss(shipped):
     """Why causal SNVs far from the TSS are missed: the fine-tuned model's gene score (TSS bin and
     its two neighbours) barely depends on bases beyond about 500 bp of the TSS, the reach of the
