@@ -12,11 +12,11 @@ import math
 
 import numpy as np
 import pandas as pd
-from dash import Dash, Input, Output, html
+from dash import Dash, html
 
 from components import gene_filter, theme
 from components.data import Datasets, Selection
-from components.export import register_exports
+from components.export import register_selection_view
 from compute import sensitivity
 
 VIEW = "sensitivity"
@@ -142,17 +142,6 @@ def render(datasets: Datasets, sel: Selection, subset: str | None = None) -> tup
 
 
 def register(app: Dash, datasets: Datasets) -> None:
-    @app.callback(
-        Output(f"{VIEW}-graph", "figure"),
-        Output(f"{VIEW}-note", "children"),
-        Output(f"{VIEW}-summary", "children"),
-        Input("app-selection", "data"),
-        Input("filter-subset", "value"),
+    register_selection_view(
+        app, datasets, VIEW, render, frame, loading_height=HEIGHT, filtered=True, extra_outputs=("summary",)
     )
-    def update(selection, subset):
-        sel = Selection.from_dict(selection)
-        if sel is None:
-            return theme.message_figure("Loading…", height=HEIGHT), "", None
-        return render(datasets, sel, subset)
-
-    register_exports(app, datasets, VIEW, frame, filtered=True)

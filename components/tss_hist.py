@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from dash import Dash, Input, Output, html
+from dash import Dash, html
 
 from components import gene_filter, theme
 from components.data import Datasets, Selection
-from components.export import register_exports
+from components.export import register_selection_view
 from components.snv_common import flag, support
 
 VIEW = "tss_hist"
@@ -131,16 +131,4 @@ def render(datasets: Datasets, sel: Selection, subset: str | None = None) -> tup
 
 
 def register(app: Dash, datasets: Datasets) -> None:
-    @app.callback(
-        Output(f"{VIEW}-graph", "figure"),
-        Output(f"{VIEW}-note", "children"),
-        Input("app-selection", "data"),
-        Input("filter-subset", "value"),
-    )
-    def update(selection, subset):
-        sel = Selection.from_dict(selection)
-        if sel is None:
-            return theme.message_figure("Loading…", height=340), ""
-        return render(datasets, sel, subset)
-
-    register_exports(app, datasets, VIEW, frame, filtered=True)
+    register_selection_view(app, datasets, VIEW, render, frame, loading_height=340, filtered=True)

@@ -222,6 +222,9 @@ def test_gene_subset_filters_volcano_and_its_csv(site):
     option.click()
     wait_until(lambda: text_of(driver, "filter-count") == f"{int(mask.sum()):,} of {len(genes):,} genes")
     wait_until(lambda: "Enformer test set" in (text_of(driver, "tss_hist-note") or ""))
+    subset_note = f"{int(mask.sum()):,} genes (Enformer test set)"
+    wait_until(lambda: subset_note in (text_of(driver, "sensitivity-note") or ""))
+    assert text_of(driver, "sensitivity-summary")  # the panel's third output follows the filter too
     settle(driver)
     points = driver.execute_script(
         "const gd = document.querySelector('#volcano-graph .js-plotly-plot');"
