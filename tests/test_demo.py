@@ -263,24 +263,25 @@ def eqtl(expression_row: np.ndarray, dosage: np.ndarray) -> tuple[np.ndarray, np
     return np.abs([f.rvalue for f in fits]), np.array([f.pvalue for f in fits])
 
 
-def test_near_tss_causal_snv_is_the_strongest_eqtl(build, truth, expression, cohort):
+def scenario_eqtls(build, truth, expression, cohort, scenario):
+    """(truth row, window SNV rows that vary, |r|, p) for each gene of one scenario."""
     genes = pd.read_csv(build["genes"], sep="\t", dtype={"gene_id": str}).set_index("gene_id")
     sites = cohort["sites"]
-    for row in truth[truth["scenario"] == "near_tss"].itertuples():
+    for row in truth[truth["scenario"] == scenario].itertuples():
         rows = window_rows(sites, int(genes.loc[row.gene_id, "tss"]))
         rows = rows[cohort["dosage"][rows].std(axis=1) > 0]
-        r, _ = eqtl(expression.loc[row.gene_id].to_numpy(), cohort["dosage"][rows])
-        causal = int(np.flatnonzero(sites["id"].to_numpy()[rows] == row.variant_id)[0])
+        yield row, rows, *eqtl(expression.loc[row.gene_id].to_numpy(), cohort["dosage"][rows])
+
+
+def test_near_tss_causal_snv_is_the_strongest_eqtl(build, truth, expression, cohort):
+    ids = cohort["sites"]["id"].to_numpy()
+    for row, rows, r, _ in scenario_eqtls(build, truth, expression, cohort, "near_tss"):
+        causal = int(np.flatnonzero(ids[rows] == row.variant_id)[0])
         assert r[causal] >= r.max() - 1e-12, row.gene_name
 
 
 def test_no_cis_signal_passes_bonferroni(build, truth, expression, cohort):
-    genes = pd.read_csv(build["genes"], sep="\t", dtype={"gene_id": str}).set_index("gene_id")
-    sites = cohort["sites"]
-    for row in truth[truth["scenario"] == "none"].itertuples():
-        rows = window_rows(sites, int(genes.loc[row.gene_id, "tss"]))
-        rows = rows[cohort["dosage"][rows].std(axis=1) > 0]
-        _, p = eqtl(expression.loc[row.gene_id].to_numpy(), cohort["dosage"][rows])
+    for row, rows, _, p in scenario_eqtls(build, truth, expression, cohort, "none"):
         assert p.min() > 0.05 / len(rows), row.gene_name
 
 

@@ -54,6 +54,12 @@ REDUCED_PEOPLE = 30
 REDUCED_GENES = ["DGCR8", "RANBP1"]
 
 
+def gene_dosage(genotypes: pd.DataFrame, gene_id: str) -> pd.DataFrame:
+    """People x SNVs dosage of one gene from a store's genotypes table."""
+    rows = genotypes[genotypes.gene_id == gene_id]
+    return rows.pivot(index="person_id", columns="variant_id", values="dosage")
+
+
 @pytest.fixture(scope="module")
 def shipped():
     if not (SHIPPED / "manifest.json").is_file():
@@ -152,9 +158,7 @@ def test_shipped_main_drivers_find_causal_snvs_within_the_models_reach(shipped, 
     for gene_id, rows in truth[truth.scenario != "none"].groupby("gene_id", sort=False):
         variants = shipped.variants(gene_id).set_index("variant_id")
         main = variants.index[variants.is_main_driver][0]
-        dosage = genotypes[genotypes.gene_id == gene_id].pivot(
-            index="person_id", columns="variant_id", values="dosage"
-        )
+        dosage = gene_dosage(genotypes, gene_id)
         r2 = max(np.corrcoef(dosage[main], dosage[c])[0, 1] ** 2 for c in rows["variant_id"])
         near = rows["tss_distance"].abs() <= 256
         (within if near.any() else beyond).append((rows["gene_name"].iloc[0], round(float(r2), 2)))
@@ -244,9 +248,7 @@ def test_reduced_rebuild_recovers_its_ground_truth(reduced):
     for gene_id in reduced.genes()["gene_id"]:
         rows = truth[truth.gene_id == gene_id]
         variants = reduced.variants(gene_id).set_index("variant_id")
-        dosage = genotypes[genotypes.gene_id == gene_id].pivot(
-            index="person_id", columns="variant_id", values="dosage"
-        )
+        dosage = gene_dosage(genotypes, gene_id)
         y = expression.loc[gene_id, dosage.index].to_numpy()
         if rows["scenario"].iloc[0] == "none":
             assert variants["eqtl_p"].min() > 0.05 / len(variants), gene_id
@@ -282,9 +284,7 @@ def test_shipped_eqtls_match_scipy_and_recover_the_truth(shipped, truth):
     for gene_id, rows in truth.groupby("gene_id", sort=False):
         scenario = rows["scenario"].iloc[0]
         variants = shipped.variants(gene_id).set_index("variant_id")
-        dosage = genotypes[genotypes.gene_id == gene_id].pivot(
-            index="person_id", columns="variant_id", values="dosage"
-        )
+        dosage = gene_dosage(genotypes, gene_id)
         y = expression.loc[gene_id, dosage.index].to_numpy()
         testable = variants.index[variants["maf"] > 0]
         fits = {v: stats.linregress(dosage[v].to_numpy(float), y) for v in testable}
