@@ -21,14 +21,18 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from compute import stats
-from compute.simulated_cohort import simulate_gene
-from compute.stats_reference import drivers_naive, gene_statistics_naive, predixcan_r_sklearn
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from compute import stats  # noqa: E402
+from compute.simulated_cohort import simulate_gene  # noqa: E402
+from compute.stats_reference import drivers_naive, gene_statistics_naive, predixcan_r_sklearn  # noqa: E402
 
 
 def _best_of(fn, repeats: int) -> tuple[float, object]:

@@ -6,7 +6,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXTERNAL = ROOT / "data" / "external"
-SHARED_PUBLISHED = ROOT.parent / "shared" / "published" / "sasse2023"
+PUBLISHED_SOURCE = ROOT / "data" / "published" / "source"  # the paper's files, shipped unmodified
 
 
 @pytest.fixture(scope="session")

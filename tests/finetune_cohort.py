@@ -31,6 +31,18 @@ class PlantedCohort:
     expression: Path
     causal: dict[str, list[str]]  # gene_id -> variant_ids of its causal SNVs (empty: no cis signal)
     window: int
+    dosage: dict[str, pd.DataFrame]  # gene_id -> people x variant_ids ALT dosage (the ground truth's LD)
+
+    def tags_causal(self, gene_id: str, variant_id: str | None, min_r2: float = 0.8) -> bool:
+        """The SNV is a causal SNV of the gene or in strong LD (r² >= min_r2) with one: from
+        genotypes alone no model can tell such partners apart."""
+        if variant_id is None or not self.causal[gene_id]:
+            return False
+        dosage = self.dosage[gene_id]
+        return any(
+            v == variant_id or np.corrcoef(dosage[v], dosage[variant_id])[0, 1] ** 2 >= min_r2
+            for v in self.causal[gene_id]
+        )
 
 
 def read_real_sequence(external: Path, length: int) -> str:
@@ -57,7 +69,7 @@ def planted_cohort(
     rng = np.random.default_rng(seed)
     seq = read_real_sequence(external, spacing * (n_genes + 1))
     samples = [f"S{i:03d}" for i in range(n_people)]
-    rows, genes, causal, expression = [], [], {}, {}
+    rows, genes, causal, expression, dosages = [], [], {}, {}, {}
     for k in range(n_genes):
         gene_id = f"G{k:02d}"
         tss = spacing * (k + 1)
@@ -71,6 +83,7 @@ def planted_cohort(
         dosage = alleles.sum(axis=1)
         freq = dosage.mean(axis=0) / 2
         ids = [f"{gene_id}_{p}" for p in pos]
+        dosages[gene_id] = pd.DataFrame(dosage, index=samples, columns=ids)
         for v, p in enumerate(pos):
             ref = seq[p - 1]
             alt = str(rng.choice([b for b in "ACGT" if b != ref]))
@@ -100,4 +113,4 @@ def planted_cohort(
     table = pd.DataFrame(expression, index=samples).T
     table.index.name = "gene_id"
     table.reset_index().to_csv(tmp_path / "expression.tsv", sep="\t", index=False)
-    return PlantedCohort(fasta, vcf, genes_path, tmp_path / "expression.tsv", causal, window)
+    return PlantedCohort(fasta, vcf, genes_path, tmp_path / "expression.tsv", causal, window, dosages)

@@ -35,3 +35,59 @@ def test_ruff_clean():
         [sys.executable, "-m", "ruff", "check", str(ROOT)], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout
+
+
+def _tracked_text_files() -> list[Path]:
+    import subprocess
+
+    names = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split("\0")
+    files = []
+    for name in filter(None, names):
+        path = ROOT / name
+        if path.is_file() and path.stat().st_size < 2_000_000 and b"\0" not in path.read_bytes()[:8192]:
+            files.append(path)
+    return files
+
+
+def _escapes(base: Path, relative: str) -> bool:
+    import os
+
+    return not Path(os.path.normpath(base / relative)).is_relative_to(ROOT)
+
+
+def paths_above_root() -> list[str]:
+    """Places where a tracked file names a path outside the checkout: a relative `../` path that
+    climbs above the repository root from the file's folder, a `Path(__file__)` parent chain longer
+    than the file's depth, the root's own parent, or a shared folder beside the checkout."""
+    relative = re.compile(r"(?:(?<=^)|(?<=[\s'\"`(\[]))((?:\.\./)+[\w./-]*)", re.M)
+    file_parents = re.compile(r"Path\(__file__\)\.resolve\(\)((?:\.parent)+|\.parents\[(\d+)\])")
+    found = []
+    for path in _tracked_text_files():
+        if path == Path(__file__).resolve():
+            continue  # this file names such paths to test the check
+        text = path.read_text(errors="replace")
+        name = path.relative_to(ROOT).as_posix()
+        depth = len(path.relative_to(ROOT).parts) - 1
+        for match in relative.finditer(text):
+            if _escapes(path.parent, match.group(1)):
+                found.append(f"{name}: {match.group(1)}")
+        for match in file_parents.finditer(text):
+            up = int(match.group(2)) + 1 if match.group(2) else match.group(1).count(".parent")
+            if up - 1 > depth:
+                found.append(f"{name}: {match.group(0)}")
+        for match in re.finditer(r"ROOT\.parent\b|\bshared/published\b|/work/|/root/", text):
+            found.append(f"{name}: {match.group(0)}")
+    return found
+
+
+def test_no_tracked_file_names_a_path_above_the_root():
+    assert paths_above_root() == []
+
+
+def test_the_path_check_finds_what_it_is_for():
+    base = ROOT / "tests"
+    assert _escapes(base, "../../shared/published")
+    assert not _escapes(base, "../data/published/source")
+    assert not _escapes(ROOT / "compute" / "demo", "../../data")

@@ -14,11 +14,9 @@ import pandas as pd
 import pytest
 
 from compute import stats
-from tests.conftest import ROOT, SHARED_PUBLISHED
+from tests.conftest import PUBLISHED_SOURCE
 
-# ../shared/ beside the checkout; a worktree one level deeper finds it one level up
-_CANDIDATES = [SHARED_PUBLISHED, ROOT.parent.parent / "shared" / "published" / "sasse2023"]
-TABLE = next((d for d in _CANDIDATES if d.exists()), SHARED_PUBLISHED) / "SupplementaryTable1.tsv"
+TABLE = PUBLISHED_SOURCE / "SupplementaryTable1.tsv"
 R = "PearsonRCAGE,adult,brain"
 T = "TstatCAGE,adult,brain"
 LOG_P = "Log10PvalueTstatCAGE,adult,brain"
@@ -29,7 +27,7 @@ ROUNDING = 0.0005 + 1e-9  # columns are printed with 3 decimals
 @pytest.fixture(scope="module")
 def table() -> pd.DataFrame:
     if not TABLE.exists():
-        pytest.fail(f"published table missing: {TABLE.name} under ../shared/published/sasse2023/")
+        pytest.fail(f"published table missing: {TABLE} (shipped in data/published/source/)")
     df = pd.read_csv(TABLE, sep="\t")
     df.columns = [c.removeprefix("# ") for c in df.columns]
     return df
