@@ -5,7 +5,7 @@ training step, haplotype scoring and ISM, each beside the full forward measured 
 
 Input: a random reference window, `--snvs` SNVs at random offsets with random allele
 frequencies, `--people` people with random haplotypes. The patched scoring
-(compute.cnn_model.ReferenceCache) is checked against the full forward before timing.
+(compute.analyses.cnn.model.ReferenceCache) is checked against the full forward before timing.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from compute.cnn_model import (  # noqa: E402
+from compute.analyses.cnn.model import (
     CNNConfig,
     ReferenceCache,
     TrainOptions,

@@ -21,16 +21,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from compute.haplotypes import (  # noqa: E402
+from compute.cohort.haplotypes import personal_haplotypes, unique_haplotypes, window_variants
+from compute.cohort.reference import (
     WINDOW,
+    Reference,  # noqa: E402
     decode,
     gene_window,
     one_hot,
-    personal_haplotypes,
-    unique_haplotypes,
-    window_variants,
 )
-from compute.inputs import Reference  # noqa: E402
 
 CHROM, LENGTH, TSS = "bench", 400_000, 200_000
 
@@ -85,7 +83,7 @@ def _run(fasta, vcf, people, batch_size, make_one_hot, dedupe) -> tuple[float, i
     n = 0
     if dedupe:
         unique_rows, _ = unique_haplotypes(wv.codes)
-        from compute.haplotypes import apply_snvs
+        from compute.cohort.haplotypes import apply_snvs
 
         for i in range(0, len(unique_rows), batch_size):
             tokens = apply_snvs(ref_tokens, unique_rows[i : i + batch_size], wv, start0)

@@ -4,7 +4,7 @@
 
 Input: `--snvs` positions drawn at random from the real GRCh37 chr22:20-21 Mb
 sequence in data/external/22_20-21M.fa (N positions skipped), each with a random
-ALT base. `compute.motifs.scan_snvs` (one matrix product of unfolded one-hot
+ALT base. `compute.analyses.motifs.scan_snvs` (one matrix product of unfolded one-hot
 windows with all PWMs per batch) against a plain loop over motifs, strands and
 SNV columns (numpy over the SNVs) that computes the same table; both run in this
 process on the same windows, and their hit counts must agree. Wall time uses
@@ -24,8 +24,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from compute.inputs import Reference  # noqa: E402
-from compute.motifs import BASES, P_THRESHOLD, MotifSet, load_jaspar, scan_snvs, snv_windows  # noqa: E402
+from compute.analyses.motifs import (  # noqa: E402
+    BASES,
+    P_THRESHOLD,
+    MotifSet,
+    load_jaspar,
+    scan_snvs,
+    snv_windows,
+)
+from compute.cohort.reference import Reference  # noqa: E402
 
 FASTA = ROOT / "data" / "external" / "22_20-21M.fa"
 RECORD = "22:20000001-21000000"

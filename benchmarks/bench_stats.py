@@ -2,15 +2,15 @@
 
     taskset -c 0 python benchmarks/bench_stats.py [--people 839] [--snvs 3000] [--genes 6825]
 
-One gene of a simulated cohort with LD blocks (compute/simulated_cohort.py) at
+One gene of a simulated cohort with LD blocks (compute/stats/simulated_cohort.py) at
 ROSMAP's size: 839 people x 3,000 SNVs. Both implementations run in this process
 on the same data with BLAS limited to one thread (threadpoolctl); pin the process
 to one core with `taskset -c 0` for a one-core figure. "naive" is
-compute/stats_reference.py: one scipy call per SNV and per draw, and each
+compute/stats/reference.py: one scipy call per SNV and per draw, and each
 forward-selection partial sum recomputed from scratch. The elastic net baseline
-(compute.baselines.predixcan_r, computed by compute/elastic_net.py) is timed next to
+(compute.stats.baselines.predixcan_r, computed by compute/stats/elastic_net.py) is timed next to
 its reference, the same nested cross-validation with scikit-learn's ElasticNetCV
-(compute/stats_reference.py predixcan_r_sklearn), with both held-out r.
+(compute/stats/reference.py predixcan_r_sklearn), with both held-out r.
 Times are CPU seconds of this process (time.process_time): with one BLAS thread
 they equal wall time on an idle core and are less disturbed by other work on a
 shared machine.
@@ -31,8 +31,8 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from compute import stats  # noqa: E402
-from compute.simulated_cohort import simulate_gene  # noqa: E402
-from compute.stats_reference import drivers_naive, gene_statistics_naive, predixcan_r_sklearn  # noqa: E402
+from compute.stats.reference import drivers_naive, gene_statistics_naive, predixcan_r_sklearn  # noqa: E402
+from compute.stats.simulated_cohort import simulate_gene  # noqa: E402
 
 
 def _best_of(fn, repeats: int) -> tuple[float, object]:
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
     hours = args.genes / 3600.0
     print(f"{'one gene':<44}{'CPU s':>10}{'x genes (h)':>14}")
-    print(f"{'forward selection, fast (compute.drivers)':<44}{t_drivers:>10.3f}{t_drivers * hours:>14.2f}")
+    print(f"{'forward selection, fast (stats.drivers)':<44}{t_drivers:>10.3f}{t_drivers * hours:>14.2f}")
     if not args.skip_naive:
         print(f"{'forward selection, naive':<44}{t_drivers_naive:>10.3f}{t_drivers_naive * hours:>14.2f}")
         print(f"{'  speed-up':<44}{t_drivers_naive / t_drivers:>9.0f}x")

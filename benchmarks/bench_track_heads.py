@@ -25,8 +25,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from compute.model import ModelSpec, score_tokens, small_model  # noqa: E402
-from compute.track_heads import load_track_weights, score_tokens_heads  # noqa: E402
+from compute.engine.model import ModelSpec, score_tokens, small_model  # noqa: E402
+from compute.engine.track_heads import load_track_weights, score_tokens_heads  # noqa: E402
 
 WEIGHTS = ROOT / "data" / "published" / "source" / "GTExWeights.csv"
 

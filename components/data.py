@@ -20,8 +20,8 @@ import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from compute import sensitivity
 from compute.store import ResultsStore
+from compute.store import subsets as gene_subsets
 
 _TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 GENOTYPES_TABLE = "genotypes"  # optional: gene_id, variant_id, person_id, dosage
@@ -104,8 +104,8 @@ class Datasets:
         return self.stores[name].has_table(GENOTYPES_TABLE)
 
     def subsets(self, name: str) -> list[str]:
-        """Gene subsets that mean something for this dataset (compute.sensitivity.SUBSETS keys)."""
-        return sensitivity.available_subsets(self.genes(name))
+        """Gene subsets that mean something for this dataset (compute.store.subsets.SUBSETS keys)."""
+        return gene_subsets.available_subsets(self.genes(name))
 
     def subset_mask(self, name: str, subset: str | None) -> pd.Series:
         """Boolean per row of genes(name); unknown or unavailable subsets mean all genes."""
@@ -114,7 +114,7 @@ class Datasets:
         key = (name, subset)
         with self._lock:
             if key not in self._subsets:
-                self._subsets[key] = sensitivity.subset_mask(self.genes(name), subset).astype(bool)
+                self._subsets[key] = gene_subsets.subset_mask(self.genes(name), subset).astype(bool)
             return self._subsets[key]
 
     def logo_rows(self, name: str, gene_id: str, variant_id: str) -> pd.DataFrame | None:
@@ -135,10 +135,10 @@ class Datasets:
         return pd.read_parquet(path, filters=[("variant_id", "==", variant_id)])
 
     def population(self, name: str) -> pd.DataFrame:
-        """Reference scores and mean expression per gene (compute.sensitivity.population_table), cached."""
+        """Reference scores and mean expression per gene (compute.store.subsets.population_table), cached."""
         with self._lock:
             if name not in self._population:
-                self._population[name] = sensitivity.population_table(self.stores[name])
+                self._population[name] = gene_subsets.population_table(self.stores[name])
             return self._population[name]
 
     def describe(self, name: str) -> str:

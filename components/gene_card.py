@@ -9,7 +9,7 @@ from dash import Dash, Input, Output, html
 
 from components.data import Datasets, Selection
 from components.snv_common import flag, support
-from compute.sensitivity import ALL_TRACK_R
+from compute.store.subsets import ALL_TRACK_R
 
 VIEW = "card"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dash import Dash, Input, Output, State, dcc, html
 
 from components.data import Datasets, Selection
-from compute.sensitivity import SUBSETS
+from compute.store.subsets import SUBSETS
 
 VIEW = "filter"
 LABELS = {"all": "All genes", "susie": "SuSiE causal", "test_set": "Enformer test set"}

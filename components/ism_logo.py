@@ -1,7 +1,7 @@
 """ISM logo: in-silico mutagenesis around the selected SNV as a sequence logo, with its motifs.
 
 Each reference base is drawn with height = minus the mean effect of its three
-substitutions (`compute.motifs.ism_logo_matrix`): tall letters are bases the
+substitutions (`compute.store.ism_logo.ism_logo_matrix`): tall letters are bases the
 model relies on, letters below zero are bases whose change would raise the
 prediction. Bars above the logo are the JASPAR motifs the SNV breaks, creates
 or changes (`python -m compute motifs`). The data come from the store's
@@ -19,7 +19,7 @@ from components import theme
 from components.data import Datasets, Selection
 from components.export import register_selection_view
 from components.motif_logo import motif_logo_figure
-from compute.motifs import ism_logo_matrix
+from compute.store.ism_logo import ism_logo_matrix
 
 VIEW = "ism_logo"
 HEIGHT = 400

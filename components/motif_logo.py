@@ -3,7 +3,7 @@
 A plain plotly figure dict (no Dash): letters are filled SVG paths placed in
 data coordinates, stacked per position from the smallest height outwards,
 positive heights above zero and negative ones below. Motif sites come from the
-scan table (`compute.motifs.scan_snvs`: hit_offset, motif_length, ...) and are
+scan table (`compute.analyses.motifs.scan_snvs`: hit_offset, motif_length, ...) and are
 drawn as labelled bars above the logo. Only plotly-compatible dicts, pandas and
 numpy are used here.
 """
@@ -85,7 +85,7 @@ def motif_logo_figure(
     title: str | None = None,
     y_title: str = "ISM (letter height)",
 ) -> dict:
-    """Plotly figure dict: the logo of `matrix` (`compute.motifs.ism_logo_matrix`) and motif bars.
+    """Plotly figure dict: the logo of `matrix` (`compute.store.ism_logo.ism_logo_matrix`) and motif bars.
 
     `matrix`: rows = positions (index, the SNV at `snv_position`), columns A, C,
     G, T. `motifs`: rows of the scan table for this SNV; the `max_motifs` with

@@ -17,7 +17,7 @@ from dash import Dash, html
 from components import gene_filter, theme
 from components.data import Datasets, Selection
 from components.export import register_selection_view
-from compute import sensitivity
+from compute.store import subsets as gene_subsets
 
 VIEW = "sensitivity"
 HEIGHT = 400
@@ -38,7 +38,7 @@ def layout() -> html.Section:
 def frame(datasets: Datasets, sel: Selection, subset: str | None = None) -> pd.DataFrame:
     genes = datasets.genes(sel.dataset)
     part = genes.loc[datasets.subset_mask(sel.dataset, subset).to_numpy(bool)]
-    column = sensitivity.all_track_column(genes)
+    column = gene_subsets.all_track_column(genes)
     out = part[["gene_id", "gene_name", "r", "significant"]].copy()
     out["r_all_tracks"] = part[column].to_numpy(float) if column else np.nan
     return out.reset_index(drop=True)
@@ -104,7 +104,7 @@ def _fmt(value: float, digits: int = 3) -> str:
 def summary_rows(datasets: Datasets, dataset: str, subset: str) -> list[tuple[str, str]]:
     """(label, value) pairs of the summary beside the scatter."""
     genes = datasets.genes(dataset)
-    s = sensitivity.subset_summary(genes, subset)
+    s = gene_subsets.subset_summary(genes, subset)
     rows = [
         ("genes", f"{s.n_genes:,}"),
         ("significant at FDR 5%", f"{s.n_significant:,} ({s.n_significant_negative:,} with r < 0)"),
@@ -114,9 +114,9 @@ def summary_rows(datasets: Datasets, dataset: str, subset: str) -> list[tuple[st
         rows.append(("r across genes, track vs all tracks", f"{_fmt(s.tracks.r)} (n = {s.tracks.n_genes:,})"))
     population = datasets.population(dataset)
     for key, label in (("all", "all genes"), ("test_set", "Enformer test-set genes")):
-        if key not in sensitivity.available_subsets(population):
+        if key not in gene_subsets.available_subsets(population):
             continue
-        pop = sensitivity.population_r(population, key)
+        pop = gene_subsets.population_r(population, key)
         if pop is not None:
             rows.append((f"population-average r, {label}", f"{_fmt(pop.r)} (n = {pop.n_genes:,})"))
     return rows

@@ -259,7 +259,7 @@ def _add_genotype_policy_args(p: argparse.ArgumentParser) -> None:
 
 @command("validate")
 def _validate(args: argparse.Namespace) -> int:
-    from compute.inputs import load_cohort
+    from compute.cohort.inputs import load_cohort
 
     cohort = load_cohort(
         fasta=args.fasta,
@@ -275,7 +275,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 @command("haplotypes")
 def _haplotypes(args: argparse.Namespace) -> int:
-    from compute.haplotypes import write_haplotype_fasta
+    from compute.cohort.haplotypes import write_haplotype_fasta
 
     write_haplotype_fasta(
         fasta=args.fasta,
@@ -290,7 +290,8 @@ def _haplotypes(args: argparse.Namespace) -> int:
 
 @command("precompute")
 def _precompute(args: argparse.Namespace) -> int:
-    from compute.pipeline import CohortFiles, ModelOptions, RunSettings, StatsOptions, precompute
+    from compute.run.gene import CohortFiles, ModelOptions, RunSettings, StatsOptions
+    from compute.run.pipeline import precompute
 
     files = CohortFiles(args.fasta, args.vcf, args.genes, args.expression, args.missing)
     settings = RunSettings(
@@ -330,9 +331,9 @@ def _precompute(args: argparse.Namespace) -> int:
 
 @command("cnn-baseline")
 def _cnn_baseline(args: argparse.Namespace) -> int:
-    from compute.cnn_baseline import CNNSettings, SplitOptions, run_cnn_baseline
-    from compute.cnn_model import CNNConfig, TrainOptions
-    from compute.pipeline import CohortFiles, StatsOptions
+    from compute.analyses.cnn.baseline import CNNSettings, SplitOptions, run_cnn_baseline
+    from compute.analyses.cnn.model import CNNConfig, TrainOptions
+    from compute.run.gene import CohortFiles, StatsOptions
 
     for name in ("kernels", "kernel_width", "pool", "hidden", "epochs", "patience", "train_batch_size",
                  "batch_size"):
@@ -373,8 +374,8 @@ def _cnn_baseline(args: argparse.Namespace) -> int:
 def _finetune(args: argparse.Namespace) -> int:
     import json
 
-    from compute.finetune import FinetuneOptions, run_finetune
-    from compute.pipeline import StatsOptions
+    from compute.analyses.finetune.train import FinetuneOptions, run_finetune
+    from compute.run.gene import StatsOptions
 
     try:
         small = json.loads(args.small) if args.small is not None else None
@@ -399,7 +400,7 @@ def _finetune(args: argparse.Namespace) -> int:
     best = result.history[result.best_epoch]
     print(f"{args.out}: best epoch {result.best_epoch}, mean validation r {best['validation_r']:.3f}")
     if store is not None:
-        from compute.finetune_eval import summary_table
+        from compute.analyses.finetune.evaluate import summary_table
 
         print(f"{store.path}: r on {len(result.split.test_people)} held-out people")
         print(summary_table(store.genes()).to_string(index=False, float_format="%.3f"))
@@ -412,7 +413,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _print_status(path) -> int:
-    from compute.pipeline import store_status
+    from compute.run.pipeline import store_status
 
     status = store_status(path)
     print(
@@ -427,7 +428,7 @@ def _print_status(path) -> int:
 
 @command("stats")
 def _stats(args: argparse.Namespace) -> int:
-    from compute.pipeline import recompute_statistics
+    from compute.run.pipeline import recompute_statistics
 
     genes = recompute_statistics(args.store, convention=args.convention)
     print(
@@ -439,7 +440,7 @@ def _stats(args: argparse.Namespace) -> int:
 
 @command("import-published")
 def _import_published(args: argparse.Namespace) -> int:
-    from compute.published import import_published
+    from compute.store.published import import_published
 
     store = import_published(args.src, args.dir)
     summary = store.manifest["summary"]
@@ -452,7 +453,7 @@ def _import_published(args: argparse.Namespace) -> int:
 
 @command("ism-logo")
 def _ism_logo(args: argparse.Namespace) -> int:
-    from compute.logo_ism import LOGO_TABLE, store_logo_ism
+    from compute.analyses.logo_ism import LOGO_TABLE, store_logo_ism
 
     table = store_logo_ism(
         args.store,
@@ -468,7 +469,7 @@ def _ism_logo(args: argparse.Namespace) -> int:
 
 @command("compare")
 def _compare(args: argparse.Namespace) -> int:
-    from compute.sensitivity import compare_stores
+    from compute.analyses.sensitivity import compare_stores
 
     result = compare_stores(args.a, args.b)
     agreement = result["agreement"]
@@ -485,7 +486,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 @command("motifs")
 def _motifs(args: argparse.Namespace) -> int:
-    from compute.motifs import scan_store
+    from compute.analyses.motifs import scan_store
 
     result = scan_store(
         args.store,
@@ -509,7 +510,7 @@ def _motifs(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     import json
 
-    from compute.bench import run_benchmark
+    from compute.engine.bench import run_benchmark
 
     result = run_benchmark(args)
     if args.json:
@@ -520,7 +521,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 @command("weights")
 def _weights(args: argparse.Namespace) -> int:
-    from compute.model import export_weights
+    from compute.engine.model import export_weights
 
     export_weights(args.dir)
     print(f"saved Enformer weights to {args.dir}; use --weights {args.dir}")

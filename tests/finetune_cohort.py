@@ -3,7 +3,7 @@
 The reference is the start of the real GRCh37 chr22:20,000,001-21,000,000 slice
 (data/external/22_20-21M.fa), written as record `22` whose position 1 is
 chr22:20,000,001. Genes sit every `spacing` bp; each window gets `n_snvs` SNVs
-(ALT a random other base) with LD blocks from compute.simulated_cohort. Genes
+(ALT a random other base) with LD blocks from compute.stats.simulated_cohort. Genes
 with cis signal have one or two causal SNVs near the TSS (MAF >= 0.2); their
 expression is sum_c beta_c g_c plus noise, scaled to a chosen heritability.
 The other genes' expression is noise.
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from compute.simulated_cohort import simulate_haplotypes
+from compute.stats.simulated_cohort import simulate_haplotypes
 from tests.cohort_files import write_fasta, write_genes, write_vcf
 
 SLICE_NAME = "22:20000001-21000000"

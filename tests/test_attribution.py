@@ -1,11 +1,11 @@
-"""compute/attribution.py: cached ISM against full forward passes, gradient x input against ISM
+"""compute/engine/attribution.py: cached ISM against full forward passes, gradient x input against ISM
 and finite differences, the receptive field against the conv tower itself."""
 
 import numpy as np
 import pytest
 import torch
 
-from compute.attribution import (
+from compute.engine.attribution import (
     affected_range,
     grad_x_input,
     ism,
@@ -14,8 +14,8 @@ from compute.attribution import (
     snv_slices,
     tower_steps,
 )
+from compute.engine.model import ModelSpec, one_hot, small_model, tower
 from compute.errors import InputError, ModelError
-from compute.model import ModelSpec, one_hot, small_model, tower
 
 # Offsets at both window edges, around bin boundaries and the TSS (2048), and inside.
 OFFSETS = np.array([0, 1, 6, 7, 8, 127, 128, 500, 1791, 2047, 2048, 2049, 3333, 3968, 4088, 4094, 4095])

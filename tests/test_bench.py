@@ -1,4 +1,4 @@
-"""compute/bench.py: one short run on the small configuration, with its correctness checks,
+"""compute/engine/bench.py: one short run on the small configuration, with its correctness checks,
 through the command line."""
 
 import json
@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from compute.bench import (
+from compute.cli import main
+from compute.cohort.haplotypes import open_vcf, window_variants
+from compute.engine.bench import (
     NAIVE_FORMULA,
     PROJECTION_FORMULA,
     STUDY_GENES,
@@ -16,8 +18,6 @@ from compute.bench import (
     duplicate_haplotypes,
     project_study,
 )
-from compute.cli import main
-from compute.haplotypes import open_vcf, window_variants
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -11,10 +11,9 @@ import torch
 from cohort_files import simulated_cohort, write_expression, write_genes
 from scipy import stats
 
-from compute import cnn_model
-from compute.cli import main
-from compute.cnn_baseline import SplitOptions, split_genes
-from compute.cnn_model import (
+from compute.analyses.cnn import model as cnn_model
+from compute.analyses.cnn.baseline import SplitOptions, split_genes
+from compute.analyses.cnn.model import (
     CNNConfig,
     ReferenceCache,
     TrainOptions,
@@ -25,9 +24,10 @@ from compute.cnn_model import (
     score_tokens,
     train_cnn,
 )
+from compute.cli import main
+from compute.cohort.haplotypes import personal_haplotypes, window_variants
+from compute.cohort.reference import Reference, encode, gene_window
 from compute.errors import InputError
-from compute.haplotypes import encode, gene_window, personal_haplotypes, window_variants
-from compute.inputs import Reference
 from compute.stats import rng_for_gene
 from compute.store import ResultsStore
 

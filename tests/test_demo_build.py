@@ -26,8 +26,10 @@ from scipy import stats
 from statsmodels.regression.linear_model import OLS
 from statsmodels.tools.tools import add_constant
 
-from compute.attribution import grad_x_input, ism
+from compute.analyses.finetune.data import make_split
+from compute.analyses.finetune.train import read_split
 from compute.cli import main
+from compute.cohort.reference import Reference, encode, gene_window
 from compute.demo import build_demo_inputs
 from compute.demo.build import (
     DEMO_MODEL,
@@ -39,14 +41,10 @@ from compute.demo.build import (
     demo_finetune_options,
 )
 from compute.demo.expression import ExpressionSettings
+from compute.engine.attribution import grad_x_input, ism
+from compute.engine.model import ModelSpec, load_model, score_tokens
 from compute.errors import InputError
-from compute.finetune import read_split
-from compute.finetune_data import make_split
-from compute.haplotypes import encode, gene_window
-from compute.inputs import Reference
-from compute.model import ModelSpec, load_model, score_tokens
-from compute.pipeline import file_digest
-from compute.store import ResultsStore
+from compute.store import ResultsStore, file_digest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "data" / "demo"
@@ -334,7 +332,7 @@ def test_cli_demo_build_reports_errors_in_one_line(tmp_path, capsys):
 
 
 def test_motif_scan_finds_the_fasta_recorded_inside_the_store(shipped, tmp_path):
-    from compute.motifs import _store_fasta
+    from compute.analyses.motifs import _store_fasta
 
     assert _store_fasta(shipped, None) == shipped.path / "inputs" / "chr22.fa.gz"
     with pytest.raises(InputError, match="not there"):

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from compute.drivers import drivers
-from compute.stats_reference import drivers_naive
+from compute.stats.drivers import drivers
+from compute.stats.reference import drivers_naive
 
 
 def _random_case(seed: int, n_people: int = 120, n_snvs: int = 80):

@@ -1,7 +1,7 @@
-"""compute/elastic_net.py against scikit-learn's ElasticNetCV / coordinate descent.
+"""compute/stats/elastic_net.py against scikit-learn's ElasticNetCV / coordinate descent.
 
 The fast elastic net must compute the same model as the reference
-(compute/stats_reference.py predixcan_r_sklearn): the same penalty path, the same
+(compute/stats/reference.py predixcan_r_sklearn): the same penalty path, the same
 chosen penalty in nearly every fold and held-out r within 0.005.
 """
 
@@ -15,10 +15,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet, ElasticNetCV
 from sklearn.model_selection import KFold
 
-from compute import baselines
-from compute.elastic_net import CentredDesign, duality_gap, elastic_net_cv, enet_solve
-from compute.simulated_cohort import simulate_gene
-from compute.stats_reference import predixcan_r_sklearn
+from compute.stats import baselines
+from compute.stats.elastic_net import CentredDesign, duality_gap, elastic_net_cv, enet_solve
+from compute.stats.reference import predixcan_r_sklearn
+from compute.stats.simulated_cohort import simulate_gene
 
 
 def _gene(seed: int, n_people: int = 300, n_snvs: int = 500) -> tuple[np.ndarray, np.ndarray]:

@@ -14,9 +14,8 @@ import pytest
 import torch
 from sklearn.metrics import mean_squared_error
 
-from compute.cli import main
-from compute.errors import InputError
-from compute.finetune import (
+from compute.analyses.finetune.data import gene_data, make_split, people_index
+from compute.analyses.finetune.train import (
     FinetuneOptions,
     Scorer,
     add_head,
@@ -27,9 +26,10 @@ from compute.finetune import (
     set_window,
     trunk_embeddings,
 )
-from compute.finetune_data import gene_data, make_split, people_index
-from compute.inputs import load_cohort
-from compute.model import ModelSpec, load_model, member_bins, save_weights, score_tokens, small_model
+from compute.cli import main
+from compute.cohort.inputs import load_cohort
+from compute.engine.model import ModelSpec, load_model, member_bins, save_weights, score_tokens, small_model
+from compute.errors import InputError
 from compute.store import ResultsStore
 from tests.finetune_cohort import planted_cohort
 
@@ -98,7 +98,7 @@ def test_set_window_scores_like_the_whole_network():
     with torch.no_grad():
         out = model.enformer(torch.eye(5, 4)[tokens.long()])["human"][:, list(bins), spec.track]
         expected = out.log().sum(-1).double().numpy()
-        from compute.finetune import head_scores
+        from compute.analyses.finetune.train import head_scores
 
         emb = trunk_embeddings(model, tokens, member_bins(model, bins, rc=False))
         got = head_scores(model, spec, emb).double().numpy()
@@ -185,7 +185,7 @@ def test_cosine_schedule_decays_to_zero_and_resumes_only_with_its_epochs(tiny_co
     assert last == pytest.approx(options.learning_rate_at(3 * n_genes - 1, 3 * n_genes)) and last < 1e-4
 
     # killed after epoch 1 (the validation after epoch 2 never returns), then resumed
-    import compute.finetune as ft
+    import compute.analyses.finetune.train as ft
 
     calls, real = [], ft.validation_r
 
@@ -302,7 +302,8 @@ def test_precompute_runs_the_finetuned_model(tiny_cohort, tmp_path, capsys, new_
     """`precompute --weights MODEL_DIR [--head NAME --track 0]` scores people with the fine-tuned
     weights of the best epoch, on the trained track or on the new head."""
     from compute.errors import ModelError
-    from compute.pipeline import CohortFiles, ModelOptions, RunSettings, StatsOptions, precompute
+    from compute.run.gene import CohortFiles, ModelOptions, RunSettings, StatsOptions
+    from compute.run.pipeline import precompute
 
     pc, cohort = tiny_cohort
     options = _options(epochs=1, new_head=new_head, track=3 if new_head else 0)

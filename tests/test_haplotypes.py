@@ -9,17 +9,13 @@ import pytest
 import torch
 from cohort_files import bcftools_consensus, simulated_cohort, snvs_only, write_fasta
 
-from compute.haplotypes import (
-    decode,
-    encode,
-    gene_window,
-    one_hot,
+from compute.cohort.haplotypes import (
     personal_haplotypes,
     unique_haplotypes,
     window_variants,
     write_haplotype_fasta,
 )
-from compute.inputs import Reference
+from compute.cohort.reference import Reference, decode, encode, gene_window, one_hot
 
 
 def test_encode_decode():
@@ -110,7 +106,7 @@ def test_bcf_reads_like_vcf(chr20, external_data, tmp_path):
 
 def test_cohort_on_real_genotypes(chr20, tmp_path):
     """load_cohort over 30 genes on the real chr20 genotypes: SNVs per window agree with bcftools."""
-    from compute.inputs import load_cohort
+    from compute.cohort.inputs import load_cohort
 
     people = _samples(chr20["vcf"])
     tss = list(range(1_050_000, 1_050_000 + 30 * 3_000, 3_000))

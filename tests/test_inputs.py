@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from cohort_files import random_sequence, write_expression, write_fasta, write_genes, write_vcf
 
+from compute.cohort.inputs import load_cohort, read_expression, read_genes
+from compute.cohort.reference import Reference, decode
 from compute.errors import InputError
-from compute.haplotypes import decode
-from compute.inputs import Reference, load_cohort, read_expression, read_genes
 
 SAMPLES = ["S1", "S2", "S3", "S4", "S5"]
 CHROM_LEN = 2_000
@@ -104,7 +104,7 @@ def test_missing_fasta_index_in_read_only_directory(tmp_path, monkeypatch):
     paths, _ = build(tmp_path)
     (tmp_path / "ref.fa.fai").unlink(missing_ok=True)
     # The test may run as root, for whom chmod cannot make a directory unwritable.
-    monkeypatch.setattr("compute.inputs.os.access", lambda path, mode: False)
+    monkeypatch.setattr("compute.cohort.reference.os.access", lambda path, mode: False)
     message = error_of(paths)
     assert "ref.fa" in message and "ref.fa.fai" in message and "not writable" in message
 
@@ -217,7 +217,7 @@ def test_indels_are_skipped_and_counted(tmp_path):
 
 
 def test_multiallelic_records_are_counted_and_keep_the_most_common_alt(tmp_path):
-    from compute.haplotypes import window_variants
+    from compute.cohort.haplotypes import window_variants
 
     paths, seq = build(tmp_path)
     cohort = load(paths)

@@ -1,14 +1,15 @@
-"""compute/logo_ism.py: ISM of every base around a SNV, against full forward passes of mutated sequences."""
+"""compute/analyses/logo_ism.py: ISM of every base around a SNV, against full forward passes of
+mutated sequences."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from compute.analyses.logo_ism import LOGO_COLUMNS, saturation_ism, store_logo_ism
 from compute.cli import main
+from compute.cohort.reference import gene_window
+from compute.engine.model import ModelSpec, save_weights, score_tokens, small_model
 from compute.errors import InputError
-from compute.haplotypes import gene_window
-from compute.logo_ism import LOGO_COLUMNS, saturation_ism, store_logo_ism
-from compute.model import ModelSpec, save_weights, score_tokens, small_model
 from compute.store import GENE_COLUMNS, VARIANT_COLUMNS, ResultsStore
 
 WINDOW = 4096
@@ -98,7 +99,7 @@ def test_store_command_writes_the_logo_table(tmp_path, model, capsys):
     assert list(table.columns) == LOGO_COLUMNS and len(table) == 3 * 5
     # drivers, and the largest-|ISM| SNV of the gene without drivers (the dashboard's first choice)
     assert set(table.variant_id) == {"chrT_5010", "chrT_8003", "chrT_9100"}
-    from compute.inputs import Reference
+    from compute.cohort.reference import Reference
 
     start0, end0 = gene_window(5000, WINDOW)
     ref = Reference(tmp_path / "ref.fa").tokens("chrT", start0, end0)

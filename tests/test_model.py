@@ -1,4 +1,4 @@
-"""compute/model.py: loading, checks, gene scores against enformer-pytorch's own forward pass."""
+"""compute/engine/model.py: loading, checks, gene scores against enformer-pytorch's own forward pass."""
 
 import json
 
@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from compute.errors import InputError, ModelError
-from compute.model import (
+from compute.engine.model import (
     ModelSpec,
     batch_indices,
     haplotype_bases,
@@ -17,6 +16,7 @@ from compute.model import (
     score_tokens,
     small_model,
 )
+from compute.errors import InputError, ModelError
 
 COMPLEMENT = np.array([3, 2, 1, 0, 4], dtype=np.uint8)
 

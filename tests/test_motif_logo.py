@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from components.motif_logo import LETTER_COLOURS, letter_path, motif_logo_figure
-from compute.motifs import ism_logo_matrix
+from compute.store.ism_logo import ism_logo_matrix
 
 
 def path_box(path: str) -> tuple[float, float, float, float]:

@@ -9,13 +9,9 @@ import pytest
 from conftest import ROOT
 from scipy.stats import hypergeom
 
-from compute.cli import main
-from compute.errors import InputError
-from compute.haplotypes import encode
-from compute.motifs import (
+from compute.analyses.motifs import (
     BASES,
     changed_snvs,
-    ism_logo_matrix,
     load_jaspar,
     motif_enrichment,
     motif_set,
@@ -23,7 +19,11 @@ from compute.motifs import (
     scan_snvs,
     snv_windows,
 )
+from compute.cli import main
+from compute.cohort.reference import encode
+from compute.errors import InputError
 from compute.store import VARIANT_COLUMNS, ResultsStore
+from compute.store.ism_logo import ism_logo_matrix
 
 CTCF = "MA0139.2"
 SP1 = "MA0079.5"

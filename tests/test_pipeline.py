@@ -13,28 +13,13 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from compute.attribution import ism
+from compute.cohort.haplotypes import WindowVariants, apply_snvs, personal_haplotypes, window_variants
+from compute.cohort.reference import Reference, encode, gene_window
+from compute.engine.attribution import ism
+from compute.engine.model import haplotype_bases, load_model, save_weights, score_tokens, small_model
 from compute.errors import InputError, ModelError
-from compute.haplotypes import (
-    WindowVariants,
-    apply_snvs,
-    encode,
-    gene_window,
-    personal_haplotypes,
-    window_variants,
-)
-from compute.inputs import Reference
-from compute.model import haplotype_bases, load_model, save_weights, score_tokens, small_model
-from compute.pipeline import (
-    CohortFiles,
-    ModelOptions,
-    RunSettings,
-    StatsOptions,
-    haplotype_snvs,
-    model_spec,
-    precompute,
-    store_status,
-)
+from compute.run.gene import CohortFiles, ModelOptions, RunSettings, StatsOptions, haplotype_snvs, model_spec
+from compute.run.pipeline import precompute, store_status
 from compute.store import ResultsStore
 from tests.cohort_files import (
     random_sequence,
@@ -139,16 +124,16 @@ def test_haplotype_snvs_match_apply_snvs_with_shared_positions():
 
 def test_rerun_skips_finished_genes_and_failures_are_recorded(cohort, tiny_weights, tmp_path, monkeypatch):
     weights = tiny_weights
-    from compute import pipeline
+    from compute.run.gene import GeneWorker
 
-    real = pipeline.GeneWorker.model_outputs
+    real = GeneWorker.model_outputs
 
     def failing(self, gene_id):
         if gene_id == "G2":
             raise RuntimeError("boom")
         return real(self, gene_id)
 
-    monkeypatch.setattr(pipeline.GeneWorker, "model_outputs", failing)
+    monkeypatch.setattr(GeneWorker, "model_outputs", failing)
     out = tmp_path / "store"
     precompute(files_for(cohort), settings_for(weights), out, progress=False)
     status = store_status(out)
@@ -156,7 +141,7 @@ def test_rerun_skips_finished_genes_and_failures_are_recorded(cohort, tiny_weigh
     assert "RuntimeError: boom" in status["failed"]["G2"]
     g1 = (out / "parts" / "G1").stat().st_mtime_ns
 
-    monkeypatch.setattr(pipeline.GeneWorker, "model_outputs", real)
+    monkeypatch.setattr(GeneWorker, "model_outputs", real)
     store = precompute(files_for(cohort), settings_for(weights), out, progress=False)
     assert (out / "parts" / "G1").stat().st_mtime_ns == g1  # not recomputed
     assert store_status(out)["failed"] == {} and sorted(store.genes().gene_id) == ["G1", "G2", "G3"]

@@ -8,13 +8,14 @@ import torch
 from scipy import stats as sps
 
 from compute.cli import main
+from compute.cohort.haplotypes import personal_haplotypes, window_variants
+from compute.cohort.reference import Reference, gene_window
+from compute.engine.model import load_model, save_weights, small_model
+from compute.engine.track_heads import load_track_weights
 from compute.errors import ModelError
-from compute.haplotypes import gene_window, personal_haplotypes, window_variants
-from compute.inputs import Reference
-from compute.model import load_model, save_weights, small_model
-from compute.pipeline import CohortFiles, ModelOptions, RunSettings, StatsOptions, precompute
-from compute.sensitivity import track_agreement
-from compute.track_heads import load_track_weights
+from compute.run.gene import CohortFiles, ModelOptions, RunSettings, StatsOptions
+from compute.run.pipeline import precompute
+from compute.store.subsets import track_agreement
 from tests.cohort_files import simulated_cohort
 
 WINDOW = 2048

@@ -1,4 +1,4 @@
-"""compute/prefetch.py: ordered, bounded prefetching, and haplotype batches that score like the
+"""compute/engine/prefetch.py: ordered, bounded prefetching, and haplotype batches that score like the
 one-by-one forward of every haplotype (real 1000 Genomes genotypes, multi-allelic records)."""
 
 import time
@@ -8,21 +8,10 @@ import pytest
 import torch
 from cohort_files import simulated_cohort
 
-from compute.haplotypes import (
-    encode,
-    gene_window,
-    one_hot,
-    personal_haplotypes,
-    window_variants,
-)
-from compute.inputs import Reference
-from compute.model import ModelSpec, score_tokens, small_model
-from compute.prefetch import (
-    haplotype_batches,
-    haplotype_set,
-    prefetch,
-    score_window_haplotypes,
-)
+from compute.cohort.haplotypes import personal_haplotypes, window_variants
+from compute.cohort.reference import Reference, encode, gene_window, one_hot
+from compute.engine.model import ModelSpec, score_tokens, small_model
+from compute.engine.prefetch import haplotype_batches, haplotype_set, prefetch, score_window_haplotypes
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -126,7 +115,7 @@ def real_window(external_data):
 
 
 def _samples(vcf):
-    from compute.haplotypes import open_vcf
+    from compute.cohort.haplotypes import open_vcf
 
     handle = open_vcf(vcf)
     try:

@@ -14,8 +14,8 @@ from statsmodels.stats.multitest import multipletests
 
 from compute.cli import main
 from compute.errors import InputError
-from compute.published import SOURCE_FILES, TABLE1, TABLE2, import_published
 from compute.store import GENE_COLUMNS, NULL_COLUMNS, PEOPLE_COLUMNS, VARIANT_COLUMNS, ResultsStore
+from compute.store.published import SOURCE_FILES, TABLE1, TABLE2, import_published
 
 PUBLISHED = ROOT / "data" / "published"
 SOURCE = PUBLISHED_SOURCE

@@ -1,4 +1,5 @@
-"""compute/sensitivity.py: gene subsets, all-track agreement, population r, ensembling sign agreement."""
+"""compute/store/subsets.py and compute/analyses/sensitivity.py: gene subsets, all-track agreement,
+population r, ensembling sign agreement."""
 
 import numpy as np
 import pandas as pd
@@ -6,19 +7,19 @@ import pytest
 import scipy.stats
 from conftest import ROOT
 
+from compute.analyses.sensitivity import sign_agreement
 from compute.cli import main
 from compute.errors import InputError
-from compute.sensitivity import (
+from compute.store import GENE_COLUMNS, ResultsStore
+from compute.store.subsets import (
     available_subsets,
     in_test_set,
     population_r,
     population_table,
-    sign_agreement,
     subset_mask,
     subset_summary,
     track_agreement,
 )
-from compute.store import GENE_COLUMNS, ResultsStore
 
 PUBLISHED = ROOT / "data" / "published"
 SOURCE = PUBLISHED / "source"

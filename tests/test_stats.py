@@ -15,7 +15,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.tools.tools import add_constant
 
 from compute import stats
-from compute.stats_reference import predixcan_r_sklearn
+from compute.stats.reference import predixcan_r_sklearn
 
 
 @pytest.fixture
@@ -219,7 +219,7 @@ def test_predixcan_matches_direct_scikit_learn(rng):
     keep = G.std(axis=0) > 0
     pred = cross_val_predict(model, G[:, keep], y, cv=outer)
     expected = sps.pearsonr(pred, y).statistic
-    # the reference implementation is scikit-learn itself; the fast one (compute/elastic_net.py)
+    # the reference implementation is scikit-learn itself; the fast one (compute/stats/elastic_net.py)
     # stops within the same duality-gap tolerance, not at the same iterate
     assert predixcan_r_sklearn(G, y, seed=3) == pytest.approx(expected, abs=1e-10)
     assert got == pytest.approx(expected, abs=0.005)

@@ -1,6 +1,6 @@
 """On a simulated cohort with a known truth, the statistics recover it.
 
-Genes have LD blocks (compute/simulated_cohort.py), a known linear "model"
+Genes have LD blocks (compute/stats/simulated_cohort.py), a known linear "model"
 (score = sum_v ISM_v g_v: three large ISM at causal SNVs, many small ones) and
 observed expression driven by the same causal SNVs, one of them with the sign
 opposite to the model's ISM and one with the data's sign flipped too.
@@ -11,7 +11,7 @@ import pytest
 from scipy import stats as sps
 
 from compute import stats
-from compute.simulated_cohort import simulate_gene
+from compute.stats.simulated_cohort import simulate_gene
 
 CAUSAL_ISM = (1.0, -0.9, 0.8)
 CAUSAL_BETA = (0.5, 0.4, -0.4)  # signs vs ISM: agree, disagree, disagree

@@ -1,19 +1,19 @@
-"""compute/track_heads.py: the all-track elastic-net head against hand-computed weighted sums."""
+"""compute/engine/track_heads.py: the all-track elastic-net head against hand-computed weighted sums."""
 
 import numpy as np
 import pytest
 import torch
 from conftest import ROOT
 
-from compute.errors import InputError, ModelError
-from compute.model import ModelSpec, score_haplotypes, score_tokens, small_model
-from compute.track_heads import (
+from compute.engine.model import ModelSpec, score_haplotypes, score_tokens, small_model
+from compute.engine.track_heads import (
     TrackWeights,
     all_track_score,
     load_track_weights,
     score_haplotypes_heads,
     score_tokens_heads,
 )
+from compute.errors import InputError, ModelError
 
 N_TRACKS = 12
 

@@ -48,7 +48,7 @@ GENOTYPE_COLUMNS = ["gene_id", "variant_id", "person_id", "dosage"]
 
 def build_demo_model(out_dir: str | Path, seed: int = DEFAULT_SEED) -> Path:
     """Save the demo's small random Enformer (DEMO_MODEL, DEMO_WINDOW, weights from seed) to out_dir."""
-    from compute.model import save_weights, small_model
+    from compute.engine.model import save_weights, small_model
 
     model = small_model(seed=seed, window=DEMO_WINDOW, device="cpu", **DEMO_MODEL)
     return save_weights(model, out_dir)
@@ -56,7 +56,7 @@ def build_demo_model(out_dir: str | Path, seed: int = DEFAULT_SEED) -> Path:
 
 def demo_finetune_options(seed: int = DEFAULT_SEED):
     """The fine-tuning of the demo model: every computed gene, people split 70 / 15 / 15 by seed."""
-    from compute.finetune import FinetuneOptions
+    from compute.analyses.finetune.train import FinetuneOptions
 
     return FinetuneOptions(**DEMO_FINETUNE, seed=seed)
 
@@ -66,8 +66,8 @@ def finetune_demo_model(files, gene_ids: Sequence[str], out_dir: str | Path, see
     the best epoch's weights and model/finetune.json go to out_dir. Returns the FinetuneResult."""
     from dataclasses import replace
 
-    from compute.finetune import CHECKPOINT, finetune
-    from compute.model import small_model
+    from compute.analyses.finetune.train import CHECKPOINT, finetune
+    from compute.engine.model import small_model
 
     cohort = files.load(DEMO_WINDOW)
     chosen = cohort.genes["gene_id"].isin(gene_ids)
@@ -81,7 +81,7 @@ def finetune_demo_model(files, gene_ids: Sequence[str], out_dir: str | Path, see
 
 def demo_settings(weights: str | Path, seed: int = DEFAULT_SEED):
     """The precompute settings of the demo (CPU, fp32, default track and summary)."""
-    from compute.pipeline import ModelOptions, RunSettings, StatsOptions
+    from compute.run.gene import ModelOptions, RunSettings, StatsOptions
 
     return RunSettings(
         window=DEMO_WINDOW,
@@ -123,7 +123,8 @@ def build_demo(
     genes: gene names or IDs to compute and fine-tune on (default: every gene of the region);
     the inputs always hold every gene.
     """
-    from compute.pipeline import CohortFiles, precompute
+    from compute.run.gene import CohortFiles
+    from compute.run.pipeline import precompute
 
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -161,7 +162,8 @@ def build_demo(
 def genotype_table(files, gene_ids: Sequence[str], genes: pd.DataFrame) -> pd.DataFrame:
     """Dosage of every SNV in each gene's window per person, sorted by gene and SNV
     (the dashboard reads one SNV by row-group statistics)."""
-    from compute.haplotypes import gene_window, window_variants
+    from compute.cohort.haplotypes import window_variants
+    from compute.cohort.reference import gene_window
 
     genes = genes.set_index("gene_id")
     people = list(pd.read_csv(files.expression, sep="\t", nrows=0).columns[1:])

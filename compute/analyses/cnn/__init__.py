@@ -1,0 +1,1 @@
+"""The CNN baseline: a small convolutional network trained on reference windows."""

@@ -1,0 +1,1 @@
+"""Fine-tuning on personal genomes: training data, training, evaluation."""

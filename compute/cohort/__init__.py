@@ -1,0 +1,1 @@
+"""The cohort: reference genome, phased genotypes, genes and expression; personal haplotypes."""

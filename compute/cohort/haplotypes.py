@@ -1,0 +1,424 @@
+"""Personal haplotype sequences: the SNVs of a window read from a phased VCF/BCF,
+and batches of each person's two haplotypes (tokens: compute/cohort/reference.py).
+
+Conventions (docs/architecture.md): `alleles` is `(n_people, 2, n_snvs)` with 1 where that
+haplotype carries the kept ALT.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from compute.cohort.reference import BASES, BYTE_TOKENS, N_TOKEN, decode, encode
+from compute.errors import InputError
+
+if TYPE_CHECKING:
+    from compute.cohort.reference import Reference
+
+@dataclass
+class WindowCounts:
+    """What was skipped or replaced while reading the records of a window."""
+
+    indels: int = 0
+    multiallelic: int = 0
+    missing: int = 0  # genotype calls (person x record) missing or unphased, read as REF
+
+
+@dataclass
+class WindowVariants:
+    """The SNVs of one window for a fixed list of people.
+
+    `variants`: one row per SNV (variant_id, chrom, pos 1-based, ref, alt, alt_freq, maf),
+    alt = the kept ALT (the most common one in these people for multi-allelic records).
+    `alleles`: uint8 (n_people, 2, n_snvs), 1 where the haplotype carries the kept ALT.
+    `codes`: uint8 (n_people, 2, n_snvs), the allele index actually carried (0 = REF,
+    k = k-th ALT of the record); it differs from `alleles` only at multi-allelic records.
+    `allele_tokens`: uint8 (n_snvs, max_alleles), token of each allele index (N beyond the
+    record's alleles).
+    """
+
+    variants: pd.DataFrame
+    alleles: np.ndarray
+    codes: np.ndarray
+    allele_tokens: np.ndarray
+    people: list[str]
+    counts: WindowCounts = field(default_factory=WindowCounts)
+
+    @property
+    def dosage(self) -> np.ndarray:
+        """ALT dosage per person and SNV, uint8 (n_people, n_snvs), values 0, 1, 2."""
+        return self.alleles.sum(axis=1, dtype=np.uint8)
+
+    @property
+    def n_snvs(self) -> int:
+        return self.alleles.shape[2]
+
+    @property
+    def alt_tokens(self) -> np.ndarray:
+        """Token of each SNV's kept ALT, uint8 (n_snvs,): what ISM and gradients insert."""
+        return encode("".join(self.variants["alt"])) if self.n_snvs else np.zeros(0, np.uint8)
+
+
+# ---------------------------------------------------------------------------
+# Reading a VCF/BCF
+
+
+@dataclass
+class SnvRecord:
+    """One SNV record as read: position, alleles and each haplotype's allele index."""
+
+    chrom: str
+    pos: int
+    variant_id: str
+    ref: str
+    alts: list[str]
+    codes: np.ndarray  # uint8 (n_people, 2): allele index carried by each haplotype
+
+
+def _record_label(path: str | Path, rec) -> str:
+    vid = rec.ID or "."
+    return f"{path}: record {rec.CHROM}:{rec.POS} {vid} {rec.REF}>{','.join(rec.ALT) or '.'}"
+
+
+class _RefBlocks:
+    """Reference tokens fetched in blocks, so checking REF alleles costs one read per Mb."""
+
+    BLOCK = 1 << 20
+
+    def __init__(self, reference: Reference, chrom: str):
+        self.reference, self.chrom = reference, chrom
+        self.block_start, self.tokens = -1, np.empty(0, np.uint8)
+
+    def base(self, pos0: int) -> int:
+        if not (self.block_start <= pos0 < self.block_start + len(self.tokens)):
+            self.block_start = pos0 - pos0 % self.BLOCK
+            self.tokens = self.reference.tokens(self.chrom, self.block_start, self.block_start + self.BLOCK)
+        return int(self.tokens[pos0 - self.block_start])
+
+
+def open_vcf(path: str | Path, samples: Sequence[str] | None = None):
+    """Open an indexed VCF/BCF with cyvcf2; a missing file or index is an InputError."""
+    import cyvcf2
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: genotype file not found (expected a bgzipped, indexed VCF or BCF)")
+    index = [Path(f"{path}.tbi"), Path(f"{path}.csi")]
+    if not any(p.is_file() for p in index):
+        raise InputError(
+            f"{path}: no index found (expected {index[0].name} or {index[1].name}); "
+            f"make one with `bcftools index {'-t ' if path.suffix == '.gz' else ''}{path.name}`"
+        )
+    try:
+        vcf = cyvcf2.VCF(str(path), samples=list(samples) if samples is not None else None, lazy=True)
+    except Exception as err:  # cyvcf2 raises a bare Exception for a bad header
+        duplicated = _duplicate_vcf_samples(path)
+        if duplicated:
+            raise InputError(
+                f"{path}: header (#CHROM line): duplicate sample IDs {duplicated[:5]}; "
+                "expected each sample once"
+            ) from err
+        raise InputError(f"{path}: cannot be read as VCF/BCF ({err})") from err
+    return vcf
+
+
+def _duplicate_vcf_samples(path: Path) -> list[str]:
+    """Sample IDs named twice on the #CHROM line of a (bgzipped) text VCF; [] for BCF or no header."""
+    import gzip
+
+    try:
+        with gzip.open(path, "rt") if path.suffix == ".gz" else open(path) as fh:
+            for line in fh:
+                if line.startswith("#CHROM"):
+                    samples = pd.Index(line.rstrip("\n").split("\t")[9:])
+                    return samples[samples.duplicated()].unique().tolist()
+                if not line.startswith("#"):
+                    break
+    except (OSError, UnicodeDecodeError, EOFError):
+        pass
+    return []
+
+
+def iter_snv_records(
+    vcf_path: str | Path,
+    vcf,
+    chrom: str,
+    start0: int,
+    end0: int,
+    order: np.ndarray,
+    missing: str,
+    counts: WindowCounts,
+    reference: Reference | None = None,
+) -> Iterator[SnvRecord]:
+    """SNV records with POS in `[start0 + 1, end0]`, checked, for the people `vcf.samples[order]`.
+
+    Indels (any allele longer than one base or symbolic) are skipped and counted;
+    multi-allelic SNVs are counted. With `reference`, REF must match the FASTA base.
+    Missing or unphased heterozygous calls raise InputError (missing="error") or
+    are read as REF and counted (missing="reference"): a missing allele becomes REF
+    while the other allele of a phased call is kept (`0|.` = REF, REF; `1|.` = ALT, REF),
+    and an unphased heterozygous call becomes REF on both haplotypes. Unphased
+    homozygous calls are unambiguous and accepted.
+    """
+    if missing not in ("error", "reference"):
+        raise InputError(f"missing genotype policy must be 'error' or 'reference', got {missing!r}")
+    lo, hi = max(start0, 0) + 1, end0
+    if hi < lo or chrom not in set(vcf.seqnames):
+        return
+    ref_blocks = _RefBlocks(reference, chrom) if reference is not None else None
+    identity = np.array_equal(order, np.arange(len(vcf.samples)))
+    pending: list[tuple[SnvRecord, np.ndarray, str]] = []  # (record, raw GT, label), checked per chunk
+    for rec in vcf(f"{chrom}:{lo}-{hi}"):
+        if not (lo <= rec.POS <= hi):
+            continue  # a deletion starting before the window overlaps it; not an SNV anyway
+        ref, alts = rec.REF, rec.ALT
+        if len(ref) != 1 or not alts or any(len(a) != 1 or a not in "ACGTNacgtn" for a in alts):
+            if alts:  # a record without ALT (".") is monomorphic: nothing to apply or count
+                counts.indels += 1
+            continue
+        if ref_blocks is not None:
+            fasta_base = ref_blocks.base(rec.POS - 1)
+            if fasta_base != BYTE_TOKENS[ord(ref)]:
+                raise InputError(
+                    f"{_record_label(vcf_path, rec)}: REF allele {ref!r} disagrees with the reference "
+                    f"FASTA, which has {BASES[fasta_base]!r} at {chrom}:{rec.POS} "
+                    "(expected the VCF to be called against this FASTA)"
+                )
+        if len(alts) > 1:
+            counts.multiallelic += 1
+        gt = rec.genotype.array()
+        if gt.shape[1] != 3:
+            raise InputError(f"{_record_label(vcf_path, rec)}: expected diploid genotypes, found ploidy "
+                             f"{gt.shape[1] - 1}")
+        gt = gt if identity else gt[order]
+        vid = rec.ID or f"{chrom}:{rec.POS}:{ref}:{alts[0]}"
+        record = SnvRecord(chrom, rec.POS, vid, ref, alts, np.empty((0, 2), np.uint8))
+        pending.append((record, gt, _record_label(vcf_path, rec)))
+        if len(pending) == 256:
+            yield from _check_genotypes(pending, vcf.samples, order, missing, counts)
+            pending = []
+    yield from _check_genotypes(pending, vcf.samples, order, missing, counts)
+
+
+def _check_genotypes(
+    pending: list[tuple[SnvRecord, np.ndarray, str]], samples: list[str], order: np.ndarray, missing: str,
+    counts: WindowCounts,
+) -> Iterator[SnvRecord]:
+    """Set each record's uint8 allele codes `(n, 2)` from its raw GT array `(n, 3)` (allele, allele, phased).
+
+    Missing or unphased heterozygous calls raise InputError (missing="error") or read as
+    REF and are counted (missing="reference"): a missing allele becomes REF while the other
+    allele of a phased call is kept (as bcftools consensus does); an unphased heterozygous
+    call becomes REF on both haplotypes.
+    """
+    if not pending:
+        return
+    gt = np.stack([raw for _, raw, _ in pending])  # (records, people, 3)
+    alleles = gt[:, :, :2]
+    haploid = alleles[:, :, 1] == -2  # htslib's vector end: a one-allele call
+    absent = alleles < 0
+    unphased = (gt[:, :, 2] == 0) & (alleles[:, :, 0] != alleles[:, :, 1])
+    bad = absent.any(axis=2) | unphased
+    if haploid.any() or (missing == "error" and bad.any()):
+        problem = haploid if haploid.any() else bad
+        r = int(np.flatnonzero(problem.any(axis=1))[0])
+        person = int(np.flatnonzero(problem[r])[0])
+        sample = samples[order[person]]
+        if haploid.any():
+            raise InputError(
+                f"{pending[r][2]}: expected diploid genotypes, found a haploid GT for sample {sample}"
+            )
+        kind = "missing" if absent[r, person].any() else "unphased"
+        raise InputError(
+            f"{pending[r][2]}: {kind} genotype for sample {sample} ({int(bad[r].sum())} of "
+            f"{bad.shape[1]} samples); expected phased calls like 0|1 "
+            "(use --missing reference to read them as REF)"
+        )
+    counts.missing += int(bad.sum())
+    codes = np.where(absent | unphased[:, :, None], 0, alleles).astype(np.uint8)
+    for (rec, _, _), rec_codes in zip(pending, codes, strict=True):
+        rec.codes = rec_codes
+        yield rec
+
+
+def _sample_order(vcf_path: str | Path, vcf, people: Sequence[str]) -> np.ndarray:
+    """Row index into the opened VCF's samples for each requested person, in the requested order."""
+    position = {s: i for i, s in enumerate(vcf.samples)}
+    absent = [p for p in people if p not in position]
+    if absent:
+        raise InputError(
+            f"{vcf_path}: {len(absent)} requested samples are not in the file, e.g. {absent[:3]} "
+            f"(the file has {len(position)} samples, e.g. {list(position)[:3]})"
+        )
+    return np.array([position[p] for p in people], dtype=np.int64)
+
+
+def window_variants(
+    vcf_path: str | Path,
+    chrom: str,
+    start0: int,
+    end0: int,
+    people: Sequence[str],
+    missing: str = "error",
+    reference: Reference | None = None,
+) -> WindowVariants:
+    """The SNVs with 1-based POS inside the 0-based window `[start0, end0)` for `people`."""
+    people = list(people)
+    vcf = open_vcf(vcf_path, samples=people)
+    try:
+        order = _sample_order(vcf_path, vcf, people)
+        counts = WindowCounts()
+        records = list(iter_snv_records(vcf_path, vcf, chrom, start0, end0, order, missing, counts,
+                                        reference))
+    finally:
+        vcf.close()
+    return _assemble(records, people, counts)
+
+
+def _assemble(records: list[SnvRecord], people: list[str], counts: WindowCounts) -> WindowVariants:
+    n_people, n = len(people), len(records)
+    codes = np.zeros((n_people, 2, n), dtype=np.uint8)
+    max_alleles = max((1 + len(r.alts) for r in records), default=2)
+    allele_tokens = np.full((n, max_alleles), N_TOKEN, dtype=np.uint8)
+    kept = np.ones(n, dtype=np.uint8)
+    rows = []
+    for v, r in enumerate(records):
+        codes[:, :, v] = r.codes
+        allele_tokens[v, : 1 + len(r.alts)] = encode(r.ref + "".join(r.alts))
+        if len(r.alts) > 1:
+            # The most common ALT among these haplotypes (ties: the first listed) is the SNV.
+            carriers = np.bincount(r.codes.ravel(), minlength=1 + len(r.alts))[1:]
+            kept[v] = 1 + int(np.argmax(carriers))
+        rows.append((r.variant_id, r.chrom, r.pos, r.ref, r.alts[kept[v] - 1]))
+    alleles = (codes == kept[None, None, :]).astype(np.uint8)
+    variants = pd.DataFrame(rows, columns=["variant_id", "chrom", "pos", "ref", "alt"])
+    variants["pos"] = variants["pos"].astype(np.int64)
+    alt_freq = alleles.mean(axis=(0, 1)) if n_people else np.full(n, np.nan)
+    variants["alt_freq"] = alt_freq
+    variants["maf"] = np.minimum(alt_freq, 1 - alt_freq)
+    return WindowVariants(variants, alleles, codes, allele_tokens, people, counts)
+
+
+# ---------------------------------------------------------------------------
+# Haplotype sequences
+
+
+def apply_snvs(
+    ref_tokens: np.ndarray, codes: np.ndarray, wv: WindowVariants, window_start0: int
+) -> np.ndarray:
+    """Token sequences `(B, L)` for haplotypes whose allele indices are the rows of `codes` `(B, n_snvs)`."""
+    ref_tokens = np.asarray(ref_tokens, dtype=np.uint8)
+    out = np.broadcast_to(ref_tokens, (len(codes), len(ref_tokens))).copy()
+    if wv.n_snvs:
+        offsets = wv.variants["pos"].to_numpy() - 1 - window_start0
+        if offsets.min() < 0 or offsets.max() >= len(ref_tokens):
+            raise ValueError("window variants lie outside the reference tokens given")
+        rows, cols = np.nonzero(codes)  # row-major: each haplotype's records in file order
+        if (np.diff(offsets) == 0).any():
+            # Several records at one position: the first one a haplotype carries wins and the
+            # rest are skipped, as bcftools consensus does with overlapping variants.
+            _, first = np.unique(rows * len(ref_tokens) + offsets[cols], return_index=True)
+            rows, cols = rows[first], cols[first]
+        out[rows, offsets[cols]] = wv.allele_tokens[cols, codes[rows, cols]]
+    return out
+
+
+def personal_haplotypes(
+    ref_tokens: np.ndarray,
+    window_variants: WindowVariants,
+    window_start0: int,
+    batch_size: int = 16,
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Batches `(person_index, hap_index, tokens uint8 (B, L))` over every person's two haplotypes.
+
+    Haplotype k of the cohort is person k // 2, hap k % 2 (0 = first GT allele).
+    Only one batch of sequences exists at a time.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    codes = window_variants.codes
+    flat = codes.reshape(codes.shape[0] * 2, codes.shape[2])
+    for start in range(0, len(flat), batch_size):
+        k = np.arange(start, min(start + batch_size, len(flat)))
+        yield k // 2, k % 2, apply_snvs(ref_tokens, flat[k], window_variants, window_start0)
+
+
+def unique_haplotypes(alleles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct haplotypes of `(n_people, 2, n_snvs)` allele arrays.
+
+    Returns `(unique_rows (n_unique, n_snvs), inverse (n_people * 2,))` with
+    haplotype k = person k // 2, hap k % 2 equal to `unique_rows[inverse[k]]`.
+    Pass `WindowVariants.codes` to group haplotypes whose sequences are identical.
+    """
+    alleles = np.asarray(alleles)
+    flat = alleles.reshape(alleles.shape[0] * 2, alleles.shape[2])
+    if flat.shape[1] == 0:  # no SNVs: every haplotype is the reference
+        return flat[:1], np.zeros(len(flat), dtype=np.int64)
+    unique_rows, inverse = np.unique(flat, axis=0, return_inverse=True)
+    return unique_rows, inverse.reshape(-1)
+
+
+# ---------------------------------------------------------------------------
+# FASTA output for the command line
+
+_REGION = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>[\d,]+)-(?P<end>[\d,]+)$")
+
+
+def parse_region(region: str) -> tuple[str, int, int]:
+    """`CHR:START-END` (1-based inclusive) -> (chrom, start0, end0) half-open 0-based."""
+    m = _REGION.match(region.strip())
+    if not m:
+        raise InputError(
+            f"--region {region!r}: expected CHR:START-END, 1-based inclusive, e.g. 20:1000001-1010000"
+        )
+    start, end = int(m["start"].replace(",", "")), int(m["end"].replace(",", ""))
+    if start < 1 or end < start:
+        raise InputError(f"--region {region!r}: expected 1 <= START <= END, found START={start}, END={end}")
+    return m["chrom"], start - 1, end
+
+
+def write_haplotype_fasta(
+    fasta: str | Path,
+    vcf: str | Path,
+    region: str,
+    out: str | Path,
+    samples: Sequence[str] | None = None,
+    missing: str = "error",
+    line_width: int = 60,
+) -> int:
+    """Write each person's two haplotypes of `region` as FASTA records `SAMPLE_hap1`, `SAMPLE_hap2`.
+
+    Returns the number of records written. Bases off the chromosome are N.
+    """
+    from compute.cohort.reference import Reference, check_chromosome
+
+    reference = Reference(fasta)
+    chrom, start0, end0 = parse_region(region)
+    check_chromosome(chrom, reference.chromosomes, f"--region {region}", str(fasta))
+    vcf_handle = open_vcf(vcf)
+    all_samples = list(vcf_handle.samples)
+    vcf_handle.close()
+    people = list(samples) if samples else all_samples
+    dup = pd.Index(people)[pd.Index(people).duplicated()]
+    if len(dup):
+        raise InputError(f"--samples: duplicate sample IDs {list(dup[:3])}")
+    wv = window_variants(vcf, chrom, start0, end0, people, missing=missing, reference=reference)
+    ref_tokens = reference.tokens(chrom, start0, end0)
+    out = Path(out)
+    n = 0
+    with open(out, "w") as fh:
+        for persons, haps, tokens in personal_haplotypes(ref_tokens, wv, start0, batch_size=64):
+            for p, h, row in zip(persons, haps, tokens, strict=True):
+                seq = decode(row)
+                fh.write(f">{people[p]}_hap{h + 1}\n")
+                for i in range(0, len(seq), line_width):
+                    fh.write(seq[i : i + line_width] + "\n")
+                n += 1
+    return n

@@ -1,0 +1,103 @@
+"""Where genes run: in this process (`local`) or on a Ray cluster (`ray`).
+
+Both yield `(gene_id, GeneResult | None, error | None)` as genes finish; the
+caller writes results, so the store has a single writer whatever the backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from compute.errors import InputError
+from compute.run.gene import CohortFiles, GeneResult, GeneWorker, RunSettings, format_error
+
+if TYPE_CHECKING:
+    from compute.engine.model import Model
+
+Outcome = tuple[str, GeneResult | None, str | None]
+
+
+def run_genes(
+    files: CohortFiles,
+    settings: RunSettings,
+    gene_ids: Sequence[str],
+    backend: str = "local",
+    ray_address: str | None = None,
+    model: Model | None = None,
+) -> Iterator[Outcome]:
+    """model: an already loaded model for the local backend (Ray actors load their own)."""
+    if not gene_ids:
+        return iter(())
+    if backend == "local":
+        return run_local(files, settings, gene_ids, model)
+    if backend == "ray":
+        return run_ray(files, settings, gene_ids, ray_address)
+    raise InputError(f"unknown backend {backend!r}: expected 'local' or 'ray'")
+
+
+def run_local(
+    files: CohortFiles, settings: RunSettings, gene_ids: Sequence[str], model: Model | None = None
+) -> Iterator[Outcome]:
+    worker = GeneWorker(files, settings, model)
+    for gene_id in gene_ids:
+        yield _run_one(worker, gene_id)
+
+
+def _run_one(worker: GeneWorker, gene_id: str) -> Outcome:
+    try:
+        return gene_id, worker.run(gene_id), None
+    except Exception as err:  # one gene's failure is recorded; the others go on
+        return gene_id, None, format_error(err)
+
+
+class _RayWorker:
+    """A GeneWorker living in a Ray actor: the model is loaded once per actor."""
+
+    def __init__(self, files: CohortFiles, settings: RunSettings):
+        self.worker = GeneWorker(files, settings)
+
+    def run(self, gene_id: str) -> Outcome:
+        return _run_one(self.worker, gene_id)
+
+
+def run_ray(
+    files: CohortFiles,
+    settings: RunSettings,
+    gene_ids: Sequence[str],
+    address: str | None = None,
+    n_workers: int | None = None,
+) -> Iterator[Outcome]:
+    """One gene per task, spread over actors; one GPU per actor where GPUs exist."""
+    import ray
+
+    import compute
+
+    started_here = not ray.is_initialized()
+    if started_here:
+        # py_modules ships this package to every worker, on this machine or a remote cluster
+        runtime_env = {"py_modules": [str(Path(compute.__file__).parent)]}
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, runtime_env=runtime_env)
+    try:
+        resources = ray.cluster_resources()
+        gpus = int(resources.get("GPU", 0))
+        if n_workers is None:
+            n_workers = gpus or max(1, int(resources.get("CPU", 1)) // 2)
+        n_workers = max(1, min(n_workers, len(gene_ids)))
+        actor = ray.remote(num_gpus=1 if gpus else 0, num_cpus=1 if gpus else 2)(_RayWorker)
+        workers = [actor.remote(files, settings) for _ in range(n_workers)]
+        pending = {}
+        queue = list(gene_ids)
+        for worker in workers:
+            if queue:
+                pending[worker.run.remote(queue.pop(0))] = worker
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            worker = pending.pop(ready[0])
+            yield ray.get(ready[0])
+            if queue:
+                pending[worker.run.remote(queue.pop(0))] = worker
+    finally:
+        if started_here:
+            ray.shutdown()

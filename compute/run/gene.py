@@ -1,0 +1,321 @@
+"""One gene end to end: the run's settings, the worker that scores a gene's people, ISM and
+gradients with the model, and the statistics that turn those outputs into the store's rows."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from compute.cohort.haplotypes import WindowVariants
+from compute.errors import InputError
+
+if TYPE_CHECKING:
+    from compute.cohort.inputs import Cohort
+    from compute.engine.model import Model, ModelSpec
+    from compute.engine.track_heads import TrackWeights
+
+
+@dataclass(frozen=True)
+class CohortFiles:
+    """Where a cohort's inputs are; workers reopen them in their own process."""
+
+    fasta: str
+    vcf: str
+    genes: str
+    expression: str
+    missing: str = "error"
+
+    def load(self, window: int) -> Cohort:
+        """Read and validate the cohort for gene windows of `window` bp (cohort.inputs.load_cohort)."""
+        from compute.cohort.inputs import load_cohort
+
+        return load_cohort(
+            fasta=self.fasta,
+            vcf=self.vcf,
+            genes=self.genes,
+            expression=self.expression,
+            window=window,
+            missing=self.missing,
+        )
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """How to build and run the model (DESIGN §4)."""
+
+    weights: str  # a local save_pretrained directory (real Enformer or a small demo model)
+    track: int = 4980
+    head: str = "human"  # or a head added by `finetune --new-head NAME` (its track 0)
+    summary: str = "sum_log"
+    precision: str = "fp32"
+    compile: bool = False
+    reverse_complement: bool = False
+    shifts: tuple[int, ...] = ()
+    batch_size: int = 4
+    device: str = "auto"
+    # The paper's elastic net over all tracks (a `tracks,weights` CSV such as GTExWeights.csv):
+    # when given, every person also gets the all-track score, in the same forward pass.
+    all_tracks: str | None = None
+
+
+@dataclass(frozen=True)
+class StatsOptions:
+    null_draws: int = 50
+    seed: int = 0
+    convention: str = "published"
+    predixcan: bool = True
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything that decides a store's numbers; recorded in its manifest.
+
+    window: bp around each TSS; None takes the model's own input length.
+    """
+
+    window: int | None
+    model: ModelOptions
+    stats: StatsOptions = field(default_factory=StatsOptions)
+    gradients: bool = True
+
+
+@dataclass
+class GeneResult:
+    gene_id: str
+    gene: dict[str, Any]
+    people: pd.DataFrame
+    variants: pd.DataFrame
+    null: pd.DataFrame
+    seconds: float = 0.0
+
+
+def model_spec(options: ModelOptions) -> ModelSpec:
+    """The engine's scoring spec from the run's model options (shift 0 always included)."""
+    from compute.engine.model import ModelSpec
+
+    return ModelSpec(
+        track=options.track,
+        head=options.head,
+        summary=options.summary,
+        precision=options.precision,
+        compile=options.compile,
+        reverse_complement=options.reverse_complement,
+        shifts=tuple(sorted({0, *options.shifts})),
+    )
+
+
+def prepare_model(options: ModelOptions, window: int | None) -> tuple[Model, ModelSpec, int]:
+    """Load the model and check track, bins, ensemble and window against it; raises ModelError.
+
+    Returns the model, its spec and the window length the run uses.
+    """
+    from compute.engine.model import check_window, load_model
+
+    model = load_model(options.weights, device=options.device)
+    spec = model_spec(options)
+    model.resolve_bins(spec)
+    window = model.window if window is None else int(window)
+    check_window(model, window)
+    return model, spec, window
+
+
+def prepare_track_weights(options: ModelOptions, model: Model) -> TrackWeights | None:
+    """The all-track head's weights, checked against the model's track count; None when not asked."""
+    if options.all_tracks is None:
+        return None
+    from compute.engine.track_heads import check_track_count, load_track_weights
+
+    weights = load_track_weights(options.all_tracks)
+    check_track_count(model, weights, model_spec(options).head)
+    return weights
+
+
+class GeneWorker:
+    """Opens a cohort and a model once, then computes one gene at a time.
+
+    `settings.window` must be resolved (not None); `model` may be passed in when
+    the caller already loaded it.
+    """
+
+    def __init__(self, files: CohortFiles, settings: RunSettings, model: Model | None = None):
+        self.settings = settings
+        if model is None:
+            model, self.spec, _ = prepare_model(settings.model, settings.window)
+        else:
+            self.spec = model_spec(settings.model)
+        self.model = model
+        self.track_weights = prepare_track_weights(settings.model, model)
+        self.cohort = files.load(settings.window)
+        self.genes = self.cohort.genes.set_index("gene_id")
+
+    def model_outputs(self, gene_id: str) -> dict[str, Any]:
+        """Haplotype scores, reference score, ISM and gradients of one gene."""
+        from compute.cohort.haplotypes import window_variants
+        from compute.cohort.reference import gene_window
+        from compute.engine.attribution import grad_x_input, ism
+        from compute.engine.model import score_haplotypes, score_tokens
+
+        gene = self.genes.loc[gene_id]
+        start0, end0 = gene_window(int(gene["tss"]), self.settings.window)
+        ref_tokens = self.cohort.reference.tokens(gene["chrom"], start0, end0)
+        window = window_variants(
+            self.cohort.vcf,
+            gene["chrom"],
+            start0,
+            end0,
+            self.cohort.people,
+            missing=self.cohort.missing,
+            reference=self.cohort.reference,
+        )
+        offsets = window.variants["pos"].to_numpy(np.int64) - 1 - start0
+        alt_tokens = window.alt_tokens
+        hap_offsets, carried, carries = haplotype_snvs(window, offsets)
+        batch = self.settings.model.batch_size
+        extra = {}
+        if self.track_weights is None:
+            hap_scores = score_haplotypes(
+                self.model, self.spec, ref_tokens, hap_offsets, carried, carries, batch_size=batch
+            )
+            ref_score = float(score_tokens(self.model, ref_tokens[None], self.spec, batch_size=1)[0])
+        else:
+            from compute.engine.track_heads import score_haplotypes_heads, score_tokens_heads
+
+            tw = self.track_weights
+            heads = score_haplotypes_heads(
+                self.model, self.spec, tw, ref_tokens, hap_offsets, carried, carries, batch_size=batch
+            )
+            ref_heads = score_tokens_heads(self.model, self.spec, tw, ref_tokens[None], batch_size=1)
+            hap_scores, ref_score = heads.single, float(ref_heads.single[0])
+            extra = {
+                "hap_scores_all_tracks": heads.all_tracks,
+                "ref_score_all_tracks": ref_heads.all_tracks[0],
+            }
+        ism_values = ism(self.model, self.spec, ref_tokens, offsets, alt_tokens, batch_size=batch)
+        grads = (
+            grad_x_input(self.model, self.spec, ref_tokens, offsets, alt_tokens)
+            if self.settings.gradients
+            else np.full(len(offsets), np.nan)
+        )
+        return {
+            "gene": gene,
+            "window": window,
+            "hap_scores": hap_scores,
+            "ref_score": ref_score,
+            "ism": ism_values,
+            "grad_x_input": grads,
+            **extra,
+        }
+
+    def run(self, gene_id: str) -> GeneResult:
+        started = time.perf_counter()
+        outputs = self.model_outputs(gene_id)
+        observed = self.cohort.expression.loc[gene_id, self.cohort.people].to_numpy(float)
+        result = assemble_gene(gene_id, outputs, observed, self.cohort.people, self.settings.stats)
+        result.seconds = time.perf_counter() - started
+        return result
+
+
+def haplotype_snvs(window: WindowVariants, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What each haplotype carries, one column per distinct window offset.
+
+    Returns (offsets (m,), carried bases (n_people, 2, m) uint8, carries a non-REF base
+    (n_people, 2, m) bool): exact at multi-allelic records, and where several records
+    share a position the first one a haplotype carries wins (as `apply_snvs` and
+    bcftools consensus do). Carried bases are 0 where a haplotype carries REF.
+    """
+    n = window.n_snvs
+    carries = window.codes > 0
+    carried = window.allele_tokens[np.arange(n)[None, None, :], window.codes]
+    carried = np.where(carries, carried, 0).astype(np.uint8)
+    unique, group = np.unique(offsets, return_inverse=True)
+    if unique.size == n:
+        return offsets, carried, carries
+    first = np.searchsorted(offsets, unique)  # offsets are sorted: records come in VCF order
+    out_carried, out_carries = carried[..., first], carries[..., first]
+    for g in np.flatnonzero(np.bincount(group) > 1):
+        members = np.flatnonzero(group == g)
+        has = carries[..., members]
+        pick = has.argmax(axis=-1)[..., None]
+        out_carries[..., g] = has.any(axis=-1)
+        out_carried[..., g] = np.where(
+            out_carries[..., g], np.take_along_axis(carried[..., members], pick, -1)[..., 0], 0
+        )
+    return unique, out_carried, out_carries
+
+
+def assemble_gene(
+    gene_id: str,
+    outputs: dict[str, Any],
+    observed: np.ndarray,
+    people: Sequence[str],
+    stats_options: StatsOptions,
+) -> GeneResult:
+    """Statistics of one gene from its model outputs and observed expression."""
+    from compute.stats import gene_statistics
+
+    gene, window = outputs["gene"], outputs["window"]
+    hap_scores = np.asarray(outputs["hap_scores"], dtype=float)
+    predicted = hap_scores.mean(axis=1)
+    stats = gene_statistics(
+        gene_id=gene_id,
+        score=predicted,
+        observed=observed,
+        dosage=window.dosage,
+        ism=outputs["ism"],
+        pos=window.variants["pos"].to_numpy(),
+        tss=int(gene["tss"]),
+        strand=gene["strand"],
+        seed=stats_options.seed,
+        n_draws=stats_options.null_draws,
+        predixcan=stats_options.predixcan,
+    )
+    row = dict(stats.gene)
+    row.update(
+        gene_name=gene["gene_name"],
+        chrom=str(gene["chrom"]),
+        tss=int(gene["tss"]),
+        strand=gene["strand"],
+        ref_score=outputs["ref_score"],
+    )
+    variants = window.variants[["variant_id", "chrom", "pos", "ref", "alt"]].reset_index(drop=True)
+    variants = pd.concat([variants, stats.variants.reset_index(drop=True)], axis=1)
+    variants["ism"] = outputs["ism"]
+    variants["grad_x_input"] = outputs["grad_x_input"]
+    people_frame = pd.DataFrame(
+        {
+            "person_id": list(people),
+            "hap1": hap_scores[:, 0],
+            "hap2": hap_scores[:, 1],
+            "predicted": predicted,
+            "observed": observed,
+        }
+    )
+    if "hap_scores_all_tracks" in outputs:
+        from compute.stats.correlation import pearson
+
+        all_tracks = np.asarray(outputs["hap_scores_all_tracks"], dtype=float).mean(axis=1)
+        people_frame["predicted_all_tracks"] = all_tracks
+        r_all, p_all = pearson(all_tracks, observed)
+        row.update(
+            r_all_tracks=r_all,
+            p_r_all_tracks=p_all,
+            ref_score_all_tracks=float(outputs["ref_score_all_tracks"]),
+        )
+    null = pd.DataFrame({"draw": np.arange(len(stats.null_r)), "r": stats.null_r})
+    return GeneResult(gene_id, row, people_frame, variants, null)
+
+
+def format_error(err: BaseException) -> str:
+    """One line for the store's failure record; the last frame says where."""
+    if isinstance(err, InputError):
+        return str(err)
+    frame = traceback.extract_tb(err.__traceback__)[-1] if err.__traceback__ else None
+    where = f" ({Path(frame.filename).name}:{frame.lineno})" if frame else ""
+    return f"{type(err).__name__}: {err}{where}"

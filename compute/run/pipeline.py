@@ -1,0 +1,173 @@
+"""The precompute loop that writes a cohort's genes into a results store, its manifest,
+status and the cross-gene statistics over a finished store.
+
+The unit of work is a `GeneWorker` (compute/run/gene.py): it opens the cohort
+inputs and the model once and then runs genes. The local backend keeps one in this
+process; the Ray backend keeps one per actor (one GPU each where there are GPUs)
+(compute/run/backends.py). Only the process that called `precompute` writes to the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, replace
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from compute.errors import InputError
+from compute.run.gene import CohortFiles, RunSettings, prepare_model, prepare_track_weights
+from compute.store import ResultsStore, file_digest, safe_gene_id
+
+if TYPE_CHECKING:
+    from compute.cohort.inputs import Cohort
+
+
+def weights_digest(weights_dir: str | Path) -> str:
+    """One digest over a weights directory's config and weight files (names and contents)."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(weights_dir).iterdir()):
+        if path.name == "config.json" or path.name.endswith((".safetensors", ".bin")):
+            digest.update(path.name.encode())
+            digest.update(file_digest(path).encode())
+    return digest.hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    names = ["torch", "enformer-pytorch", "numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "cyvcf2"]
+    out = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def run_manifest(files: CohortFiles, settings: RunSettings, gene_ids: Sequence[str]) -> dict[str, Any]:
+    inputs = {}
+    for name in ("fasta", "vcf", "genes", "expression"):
+        path = Path(getattr(files, name))
+        inputs[name] = {"path": str(path), "sha256": file_digest(path)}
+    model = asdict(settings.model)
+    model["weights_sha256"] = weights_digest(settings.model.weights)
+    if settings.model.all_tracks is None:
+        model.pop("all_tracks")  # so that stores made before the option existed still resume
+    else:
+        model["all_tracks_sha256"] = file_digest(settings.model.all_tracks)
+    model.pop("batch_size")
+    model.pop("device")  # where it ran does not change the numbers we promise to reproduce
+    return {
+        "dataset": "computed",
+        "inputs": inputs,
+        "model": model,
+        "settings": {
+            "window": settings.window,
+            "stats": asdict(settings.stats),
+            "gradients": settings.gradients,
+        },
+        "packages": package_versions(),
+        "genes": list(gene_ids),
+        "has_people": True,
+        "has_null_draws": True,
+        "has_all_variants": True,
+    }
+
+
+def select_genes(cohort: Cohort, genes: Iterable[str] | None, genes_path: str | Path) -> list[str]:
+    """The cohort's genes, or the asked ones (in order, once each) checked against it; raises InputError."""
+    known = cohort.genes["gene_id"].tolist()
+    gene_ids = known if genes is None else list(dict.fromkeys(genes))
+    unknown = sorted(set(gene_ids) - set(known))
+    if unknown:
+        raise InputError(
+            f"{genes_path}: genes not in the cohort (genes table and expression matrix): {unknown[:5]}"
+        )
+    for gene_id in gene_ids:
+        safe_gene_id(gene_id)
+    return gene_ids
+
+
+def precompute(
+    files: CohortFiles,
+    settings: RunSettings,
+    out: str | Path,
+    genes: Iterable[str] | None = None,
+    backend: str = "local",
+    ray_address: str | None = None,
+    progress: bool = True,
+) -> ResultsStore:
+    """Compute every gene not yet in the store at `out`, then finalize it.
+
+    Inputs are validated in full before the first gene. A gene that fails is
+    recorded with its error and the others go on; a rerun retries it.
+    """
+    from compute.run.backends import run_genes
+    from compute.stats import cohort_statistics
+
+    # The driver of a Ray run only checks the model: on the CPU, leaving GPUs to the actors.
+    check_options = replace(settings.model, device="cpu") if backend == "ray" else settings.model
+    model, _, window = prepare_model(check_options, settings.window)
+    prepare_track_weights(settings.model, model)
+    settings = replace(settings, window=window)
+    cohort = files.load(window)
+    gene_ids = select_genes(cohort, genes, files.genes)
+    store = ResultsStore.create(out, run_manifest(files, settings, gene_ids))
+    todo = [g for g in gene_ids if g not in store.done_genes()]
+    bar = _progress(len(gene_ids), len(gene_ids) - len(todo), progress)
+    local_model = model if backend == "local" else None
+    del model
+    for gene_id, result, error in run_genes(files, settings, todo, backend, ray_address, local_model):
+        if error is None:
+            store.write_gene(
+                gene_id, gene=result.gene, people=result.people, variants=result.variants, null=result.null
+            )
+            bar.set_postfix_str(f"{gene_id} {result.seconds:.1f}s")
+        else:
+            store.write_failure(gene_id, error)
+            bar.set_postfix_str(f"{gene_id} failed")
+        bar.update(1)
+    bar.close()
+    store.finalize(lambda frame: cohort_statistics(frame, convention=settings.stats.convention))
+    return store
+
+
+def _progress(total: int, done: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=done, unit="gene", disable=not enabled, dynamic_ncols=True)
+
+
+def store_status(path: str | Path) -> dict[str, Any]:
+    """What a store holds: genes done, failed (with errors) and left."""
+    store = ResultsStore(path)
+    manifest = store.manifest
+    planned = manifest.get("genes", [])
+    done = store.done_genes() if (store.path / "parts").is_dir() else set(store.genes().gene_id)
+    failed = store.failures()
+    left = [g for g in planned if g not in done and g not in failed]
+    return {
+        "planned": len(planned) or len(done),
+        "done": len(done),
+        "failed": failed,
+        "left": left,
+        "finalized": bool(manifest.get("finalized")),
+    }
+
+
+def recompute_statistics(path: str | Path, convention: str = "published") -> pd.DataFrame:
+    """Redo the cross-gene statistics (null p-values, BH) of a finalized store."""
+    from compute.stats import cohort_statistics
+
+    store = ResultsStore(path)
+    if not store.has_table("genes"):
+        raise InputError(f"{path}: the store is not finalized yet (no genes.parquet); rerun precompute")
+    genes = cohort_statistics(store.genes(), convention=convention)
+    store.write_table("genes", genes)
+    settings = store.manifest.get("settings", {})
+    settings.setdefault("stats", {})["convention"] = convention
+    store.update_manifest(settings=settings)
+    return genes

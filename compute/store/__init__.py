@@ -1,0 +1,318 @@
+"""The results store: a directory of Parquet tables plus manifest.json (DESIGN §6).
+
+Writing happens per gene into `parts/<gene_id>/`, built in a temporary
+directory and renamed into place, so a reader never sees half a gene and a
+killed run loses at most the gene in flight. `finalize` gathers the parts into
+the four tables, each sorted by gene_id with small row groups; readers find a
+gene's row groups from the Parquet statistics and read only those.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from compute.errors import InputError
+
+GENE_COLUMNS = [
+    "gene_id", "gene_name", "chrom", "tss", "strand", "n_people", "n_snvs",
+    "r", "p_r", "null_mean", "null_std", "t_null", "p_null", "q_bh", "significant",
+    "linear_r", "n_drivers", "predixcan_r", "mean_observed", "std_observed",
+    "mean_predicted", "std_predicted", "ref_score",
+]  # fmt: skip
+PEOPLE_COLUMNS = ["gene_id", "person_id", "hap1", "hap2", "predicted", "observed"]
+VARIANT_COLUMNS = [
+    "gene_id", "variant_id", "chrom", "pos", "ref", "alt", "alt_freq", "maf",
+    "tss_distance", "tss_distance_stranded", "ism", "grad_x_input", "eqtl_slope", "eqtl_p",
+    "is_driver", "is_main_driver", "driver_gain", "supported",
+]  # fmt: skip
+NULL_COLUMNS = ["gene_id", "draw", "r"]
+
+TABLES = {
+    "genes": GENE_COLUMNS,
+    "people": PEOPLE_COLUMNS,
+    "variants": VARIANT_COLUMNS,
+    "null": NULL_COLUMNS,
+}
+DRIVERS_TABLE = "drivers"  # the driver rows of variants, written with it
+# Rows per Parquet row group: small enough that one gene's rows come from one or
+# two groups, large enough that 20 M variant rows stay a few hundred groups.
+ROW_GROUP_ROWS = {"genes": 1 << 16, "people": 1 << 14, "variants": 1 << 14, "null": 1 << 14}
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def safe_gene_id(gene_id: str) -> str:
+    """Return gene_id if it is safe as a file name, else raise InputError.
+
+    Gene IDs become directory names under parts/, so nothing with a path
+    separator, a leading dot or odd characters gets near the filesystem.
+    """
+    if not isinstance(gene_id, str) or not _SAFE_ID.match(gene_id):
+        raise InputError(
+            f"gene ID {gene_id!r} cannot name a result: expected letters, digits, '.', '_' or '-'"
+        )
+    return gene_id
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to a temporary file beside `path`, then rename it into place."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True, default=_json_default)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def write_parquet_atomic(path: Path, frame: pd.DataFrame, row_group_rows: int = 1 << 16) -> None:
+    """Write a DataFrame as Parquet through a temporary file and a rename."""
+    path = Path(path)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp, row_group_size=row_group_rows, compression="zstd")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class _GeneIndex:
+    """Which row groups of one table hold which gene, from Parquet statistics."""
+
+    file: pq.ParquetFile
+    groups: list[tuple[str, str]] = field(default_factory=list)  # (min gene_id, max gene_id)
+
+    @classmethod
+    def open(cls, path: Path) -> _GeneIndex:
+        file = pq.ParquetFile(path)
+        column = file.schema_arrow.get_field_index("gene_id")
+        groups = []
+        for i in range(file.metadata.num_row_groups):
+            stats = file.metadata.row_group(i).column(column).statistics
+            known = stats is not None and stats.has_min_max
+            groups.append((stats.min, stats.max) if known else ("", "\uffff"))
+        return cls(file, groups)
+
+    def read(self, gene_id: str) -> pd.DataFrame:
+        wanted = [i for i, (lo, hi) in enumerate(self.groups) if lo <= gene_id <= hi]
+        if not wanted:
+            return self.file.schema_arrow.empty_table().to_pandas()
+        table = self.file.read_row_groups(wanted)
+        table = table.filter(pc.equal(table["gene_id"], gene_id))
+        return table.to_pandas()
+
+
+class ResultsStore:
+    """One dataset's results: create, write genes atomically, finalize, read."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not (self.path / "manifest.json").is_file():
+            raise InputError(f"{self.path}: not a results store (no manifest.json)")
+        self._indexes: dict[str, _GeneIndex] = {}
+        self._genes: pd.DataFrame | None = None
+
+    # ----- creating and writing -------------------------------------------------
+
+    @classmethod
+    def create(cls, path: str | Path, manifest: dict[str, Any]) -> ResultsStore:
+        """Create a store (or reopen one whose manifest says the same run)."""
+        path = Path(path)
+        manifest = json.loads(json.dumps(manifest, default=_json_default))  # compare as stored
+        (path / "parts").mkdir(parents=True, exist_ok=True)
+        (path / "failed").mkdir(exist_ok=True)
+        manifest_path = path / "manifest.json"
+        if manifest_path.is_file():
+            old = json.loads(manifest_path.read_text())
+            changed = {k for k in ("model", "settings") if k in manifest and old.get(k) != manifest[k]}
+            if changed:
+                raise InputError(
+                    f"{manifest_path}: this store was made with other {', '.join(sorted(changed))}; "
+                    "use another --out directory or delete this one"
+                )
+            old.update({k: v for k, v in manifest.items() if k not in old})
+            write_json_atomic(manifest_path, old)
+        else:
+            write_json_atomic(manifest_path, {"format": 1, **manifest})
+        return cls(path)
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return json.loads((self.path / "manifest.json").read_text())
+
+    def update_manifest(self, **fields: Any) -> None:
+        manifest = self.manifest
+        manifest.update(fields)
+        write_json_atomic(self.path / "manifest.json", manifest)
+
+    def write_gene(
+        self,
+        gene_id: str,
+        *,
+        gene: dict[str, Any],
+        people: pd.DataFrame,
+        variants: pd.DataFrame,
+        null: pd.DataFrame,
+    ) -> None:
+        """Write one gene's results; visible to readers only once complete."""
+        safe_gene_id(gene_id)
+        parts = self.path / "parts"
+        tmp = Path(tempfile.mkdtemp(dir=parts, prefix=f".{gene_id}."))
+        try:
+            frames = {
+                "genes": pd.DataFrame([{"gene_id": gene_id, **gene}]),
+                "people": people.assign(gene_id=gene_id),
+                "variants": variants.assign(gene_id=gene_id),
+                "null": null.assign(gene_id=gene_id),
+            }
+            for name, frame in frames.items():
+                pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp / f"{name}.parquet")
+            final = parts / gene_id
+            if final.exists():  # a rerun of a gene replaces its old result whole
+                shutil.rmtree(final)
+            os.rename(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        (self.path / "failed" / f"{gene_id}.json").unlink(missing_ok=True)
+
+    def write_failure(self, gene_id: str, error: str) -> None:
+        safe_gene_id(gene_id)
+        write_json_atomic(self.path / "failed" / f"{gene_id}.json", {"gene_id": gene_id, "error": error})
+
+    def done_genes(self) -> set[str]:
+        parts = self.path / "parts"
+        if not parts.is_dir():
+            return set()
+        return {p.name for p in parts.iterdir() if p.is_dir() and not p.name.startswith(".")}
+
+    def failures(self) -> dict[str, str]:
+        failed = self.path / "failed"
+        if not failed.is_dir():
+            return {}
+        out = {}
+        for p in sorted(failed.glob("*.json")):
+            out[p.stem] = json.loads(p.read_text())["error"]
+        return out
+
+    def finalize(self, genes_transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> None:
+        """Gather parts/ into the four tables; `genes_transform` adds cross-gene columns (BH)."""
+        done = sorted(self.done_genes())
+        for name in TABLES:
+            frames = [pd.read_parquet(self.path / "parts" / g / f"{name}.parquet") for g in done]
+            frame = _concat(frames, TABLES[name])
+            if name == "genes" and genes_transform is not None:
+                frame = genes_transform(frame)
+            self.write_table(name, frame)
+        self.update_manifest(
+            genes_done=len(done), genes_failed=len(self.failures()), finalized=True
+        )
+
+    def write_table(self, name: str, frame: pd.DataFrame) -> None:
+        """Write one whole table, sorted by gene for fast per-gene reads."""
+        missing = [c for c in TABLES[name] if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{name} table lacks columns {missing}")
+        ordered = TABLES[name] + [c for c in frame.columns if c not in TABLES[name]]
+        frame = frame[ordered].sort_values("gene_id", kind="stable").reset_index(drop=True)
+        write_parquet_atomic(self.path / f"{name}.parquet", frame, ROW_GROUP_ROWS[name])
+        self._indexes.pop(name, None)
+        if name == "genes":
+            self._genes = None
+        if name == "variants":
+            self.write_drivers(frame)
+
+    def write_drivers(self, variants: pd.DataFrame | None = None) -> None:
+        """drivers.parquet: the driver rows of the variants table, so that the views of
+        all genes' drivers need not scan ~20 M variant rows. Reads variants.parquet when
+        no frame is given (stores whose variants table was written in chunks)."""
+        if variants is None:
+            variants = pd.read_parquet(self.path / "variants.parquet", filters=[("is_driver", "==", True)])
+        drivers = variants.loc[variants["is_driver"].fillna(False).astype(bool)].reset_index(drop=True)
+        write_parquet_atomic(self.path / f"{DRIVERS_TABLE}.parquet", drivers, ROW_GROUP_ROWS["variants"])
+
+    # ----- reading --------------------------------------------------------------
+
+    def genes(self) -> pd.DataFrame:
+        """All genes, one row each (cached: the dashboard reads it on every view)."""
+        if self._genes is None:
+            self._genes = pd.read_parquet(self.path / "genes.parquet")
+        return self._genes
+
+    def has_table(self, name: str) -> bool:
+        return (self.path / f"{name}.parquet").is_file()
+
+    def _gene_rows(self, name: str, gene_id: str) -> pd.DataFrame:
+        if name not in self._indexes:
+            self._indexes[name] = _GeneIndex.open(self.path / f"{name}.parquet")
+        return self._indexes[name].read(gene_id)
+
+    def people(self, gene_id: str) -> pd.DataFrame:
+        return self._gene_rows("people", gene_id)
+
+    def variants(self, gene_id: str) -> pd.DataFrame:
+        return self._gene_rows("variants", gene_id)
+
+    def null(self, gene_id: str) -> pd.DataFrame:
+        return self._gene_rows("null", gene_id)
+
+    def drivers(self, columns: list[str] | None = None) -> pd.DataFrame:
+        """Driver SNVs of all genes (for the TSS-distance histograms).
+
+        From drivers.parquet when the store has it; older stores scan the whole
+        variants table (at ~20 M rows about 2 s for one column), so `columns`
+        limits what is decoded.
+        """
+        if columns is not None:
+            columns = list(dict.fromkeys(columns))
+        if (self.path / f"{DRIVERS_TABLE}.parquet").is_file():
+            return pd.read_parquet(self.path / f"{DRIVERS_TABLE}.parquet", columns=columns)
+        return pd.read_parquet(
+            self.path / "variants.parquet", columns=columns, filters=[("is_driver", "==", True)]
+        )
+
+
+def _concat(frames: Iterable[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
+    return pd.concat(frames, ignore_index=True)
+
+
+def file_digest(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
