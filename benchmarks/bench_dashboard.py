@@ -166,15 +166,32 @@ def report(result: dict, build_s: float | None) -> None:
     print(f"torch imported by the web process: {r['torch_imported']}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Dashboard server-side speed at full scale.")
+def full_scale_parser(description: str) -> argparse.ArgumentParser:
+    """The options of the full-scale dashboard benchmarks (this one and bench_genotypes.py)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--genes", type=int, default=6825)
     parser.add_argument("--people", type=int, default=839)
     parser.add_argument("--snvs", type=int, default=3000, help="mean SNVs per gene")
     parser.add_argument("--store", type=Path, help="reuse (or build once into) this store directory")
     parser.add_argument("--switches", type=int, default=30)
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # the child process
-    args = parser.parse_args(argv)
+    return parser
+
+
+def measure_in_fresh_process(script: str, store: Path, switches: int) -> dict | None:
+    """Run `script --measure STORE` in a new process (only what the web side imports); its JSON."""
+    child = subprocess.run(
+        [sys.executable, script, "--measure", str(store), "--switches", str(switches)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if child.returncode != 0:
+        print(child.stdout, child.stderr, file=sys.stderr)
+        return None
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = full_scale_parser("Dashboard server-side speed at full scale.").parse_args(argv)
     if args.measure:
         print(json.dumps(measure(args.measure, args.switches)))
         return 0
@@ -183,16 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         build_s = None
         if not (store / "genes.parquet").is_file():
             build_s = build(store, args.genes, args.people, args.snvs)
-        child = subprocess.run(
-            [sys.executable, __file__, "--measure", str(store), "--switches", str(args.switches)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if child.returncode != 0:
-            print(child.stdout, child.stderr, file=sys.stderr)
+        result = measure_in_fresh_process(__file__, store, args.switches)
+        if result is None:
             return 1
-        report(json.loads(child.stdout.strip().splitlines()[-1]), build_s)
+        report(result, build_s)
     return 0
 
 

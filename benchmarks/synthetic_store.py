@@ -10,12 +10,15 @@ so the volcano, BH line and driver histograms look like those of a real run.
 Tables are written gene by gene in sorted gene order through a chunked
 Parquet writer with the store's own row-group sizes, so a full-scale store
 (6,825 genes x 839 people, ~20 M variant rows) builds in a few hundred MB of RAM.
-The optional `genotypes.parquet` (gene_id, variant_id, person_id, dosage) is
-written only on request, for small stores.
+The optional `genotypes.parquet` (the packed table every computed store has,
+compute/store/genotypes.py) is written on request, with LD blocks along each
+window (compute.stats.simulated_cohort.simulate_haplotypes) so the LD views
+have structure; the SNVs' allele frequencies are then those of the genotypes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -25,11 +28,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy import stats
 
-from compute.store import ROW_GROUP_ROWS, TABLES, ResultsStore
+from compute.stats.simulated_cohort import simulate_haplotypes
+from compute.store import ROW_GROUP_ROWS, TABLES, GenotypesWriter, ResultsStore
+from compute.store.genotypes import genotype_row
 
 WINDOW_HALF = 98_304
 NULL_DRAWS = 50
-GENOTYPE_COLUMNS = ["gene_id", "variant_id", "person_id", "dosage"]
 # Real gene names first so tests and screenshots can look them up like the published data.
 NAMED_GENES = ["DDX11", "GSTM3", "ERAP2", "PEX6", "CHURC1", "NUDT2"]
 # (r, number of drivers) of the two loci the paper discusses, roughly as published.
@@ -88,8 +92,8 @@ def make_synthetic_store(
     """Write a synthetic store with `n_genes` genes, `n_people` people, ~`n_snvs` SNVs per gene.
 
     `with_people=False` makes a store like the published one (no people table,
-    drivers only in variants). `with_genotypes=True` adds genotypes.parquet with
-    every person's dosage of every SNV (keep it small).
+    drivers only in variants). `with_genotypes=True` adds the packed genotypes of
+    every person at every SNV (~0.3 MB a gene at 839 x 3,000 after zstd).
     """
     rng = np.random.default_rng(seed)
     path = Path(path)
@@ -111,20 +115,22 @@ def make_synthetic_store(
     if with_people:
         writers["people"] = ChunkedTableWriter(path, "people")
         writers["null"] = ChunkedTableWriter(path, "null")
-    if with_genotypes:
-        writers["genotypes"] = ChunkedTableWriter(path, "genotypes", GENOTYPE_COLUMNS)
     gene_rows = []
-    for start in range(0, n_genes, chunk_genes):
-        chunk = {name: [] for name in writers}
-        for i in range(start, min(start + chunk_genes, n_genes)):
-            gene, frames = _one_gene(
-                rng, ids[i], names[i], i, person_ids, n_snvs, with_people, with_genotypes
-            )
-            gene_rows.append(gene)
-            for name in writers:
-                chunk[name].append(frames[name])
-        for name, writer in writers.items():
-            writer.write(pd.concat(chunk[name], ignore_index=True))
+    with contextlib.ExitStack() as stack:
+        genotypes = stack.enter_context(GenotypesWriter(path)) if with_genotypes else None
+        for start in range(0, n_genes, chunk_genes):
+            chunk = {name: [] for name in writers}
+            for i in range(start, min(start + chunk_genes, n_genes)):
+                gene, frames = _one_gene(
+                    rng, ids[i], names[i], i, person_ids, n_snvs, with_people, with_genotypes
+                )
+                gene_rows.append(gene)
+                for name in writers:
+                    chunk[name].append(frames[name])
+                if genotypes is not None:
+                    genotypes.add(frames["genotypes"])
+            for name, writer in writers.items():
+                writer.write(pd.concat(chunk[name], ignore_index=True))
     for writer in writers.values():
         writer.close()
     store.write_drivers()
@@ -153,6 +159,9 @@ def _one_gene(rng, gene_id, gene_name, index, person_ids, n_snvs, with_people, w
     order = np.argsort(offsets, kind="stable")
     offsets, alt_freq, ism = offsets[order], alt_freq[order], ism[order]
     drivers = np.flatnonzero(np.isin(order, drivers))  # their indices after sorting by position
+    if with_genotypes:  # LD blocks along the window; frequencies follow from the genotypes
+        all_alleles = simulate_haplotypes(rng, n_people, n)
+        alt_freq = np.clip(all_alleles.mean(axis=(0, 1)), 1.0 / (2 * n_people), 1 - 1.0 / (2 * n_people))
     pos = tss + offsets
     supported = rng.random(n) < 0.7
     sign = np.where(supported, 1.0, -1.0)
@@ -190,7 +199,10 @@ def _one_gene(rng, gene_id, gene_name, index, person_ids, n_snvs, with_people, w
     target_r = rng.normal(0, 0.06) if rng.random() < 0.7 else rng.choice([-1, 1]) * rng.uniform(0.15, 0.9)
     target_r = preset_r if preset_r is not None else target_r
     carried = drivers if not with_genotypes else np.arange(n)
-    alleles = (rng.random((n_people, 2, len(carried))) < alt_freq[carried]).astype(np.int8)
+    if with_genotypes:
+        alleles = all_alleles.astype(np.int8)
+    else:
+        alleles = (rng.random((n_people, 2, len(carried))) < alt_freq[carried]).astype(np.int8)
     ref_score = float(rng.uniform(0.5, 5))
     hap = ref_score + alleles @ ism[carried] + rng.normal(0, 0.01, size=(n_people, 2))
     predicted = hap.mean(axis=1)
@@ -233,15 +245,7 @@ def _one_gene(rng, gene_id, gene_name, index, person_ids, n_snvs, with_people, w
         )
         frames["null"] = pd.DataFrame({"gene_id": gene_id, "draw": np.arange(NULL_DRAWS), "r": null_r})
     if with_genotypes:
-        dosage = alleles.sum(1)  # (people, snvs)
-        frames["genotypes"] = pd.DataFrame(
-            {
-                "gene_id": gene_id,
-                "variant_id": np.repeat(np.asarray(variant_ids, dtype=object), n_people),
-                "person_id": np.tile(np.asarray(person_ids, dtype=object), n),
-                "dosage": dosage.T.reshape(-1).astype(np.int8),
-            }
-        )
+        frames["genotypes"] = genotype_row(gene_id, person_ids, variant_ids, all_alleles)
     return gene, frames
 
 

@@ -16,15 +16,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, quote, unquote, urlencode
 
+import numpy as np
 import pandas as pd
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from compute.stats.ld import WindowLD
 from compute.store import ResultsStore
 from compute.store import subsets as gene_subsets
+from compute.store.genotypes import GeneGenotypes
 
 _TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-GENOTYPES_TABLE = "genotypes"  # optional: gene_id, variant_id, person_id, dosage
 LOGO_TABLE = "ism_logo"  # optional (python -m compute ism-logo): ISM of every base around drivers
 MOTIF_TABLE = "motifs"  # optional (python -m compute motifs): motifs each SNV breaks or creates
 
@@ -77,8 +77,9 @@ class Datasets:
         self._lock = threading.Lock()
         self._drivers: dict[str, pd.DataFrame] = {}
         self._lookup: dict[str, dict[str, str]] = {}
-        self._dosage: OrderedDict[tuple[str, str, str], pd.Series] = OrderedDict()
-        self._genotype_files: dict[str, tuple[pq.ParquetFile, list[tuple]]] = {}
+        self._genotypes: OrderedDict[tuple[str, str], tuple[GeneGenotypes, WindowLD] | None] = OrderedDict()
+        self._has_genotypes: dict[str, bool] = {}
+        self._splits: dict[str, dict[str, str] | None] = {}
         self._subsets: dict[tuple[str, str], pd.Series] = {}
         self._population: dict[str, pd.DataFrame] = {}
 
@@ -101,7 +102,18 @@ class Datasets:
         return bool(store.manifest.get("has_people", True)) and store.has_table("people")
 
     def has_genotypes(self, name: str) -> bool:
-        return self.stores[name].has_table(GENOTYPES_TABLE)
+        with self._lock:
+            if name not in self._has_genotypes:
+                self._has_genotypes[name] = self.stores[name].has_genotypes()
+            return self._has_genotypes[name]
+
+    def people_split(self, name: str) -> dict[str, str] | None:
+        """training / validation / test per person when the dataset's model was fine-tuned on
+        some of its people (compute.store.ResultsStore.people_split), else None."""
+        with self._lock:
+            if name not in self._splits:
+                self._splits[name] = self.stores[name].people_split() if self.has_people(name) else None
+            return self._splits[name]
 
     def subsets(self, name: str) -> list[str]:
         """Gene subsets that mean something for this dataset (compute.store.subsets.SUBSETS keys)."""
@@ -200,46 +212,57 @@ class Datasets:
         keep = set(genes.gene_id[self.subset_mask(name, subset).to_numpy(bool)])
         return drivers.loc[drivers.gene_id.isin(keep)]
 
-    def dosage(self, name: str, gene_id: str, variant_id: str) -> pd.Series | None:
-        """Dosage (0/1/2) per person_id of one SNV, if the store has the optional genotypes table.
-
-        Reads only the row groups whose gene_id and variant_id statistics can hold the SNV.
-        """
+    def genotypes(self, name: str, gene_id: str) -> tuple[GeneGenotypes, WindowLD] | None:
+        """One gene's stored genotypes and its LD helper (LRU-cached), or None without them."""
         if not self.has_genotypes(name):
             return None
-        key = (name, gene_id, variant_id)
+        key = (name, gene_id)
         with self._lock:
-            if key not in self._dosage:
-                self._dosage[key] = self._read_dosage(name, gene_id, variant_id)
-                while len(self._dosage) > self._cache_size:
-                    self._dosage.popitem(last=False)
-            return self._dosage[key]
+            if key in self._genotypes:
+                self._genotypes.move_to_end(key)
+                return self._genotypes[key]
+        genotypes = self.stores[name].genotypes(gene_id)
+        value = None if genotypes is None else (genotypes, WindowLD(genotypes.dosage))
+        with self._lock:
+            self._genotypes[key] = value
+            while len(self._genotypes) > self._cache_size:
+                self._genotypes.popitem(last=False)
+        return value
 
-    def _read_dosage(self, name: str, gene_id: str, variant_id: str) -> pd.Series:
-        if name not in self._genotype_files:
-            file = pq.ParquetFile(self.stores[name].path / f"{GENOTYPES_TABLE}.parquet")
-            columns = [file.schema_arrow.get_field_index(c) for c in ("gene_id", "variant_id")]
-            bounds = []
-            for i in range(file.metadata.num_row_groups):
-                group = file.metadata.row_group(i)
-                stats = [group.column(c).statistics for c in columns]
-                if all(st is not None and st.has_min_max for st in stats):
-                    bounds.append((stats[0].min, stats[0].max, stats[1].min, stats[1].max))
-                else:
-                    bounds.append(("", "\uffff", "", "\uffff"))
-            self._genotype_files[name] = (file, bounds)
-        file, bounds = self._genotype_files[name]
-        wanted = [
-            i
-            for i, (g_lo, g_hi, v_lo, v_hi) in enumerate(bounds)
-            if g_lo <= gene_id <= g_hi and (g_lo != g_hi or v_lo <= variant_id <= v_hi)
-        ]
-        if not wanted:
-            return pd.Series(dtype="int8", name="dosage")
-        table = file.read_row_groups(wanted, columns=["gene_id", "variant_id", "person_id", "dosage"])
-        mask = pc.and_(pc.equal(table["gene_id"], gene_id), pc.equal(table["variant_id"], variant_id))
-        frame = table.filter(mask).to_pandas()
-        return frame.set_index("person_id")["dosage"]
+    def dosage(self, name: str, gene_id: str, variant_id: str) -> pd.Series | None:
+        """Dosage (0/1/2) per person_id of one SNV, when the store has genotypes and the SNV."""
+        found = self.genotypes(name, gene_id)
+        return None if found is None else found[0].snv_dosage(variant_id)
+
+    def heldout_r(self, name: str, gene_id: str) -> tuple[float, int] | None:
+        """Pearson r of predicted vs observed over the people the model never saw (the 'test'
+        people of a fine-tuned model) and their number; None when the model saw none of them."""
+        split = self.people_split(name)
+        if split is None:
+            return None
+        people = self.gene(name, gene_id).people
+        test = people.loc[people["person_id"].map(split).eq("test").to_numpy(bool)]
+        x, y = test["predicted"].to_numpy(float), test["observed"].to_numpy(float)
+        if len(test) < 3 or x.std() == 0 or y.std() == 0:
+            return float("nan"), len(test)
+        return float(np.corrcoef(x, y)[0, 1]), len(test)
+
+    def ld_people(self, name: str, gene_id: str) -> int:
+        """How many people the gene's LD is computed from (0 without genotypes)."""
+        found = self.genotypes(name, gene_id)
+        return 0 if found is None else len(found[0].person_ids)
+
+    def ld(self, name: str, gene_id: str, variant_id: str) -> pd.Series | None:
+        """r² with `variant_id` of every SNV of the gene's window (index variant_id), from the
+        dataset's own people; None without genotypes or when the SNV is not in the window."""
+        found = self.genotypes(name, gene_id)
+        if found is None:
+            return None
+        genotypes, ld = found
+        k = genotypes.index(variant_id)
+        if k is None:
+            return None
+        return pd.Series(ld.r2(k), index=pd.Index(genotypes.variant_ids, name="variant_id"), name="ld_r2")
 
 
 def default_snv(variants: pd.DataFrame) -> str | None:

@@ -1,8 +1,11 @@
 """Predicted vs observed expression across people for the selected gene.
 
-Coloured by each person's dosage of the selected SNV when the store has the
-optional genotypes table; otherwise by the difference of the two haplotype
-scores (hap1 - hap2), which shows where the two copies of the gene differ.
+Coloured by each person's dosage of the selected SNV when the store has
+genotypes; otherwise by the difference of the two haplotype scores (hap1 -
+hap2), which shows where the two copies of the gene differ. When the model was
+fine-tuned on some of these people, the marker says which: training people are
+small circles, the people that chose the epoch squares, held-out people diamonds,
+and the r shown is the held-out people's.
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ VIEW = "expression"
 PREDICTED_LABEL = "predicted expression: Enformer score (a.u.)"
 OBSERVED_LABEL = "observed expression (input units)"
 NO_PEOPLE = "This dataset has no per-person predictions."
+SPLIT_MARKERS = {  # split -> (symbol, size, opacity, legend label)
+    "training": ("circle", 5, 0.45, "training people (model fit on them)"),
+    "validation": ("square", 7, 0.85, "validation people (chose the epoch)"),
+    "test": ("diamond", 9, 0.95, "held-out people (never seen)"),
+}
 
 
 def layout() -> html.Section:
@@ -39,7 +47,37 @@ def frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
     dosage = datasets.dosage(sel.dataset, sel.gene_id, sel.snv) if sel.snv else None
     if dosage is not None and len(dosage):
         out["dosage"] = out["person_id"].map(dosage).astype("Int8")
+    split = datasets.people_split(sel.dataset)
+    if split is not None:
+        out["split"] = out["person_id"].map(split).fillna("training")
     return out
+
+
+def _marker(part: pd.DataFrame, colour) -> dict:
+    """Marker of a group of people; by split (symbol, size, opacity) when the data has one."""
+    if "split" not in part.columns:
+        return {"color": colour, "size": 6, "opacity": 0.8}
+    style = [SPLIT_MARKERS[s] for s in part["split"]]
+    return {
+        "color": colour, "symbol": [s[0] for s in style], "size": [s[1] for s in style],
+        "opacity": 0.85, "line": {"width": 0.5, "color": "#333"},
+    }  # fmt: skip
+
+
+def split_legend(data: pd.DataFrame) -> list[dict]:
+    """Legend entries for the marker shapes (traces without points)."""
+    if "split" not in data.columns:
+        return []
+    counts = data["split"].value_counts()
+    return [
+        {
+            "type": "scatter", "x": [None], "y": [None], "mode": "markers", "legendgroup": "split",
+            "name": f"{label} ({counts[name]:,})", "hoverinfo": "skip",
+            "marker": {"symbol": symbol, "size": 9, "color": "#777", "line": {"width": 0.5, "color": "#333"}},
+        }
+        for name, (symbol, _, _, label) in SPLIT_MARKERS.items()
+        if counts.get(name, 0)
+    ]  # fmt: skip
 
 
 def pearson(x: np.ndarray, y: np.ndarray) -> float:
@@ -61,7 +99,7 @@ def figure(data: pd.DataFrame, gene_name: str, snv: str | None, revision: str = 
                 {
                     "type": "scattergl", "x": part["predicted"].to_numpy(), "y": part["observed"].to_numpy(),
                     "mode": "markers", "name": f"{g} ALT ({len(part)})",
-                    "marker": {"color": theme.DOSAGE[g], "size": 6, "opacity": 0.8},
+                    "marker": _marker(part, theme.DOSAGE[g]),
                     "text": part["person_id"].to_numpy(object),
                     "customdata": part[["hap1", "hap2"]].to_numpy(float),
                     "hovertemplate": hover + f"<br>{snv}: {g} ALT<extra></extra>",
@@ -75,8 +113,8 @@ def figure(data: pd.DataFrame, gene_name: str, snv: str | None, revision: str = 
                 "type": "scattergl", "x": data["predicted"].to_numpy(), "y": data["observed"].to_numpy(),
                 "mode": "markers", "name": "people", "showlegend": False,
                 "marker": {
-                    "color": data["hap_difference"].to_numpy(), "colorscale": "PuOr", "cmin": -limit,
-                    "cmax": limit, "size": 6, "opacity": 0.85,
+                    **_marker(data, data["hap_difference"].to_numpy()), "colorscale": "PuOr", "cmin": -limit,
+                    "cmax": limit,
                     "colorbar": {"title": {"text": "hap1 − hap2", "side": "right"}, "thickness": 12},
                 },
                 "text": data["person_id"].to_numpy(object),
@@ -84,6 +122,7 @@ def figure(data: pd.DataFrame, gene_name: str, snv: str | None, revision: str = 
                 "hovertemplate": hover + "<extra></extra>",
             }
         )  # fmt: skip
+    traces += split_legend(data)
     x, y = data["predicted"].to_numpy(float), data["observed"].to_numpy(float)
     r = pearson(x, y)
     if np.isfinite(r):
@@ -96,9 +135,15 @@ def figure(data: pd.DataFrame, gene_name: str, snv: str | None, revision: str = 
                 "line": {"color": "#444", "dash": "dash", "width": 1.5},
             }
         )  # fmt: skip
-    label = theme.note(
-        f"<b>{gene_name}</b>  r = {r:.3f}, n = {len(data):,}", 0.01, 0.99, bgcolor="rgba(255,255,255,0.8)"
-    )
+    text = f"<b>{gene_name}</b>  r = {r:.3f}, n = {len(data):,}"
+    if "split" in data.columns:  # the fit that is a test first; the all-people r includes training
+        test = data.loc[data["split"] == "test"]
+        r_test = pearson(test["predicted"].to_numpy(float), test["observed"].to_numpy(float))
+        text = (
+            f"<b>{gene_name}</b>  held-out r = {r_test:.3f}, n = {len(test):,}"
+            f"<br>all people r = {r:.3f}, n = {len(data):,}"
+        )
+    label = theme.note(text, 0.01, 0.99, bgcolor="rgba(255,255,255,0.8)")
     return {
         "data": traces,
         "layout": theme.layout(
@@ -123,6 +168,11 @@ def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
         note = (
             "Per-person genotypes are not in this store, so points are coloured by the difference "
             "of the two haplotype scores (hap1 − hap2) instead of the selected SNV's genotype."
+        )
+    if "split" in data.columns:
+        note += (
+            " The model was fine-tuned on some of these people: diamonds are held-out people, and the "
+            "held-out r is the one to quote."
         )
     return figure(data, gene_name, sel.snv, sel.gene_id), note
 

@@ -8,7 +8,7 @@ import pandas as pd
 from dash import Dash, Input, Output, html
 
 from components.data import Datasets, Selection
-from components.snv_common import flag, support
+from components.snv_common import LD_PREFIX, STRONG_LD, flag, support
 from compute.store.subsets import ALL_TRACK_R
 
 VIEW = "card"
@@ -68,7 +68,48 @@ def driver_list(variants: pd.DataFrame, snv: str | None) -> html.Div:
         items.append(
             html.Li(html.Button(label, id={"type": "card-snv", "index": d.variant_id}, className=classes))
         )
-    return html.Ul(items, className="driver-list")
+    return html.Ul(items, className="driver-list", id="card-drivers")
+
+
+LD_SHOWN = 12
+
+
+def ld_partners(datasets: Datasets, sel: Selection) -> list:
+    """SNVs in strong LD (r² >= 0.8) with the selected SNV, from the dataset's own people."""
+    if sel.snv is None:
+        return []
+    ld = datasets.ld(sel.dataset, sel.gene_id, sel.snv)
+    if ld is None:
+        return []
+    n = datasets.ld_people(sel.dataset, sel.gene_id)
+    strong = ld.drop(sel.snv, errors="ignore")
+    strong = strong[strong >= STRONG_LD].sort_values(ascending=False)
+    title = html.H3(f"In strong LD with {sel.snv}")
+    note = html.P(f"r² ≥ {STRONG_LD:g} among this dataset's {n:,} people", className="card-muted")
+    if strong.empty:
+        return [
+            title,
+            html.P(
+                f"None: no SNV of the window has r² ≥ {STRONG_LD:g}.",
+                className="card-muted",
+                id="card-ld-none",
+            ),
+        ]
+    items = [
+        html.Li(
+            html.Button(
+                [html.Span(v, className="snv-id"), html.Span(f" r² {r2:.2f}")],
+                id={"type": "card-snv", "index": f"{LD_PREFIX}{v}"}, className="snv-button",
+            )
+        )
+        for v, r2 in strong.head(LD_SHOWN).items()
+    ]  # fmt: skip
+    more = (
+        [html.P(f"and {len(strong) - LD_SHOWN:,} more", className="card-muted")]
+        if len(strong) > LD_SHOWN
+        else []
+    )
+    return [title, note, html.Ul(items, className="driver-list", id="card-ld-list"), *more]
 
 
 def model_note(datasets: Datasets, dataset: str) -> list:
@@ -87,6 +128,17 @@ def render(datasets: Datasets, sel: Selection) -> list:
     data = datasets.gene(sel.dataset, sel.gene_id)
     gene = data.gene
     r = float(gene["r"])
+    heldout = datasets.heldout_r(sel.dataset, sel.gene_id)
+    headline = [f"r = {r:+.3f}" if math.isfinite(r) else "r not available"]
+    all_people = []
+    if heldout is not None:  # a model fine-tuned on some of these people: report the test fit
+        r, n = heldout
+        headline = [
+            f"r = {r:+.3f}" if math.isfinite(r) else "r not available",
+            html.Small(f" held-out people (n = {n:,})", className="card-muted"),
+        ]
+        text = f"all people, including the model's training people: r = {float(gene['r']):+.3f}"
+        all_people = [html.P(text, className="card-muted", id="card-r-all")]
     sign = "positive" if r > 0 else "negative" if r < 0 else "none"
     return [
         *model_note(datasets, sel.dataset),
@@ -100,11 +152,13 @@ def render(datasets: Datasets, sel: Selection) -> list:
             f"chr{gene['chrom']}:{int(gene['tss']):,} ({gene['strand']}), dataset {sel.dataset}",
             className="card-muted",
         ),
-        html.Div(f"r = {r:+.3f}" if math.isfinite(r) else "r not available", className=f"card-r {sign}"),
+        html.Div(headline, className=f"card-r {sign}", id="card-r"),
+        *all_people,
         html.Dl([part for label, value in rows(gene) for part in (html.Dt(label), html.Dd(value))]),
         html.H3("Driver SNVs"),
         driver_list(data.variants, sel.snv),
         html.P(f"Selected SNV: {sel.snv}" if sel.snv else "", className="card-muted", id="card-snv"),
+        *ld_partners(datasets, sel),
     ]
 
 

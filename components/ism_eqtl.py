@@ -1,7 +1,9 @@
 """ISM vs eQTL slope per SNV: does the model's effect of an allele agree with the cohort's?
 
 Drivers are coloured supported (same sign) or unsupported (opposite sign);
-marker size is the minor allele frequency. Click a SNV to select it.
+marker size is the minor allele frequency. Where the dataset has genotypes, the
+colours are LD (r²) with the selected SNV instead and drivers are ringed in their
+support colour. Click a SNV to select it (and make it the LD reference).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dash import Dash, html
 from components import theme
 from components.data import Datasets, Selection
 from components.export import register_selection_view
-from components.snv_common import selected_trace, snv_frame, snv_traces
+from components.snv_common import has_ld, ld_note, selected_trace, snv_frame, snv_traces
 
 VIEW = "ism_eqtl"
 QUADRANTS = [
@@ -35,7 +37,8 @@ def layout() -> html.Section:
 def frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
     if sel.gene_id is None:
         return snv_frame(pd.DataFrame())
-    return snv_frame(datasets.gene(sel.dataset, sel.gene_id).variants)
+    ld = datasets.ld(sel.dataset, sel.gene_id, sel.snv) if sel.snv else None
+    return snv_frame(datasets.gene(sel.dataset, sel.gene_id).variants, ld)
 
 
 def figure(data: pd.DataFrame, snv: str | None, revision: str = "") -> dict:
@@ -73,6 +76,8 @@ def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
     note = ""
     if not datasets.store(sel.dataset).manifest.get("has_all_variants", True):
         note = "This dataset lists driver SNVs only."
+    elif has_ld(data):
+        note = ld_note(sel.snv, datasets.ld_people(sel.dataset, sel.gene_id))
     return figure(data, sel.snv, sel.gene_id), note
 
 

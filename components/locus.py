@@ -8,7 +8,7 @@ from dash import Dash, html
 from components import theme
 from components.data import Datasets, Selection
 from components.export import register_selection_view
-from components.snv_common import selected_trace, snv_frame, snv_traces
+from components.snv_common import has_ld, ld_note, selected_trace, snv_frame, snv_traces
 
 VIEW = "locus"
 WINDOW_HALF_KB = 98.304
@@ -18,7 +18,8 @@ def layout() -> html.Section:
     return theme.figure_panel(
         VIEW,
         "Locus: in-silico mutagenesis along the window",
-        description="ISM of each SNV by its distance to the TSS. Drivers in colour. Click a SNV.",
+        description="ISM of each SNV by its distance to the TSS. Drivers in colour (ringed when the "
+        "colours show LD with the selected SNV). Click a SNV.",
         height=320,
     )
 
@@ -26,7 +27,8 @@ def layout() -> html.Section:
 def frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
     if sel.gene_id is None:
         return snv_frame(pd.DataFrame())
-    return snv_frame(datasets.gene(sel.dataset, sel.gene_id).variants)
+    ld = datasets.ld(sel.dataset, sel.gene_id, sel.snv) if sel.snv else None
+    return snv_frame(datasets.gene(sel.dataset, sel.gene_id).variants, ld)
 
 
 def figure(data: pd.DataFrame, snv: str | None, gene: pd.Series) -> dict:
@@ -63,7 +65,8 @@ def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
             ), ""
         return theme.message_figure("No SNVs in this gene's window.", height=320), ""
     gene = datasets.gene(sel.dataset, sel.gene_id).gene
-    return figure(data, sel.snv, gene), ""
+    note = ld_note(sel.snv, datasets.ld_people(sel.dataset, sel.gene_id)) if has_ld(data) else ""
+    return figure(data, sel.snv, gene), note
 
 
 def register(app: Dash, datasets: Datasets) -> None:

@@ -12,7 +12,7 @@ import logging
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from components.data import Datasets, Selection, gene_url, parse_url
-from components.snv_common import clicked_snv
+from components.snv_common import LD_PREFIX, clicked_snv
 
 log = logging.getLogger(__name__)
 SNV_GRAPHS = ["ism_eqtl-graph", "locus-graph", "tss_hist-graph"]
@@ -97,7 +97,7 @@ def register(app: Dash, datasets: Datasets) -> None:
         if isinstance(trigger, dict):  # a driver button on the card
             if not ctx.triggered[0]["value"]:
                 return no_update, no_update  # buttons appearing, not clicked
-            snv = trigger["index"]
+            snv = str(trigger["index"]).removeprefix(LD_PREFIX)
         else:
             snv = clicked_snv(ctx.triggered[0]["value"])
         if not snv or snv == sel.snv:

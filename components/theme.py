@@ -19,6 +19,10 @@ BACKGROUND_SNV = "#9a9a9a"
 SELECTED = "#111111"
 TSS = "#6a3d9a"
 DOSAGE = {0: "#8da0cb", 1: "#66a61e", 2: "#e7298a"}
+# LocusZoom's LD colours, r² bins 0-0.2 ... 0.8-1, grey for no r², purple diamond for the reference SNV
+LD_COLOURS = ("#357ebd", "#46b8da", "#5cb85c", "#eea236", "#d43f3a")
+LD_UNKNOWN = "#b8b8b8"
+LD_REFERENCE = "#9632b8"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 
 

@@ -141,6 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("store")
     p.add_argument("--convention", choices=["published", "textbook"], default="published")
 
+    p = sub.add_parser(
+        "genotypes", help="add each gene's packed genotypes to a store from the VCF its manifest records"
+    )
+    p.add_argument("store")
+    p.add_argument("--no-progress", action="store_true")
+
     p = sub.add_parser("weights", help="model weights")
     weights_sub = p.add_subparsers(dest="weights_command", required=True)
     export = weights_sub.add_parser("export", help="download Enformer once (needs internet) into DIR")
@@ -435,6 +441,15 @@ def _stats(args: argparse.Namespace) -> int:
         f"{args.store}: {len(genes)} genes, {int(genes.significant.sum())} significant at BH 0.05 "
         f"({args.convention} convention)"
     )
+    return 0
+
+
+@command("genotypes")
+def _genotypes(args: argparse.Namespace) -> int:
+    from compute.run.genotypes import add_genotypes
+
+    n = add_genotypes(args.store, progress=not args.no_progress)
+    print(f"{args.store}: genotypes of {n} genes written to genotypes.parquet")
     return 0
 
 

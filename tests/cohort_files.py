@@ -3,6 +3,7 @@ and `bcftools consensus` as the independent reference implementation of haplotyp
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -117,3 +118,22 @@ def simulated_cohort(tmp_path: Path, seed: int = 1, n_people: int = 12) -> dict:
     expression = write_expression(tmp_path / "expression.tsv", ["G1", "G2", "G3"], samples[::-1])
     return dict(fasta=fasta, vcf=vcf, genes=genes, expression=expression, seqs=seqs, samples=samples,
                 rows=rows, contigs=contigs, n_multi=n_multi, n_indel=n_indel, n_missing=n_missing)
+
+
+def bcftools_dosage(vcf: Path, chrom: str, pos: int, alt: str) -> pd.Series:
+    """Copies of `alt` each sample carries at chrom:pos, read with `bcftools query` (a missing
+    allele counts as REF, the `--missing reference` policy)."""
+    out = subprocess.run(
+        ["bcftools", "query", "-r", f"{chrom}:{pos}", "-f", r"%POS\t%ALT[\t%SAMPLE=%GT]\n", str(vcf)],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    for line in out.splitlines():
+        at, alts, *calls = line.split("\t")
+        if int(at) != pos or alt not in alts.split(","):
+            continue
+        code = str(alts.split(",").index(alt) + 1)
+        return pd.Series(
+            {s: sum(a == code for a in re.split(r"[|/]", gt)) for s, gt in (c.split("=") for c in calls)},
+            name="dosage",
+        )
+    raise ValueError(f"{vcf}: no record {chrom}:{pos} with ALT {alt}")

@@ -8,6 +8,7 @@ synthetic store shaped like it (genes + drivers only, a gene named DDX11).
 import shutil
 import time
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -17,6 +18,7 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLISHED = ROOT / "data" / "published"
+DEMO = ROOT / "data" / "demo"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
@@ -30,7 +32,7 @@ def stores(tmp_path_factory):
         make_synthetic_store(first, n_genes=400, n_people=100, n_snvs=60, seed=11, with_people=False)
     demo = base / "synthetic"
     make_synthetic_store(demo, n_genes=120, n_people=300, n_snvs=400, seed=12, with_genotypes=True)
-    return [first, demo]
+    return [first, demo, DEMO]
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +158,7 @@ def test_snv_click_on_card_and_dataset_switch(site):
     demo = site["app"].datasets.names[1]
     driver.get(f"{site['url']}/gene/GSTM3?dataset={demo}")
     settle(driver)
-    buttons = driver.find_elements("css selector", ".snv-button")
+    buttons = driver.find_elements("css selector", "#card-drivers .snv-button")
     assert len(buttons) == 3
     chosen = [b for b in buttons if "selected" not in b.get_attribute("class")][0]
     snv = chosen.find_element("css selector", ".snv-id").text
@@ -254,3 +256,47 @@ def test_screenshots_of_every_view(site, tmp_path):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for path in saved:
         shutil.copyfile(path, SCREENSHOTS / path.name)
+
+
+def legend_texts(driver, panel):
+    return driver.execute_script(
+        "return Array.from(document.querySelectorAll('#' + arguments[0] + '-graph .legendtext'))"
+        ".map(e => e.textContent);",
+        panel,
+    )
+
+
+def test_demo_ld_legend_reference_marker_and_held_out_people(site):
+    """On the shipped demo store: the LD views say r² in their legend and mark the reference SNV,
+    a click on another SNV makes it the reference, and the held-out people are marked."""
+    driver = site["driver"]
+    driver.get(f"{site['url']}/gene/RTN4R?dataset=demo")
+    settle(driver)
+    time.sleep(0.5)
+    snv = text_of(driver, "card-snv").removeprefix("Selected SNV: ")
+    for panel in ("locus", "ism_eqtl"):
+        legend = legend_texts(driver, panel)
+        assert any(t.startswith("LD r² 0.8–1") for t in legend), legend
+        assert "LD reference: the selected SNV" in legend, legend
+        assert f"LD (r² of genotype dosages) with {snv} among this dataset's 839 people" in text_of(
+            driver, f"{panel}-note"
+        )
+    legend = legend_texts(driver, "expression")
+    assert (
+        "held-out people (never seen) (126)" in legend
+        and "training people (model fit on them) (587)" in legend
+    )
+    assert "held-out people (n = 126)" in text_of(driver, "card-r")
+    assert "including the model's training people" in text_of(driver, "card-r-all")
+    driver.save_screenshot(str(SCREENSHOTS / "demo.png"))
+    # a click on an SNV in strong LD (the card lists them) makes it the LD reference
+    driver.get(f"{site['url']}/gene/ARVCF?dataset=demo")
+    settle(driver)
+    partners = driver.find_elements("css selector", "#card-ld-list .snv-button")
+    assert len(partners) == 4
+    target = partners[-1].find_element("css selector", ".snv-id").text
+    partners[-1].click()
+    wait_until(lambda: f"snv={target}" in unquote(driver.current_url))
+    wait_until(lambda: f"with {target} among" in (text_of(driver, "locus-note") or ""))
+    assert target in text_of(driver, "card-snv")
+    assert severe_logs(driver) == []

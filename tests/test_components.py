@@ -19,14 +19,17 @@ from components import (
     gene_card,
     genotype,
     ism_eqtl,
+    ism_logo,
     locus,
     navigation,
     search,
     snv_common,
+    theme,
     tss_hist,
     volcano,
 )
 from components.data import Datasets, Selection, gene_url, parse_url
+from tests.cohort_files import bcftools_dosage
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,11 +112,10 @@ def test_expression_r_and_dosage_colouring(datasets):
     r = stats.pearsonr(people.predicted, people.observed).statistic
     label = fig.layout.annotations[0].text
     assert f"r = {r:.3f}" in label and f"n = {len(people)}" in label
-    genotypes = pd.read_parquet(datasets.store("full").path / "genotypes.parquet")
-    mine = genotypes.loc[(genotypes.gene_id == sel.gene_id) & (genotypes.variant_id == sel.snv)]
-    by_dosage = mine.dosage.value_counts()
+    mine = packed_dosage(datasets.store("full").path, sel.gene_id)[sel.snv]
+    by_dosage = mine.value_counts()
     assert [len(t.x) for t in fig.data[:3]] == [by_dosage.get(g, 0) for g in (0, 1, 2)]
-    assert (data.dosage.to_numpy() == mine.set_index("person_id").dosage[data.person_id].to_numpy()).all()
+    assert (data.dosage.to_numpy() == mine[data.person_id].to_numpy()).all()
 
 
 def test_expression_without_genotypes_colours_by_haplotype_difference(datasets):
@@ -135,7 +137,7 @@ def test_views_without_people_say_so(datasets):
 
 def test_ism_eqtl_driver_classes_and_sizes(datasets):
     sel = selection(datasets, "GSTM3")
-    data = ism_eqtl.frame(datasets, sel)
+    data = ism_eqtl.frame(datasets, sel).drop(columns=snv_common.LD_COLUMN)  # a store without genotypes
     fig = valid(ism_eqtl.figure(data, sel.snv))
     variants = datasets.store("full").variants(sel.gene_id)
     drivers = variants.loc[variants.is_driver]
@@ -158,8 +160,37 @@ def test_locus_positions_in_kb_from_tss(datasets):
     sel = selection(datasets)
     fig = valid(locus.render(datasets, sel)[0])
     variants = datasets.store("full").variants(sel.gene_id)
-    xs = np.concatenate([np.asarray(t.x, float) for t in fig.data[:3]])
+    ld_bins = [t for t in fig.data if t.legendgroup == "ld"]  # every SNV once, in its r² bin
+    xs = np.concatenate([np.asarray(t.x, float) for t in ld_bins])
     np.testing.assert_allclose(np.sort(xs), np.sort(variants.tss_distance / 1000))
+
+
+@pytest.mark.parametrize("view", [locus, ism_eqtl])
+def test_ld_views_colour_by_r2_bins_with_the_reference_marked(datasets, view):
+    """LocusZoom's convention: five 0.2-wide r² bins with the selected SNV, the reference a purple
+    diamond, drivers ringed in their support colour; r² from numpy on the stored dosages."""
+    sel = selection(datasets, "GSTM3")
+    fig, note = view.render(datasets, sel)
+    fig = valid(fig)
+    dosage = packed_dosage(datasets.store("full").path, sel.gene_id)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r2 = dosage.astype(float).corrwith(dosage[sel.snv].astype(float)) ** 2
+    bins = {t.name.split(" (")[0]: list(t.text) for t in fig.data if t.legendgroup == "ld"}
+    got = {v: label for label, ids in bins.items() for v in ids}
+    assert sorted(got) == sorted(r2.index)  # every SNV in one bin
+    for v, value in r2.items():
+        if np.isnan(value):
+            assert got[v] == "no r²"
+        elif min(abs(value - edge) for edge in (0.2, 0.4, 0.6, 0.8)) > 1e-5:  # not on an edge
+            assert got[v] == snv_common.LD_LABELS[min(int(value / 0.2), 4)], (v, value)
+    assert all(label.startswith("LD r²") for label in bins if label != "no r²")
+    reference = fig.data[-1]
+    assert reference.marker.symbol == "diamond" and reference.marker.color == theme.LD_REFERENCE
+    assert list(reference.text) == [sel.snv] and "LD reference" in reference.name
+    rings = [t for t in fig.data if t.legendgroup == "drivers"]
+    drivers = datasets.store("full").variants(sel.gene_id).query("is_driver")
+    assert sorted(v for t in rings for v in t.text) == sorted(drivers.variant_id)
+    assert f"among this dataset's {len(dosage):,} people" in note
 
 
 def test_tss_histogram_counts_match_an_independent_binning(datasets):
@@ -198,12 +229,23 @@ def test_genotype_view_without_genotype_table_explains(stores, tmp_path):
     assert datasets.dosage("drivers_only", sel.gene_id, sel.snv) is None
 
 
-def test_dosage_reader_matches_pandas(datasets):
-    genotypes = pd.read_parquet(datasets.store("full").path / "genotypes.parquet")
-    for (gene_id, variant_id), rows in list(genotypes.groupby(["gene_id", "variant_id"]))[::97]:
-        got = datasets.dosage("full", gene_id, variant_id)
-        expected = rows.set_index("person_id").dosage
-        assert got.sort_index().equals(expected.sort_index())
+def packed_dosage(store_path, gene_id: str) -> pd.DataFrame:
+    """People x SNVs dosage decoded here from the raw bits, by the layout compute/store/genotypes.py
+    documents (SNV-major, hap1 then hap2, people packed most significant bit first)."""
+    rows = pd.read_parquet(store_path / "genotypes.parquet", filters=[("gene_id", "==", gene_id)])
+    row = rows.iloc[0]
+    n, width = int(row.n_people), (int(row.n_people) + 7) // 8
+    bits = np.frombuffer(row.bits, np.uint8).reshape(int(row.n_snvs), 2, width)
+    haps = np.array([[[(b[p // 8] >> (7 - p % 8)) & 1 for p in range(n)] for b in snv] for snv in bits])
+    return pd.DataFrame(haps.sum(axis=1).T, index=list(row.person_ids), columns=list(row.variant_ids))
+
+
+def test_dosage_reader_matches_the_raw_bits(datasets):
+    for gene_id in datasets.genes("full").gene_id[::9]:
+        expected = packed_dosage(datasets.store("full").path, gene_id)
+        for variant_id in expected.columns[::13]:
+            got = datasets.dosage("full", gene_id, variant_id)
+            assert got.to_dict() == expected[variant_id].to_dict()
 
 
 def test_gene_card_shows_the_statistics_and_drivers(datasets):
@@ -411,7 +453,45 @@ def test_demo_store_in_the_switcher_with_its_note_in_every_view():
             fig, text = view.render(datasets, sel)
             valid(fig)
         # the demo store has per-person genotypes: violins of observed expression by dosage
-        genotypes = pd.read_parquet(DEMO / "genotypes.parquet", filters=[("gene_id", "==", sel.gene_id)])
         dosage = datasets.dosage("demo", sel.gene_id, sel.snv)
-        expected = genotypes[genotypes.variant_id == sel.snv].set_index("person_id")["dosage"]
-        assert dosage.sort_index().equals(expected.sort_index()) and len(dosage) == 839
+        row = datasets.gene("demo", sel.gene_id).variants.set_index("variant_id").loc[sel.snv]
+        expected = bcftools_dosage(DEMO / "inputs" / "cohort.vcf.gz", str(row.chrom), int(row.pos), row.alt)
+        assert dosage.to_dict() == expected[dosage.index].to_dict() and len(dosage) == 839
+        # every panel has data: the ISM logo and the motifs of the selected driver too
+        if datasets.gene("demo", sel.gene_id).variants.set_index("variant_id").loc[sel.snv, "is_driver"]:
+            fig, text = ism_logo.render(datasets, sel)
+            assert "motifs changed at this SNV" in text and "python -m compute" not in text
+
+
+def test_demo_marks_held_out_people_and_reports_their_r():
+    """The demo's model was fine-tuned on some of its people: the scatter marks training,
+    validation and held-out people, and the r to quote (card, scatter) is the held-out one."""
+    datasets = Datasets([DEMO])
+    manifest = datasets.store("demo").manifest["finetune"]
+    test_people, validation = set(manifest["test_people"]), set(manifest["validation_people"])
+    sel = selection(datasets, "RTN4R", "demo")
+    people = datasets.gene("demo", sel.gene_id).people
+    held_out = people[people.person_id.isin(test_people)]
+    r_test = stats.pearsonr(held_out.predicted, held_out.observed).statistic
+    data = expression.frame(datasets, sel)
+    assert (data.split == "test").sum() == len(test_people) == 126
+    assert set(data.loc[data.split == "validation", "person_id"]) == validation
+    fig, note = expression.render(datasets, sel)
+    fig = valid(fig)
+    legend = [t.name for t in fig.data if t.legendgroup == "split"]
+    assert legend == [f"{label} ({n})" for (_, _, _, label), n in zip(
+        expression.SPLIT_MARKERS.values(), (839 - 252, 126, 126), strict=True)]  # fmt: skip
+    dosage_traces = fig.data[:3]
+    symbols = {s for t in dosage_traces for s in t.marker.symbol}
+    assert symbols == {"circle", "square", "diamond"}
+    assert f"held-out r = {r_test:.3f}, n = 126" in fig.layout.annotations[0].text
+    assert "held-out" in note
+    card = gene_card.render(datasets, sel)
+    assert f"r = {r_test:+.3f}" in str(find_by_id(card, "card-r").children[0])
+    assert "held-out people (n = 126)" in str(find_by_id(card, "card-r"))
+    assert (
+        f"{float(datasets.gene('demo', sel.gene_id).gene['r']):+.3f}"
+        in find_by_id(card, "card-r-all").children
+    )
+    # a store whose model saw none of its people reports the plain r
+    assert Datasets([ROOT / "data" / "published"]).people_split("published") is None

@@ -52,10 +52,10 @@ REDUCED_PEOPLE = 30
 REDUCED_GENES = ["DGCR8", "RANBP1"]
 
 
-def gene_dosage(genotypes: pd.DataFrame, gene_id: str) -> pd.DataFrame:
+def gene_dosage(store: ResultsStore, gene_id: str) -> pd.DataFrame:
     """People x SNVs dosage of one gene from a store's genotypes table."""
-    rows = genotypes[genotypes.gene_id == gene_id]
-    return rows.pivot(index="person_id", columns="variant_id", values="dosage")
+    genotypes = store.genotypes(gene_id)
+    return pd.DataFrame(genotypes.dosage, index=genotypes.person_ids, columns=genotypes.variant_ids)
 
 
 @pytest.fixture(scope="module")
@@ -151,12 +151,11 @@ def test_shipped_main_drivers_find_causal_snvs_within_the_models_reach(shipped, 
     model reads, see the next test) has as main driver that SNV or one in strong LD with it
     (r^2 >= 0.8 in the cohort's dosages, which no method on these data can tell apart); genes
     whose causal SNVs all lie farther out are listed, not asserted (README "Shipped datasets: demo")."""
-    genotypes = pd.read_parquet(shipped.path / "genotypes.parquet")
     within, beyond = [], []
     for gene_id, rows in truth[truth.scenario != "none"].groupby("gene_id", sort=False):
         variants = shipped.variants(gene_id).set_index("variant_id")
         main = variants.index[variants.is_main_driver][0]
-        dosage = gene_dosage(genotypes, gene_id)
+        dosage = gene_dosage(shipped, gene_id)
         r2 = max(np.corrcoef(dosage[main], dosage[c])[0, 1] ** 2 for c in rows["variant_id"])
         near = rows["tss_distance"].abs() <= 256
         (within if near.any() else beyond).append((rows["gene_name"].iloc[0], round(float(r2), 2)))
@@ -242,11 +241,10 @@ def test_reduced_rebuild_recovers_its_ground_truth(reduced):
         truth.drop_duplicates("gene_id")["scenario"].isin(["near_tss", "several", "ld_block", "none"]).all()
     )
     expression = pd.read_csv(reduced.path / "inputs" / "expression.tsv", sep="\t", index_col="gene_id")
-    genotypes = pd.read_parquet(reduced.path / "genotypes.parquet")
     for gene_id in reduced.genes()["gene_id"]:
         rows = truth[truth.gene_id == gene_id]
         variants = reduced.variants(gene_id).set_index("variant_id")
-        dosage = gene_dosage(genotypes, gene_id)
+        dosage = gene_dosage(reduced, gene_id)
         y = expression.loc[gene_id, dosage.index].to_numpy()
         if rows["scenario"].iloc[0] == "none":
             assert variants["eqtl_p"].min() > 0.05 / len(variants), gene_id
@@ -277,12 +275,11 @@ def test_shipped_haplotype_scores_match_bcftools_consensus(shipped, tmp_path):
 def test_shipped_eqtls_match_scipy_and_recover_the_truth(shipped, truth):
     inputs = shipped.path / "inputs"
     expression = pd.read_csv(inputs / "expression.tsv", sep="\t", index_col="gene_id")
-    genotypes = pd.read_parquet(shipped.path / "genotypes.parquet")
     null_p = []  # eQTL p-values of the genes without cis signal
     for gene_id, rows in truth.groupby("gene_id", sort=False):
         scenario = rows["scenario"].iloc[0]
         variants = shipped.variants(gene_id).set_index("variant_id")
-        dosage = gene_dosage(genotypes, gene_id)
+        dosage = gene_dosage(shipped, gene_id)
         y = expression.loc[gene_id, dosage.index].to_numpy()
         testable = variants.index[variants["maf"] > 0]
         fits = {v: stats.linregress(dosage[v].to_numpy(float), y) for v in testable}

@@ -1,6 +1,7 @@
 """Results store: atomic per-gene writes, finalize, fast per-gene reads, safe IDs."""
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -97,7 +98,7 @@ def test_killed_write_leaves_no_gene(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("compute.store.os.rename", boom)
+    monkeypatch.setattr("compute.store.os.replace", boom)  # the rename that publishes the part
     with pytest.raises(RuntimeError):
         store.write_gene("G1", gene=gene, people=people, variants=variants, null=null)
     assert store.done_genes() == set()
@@ -159,3 +160,17 @@ def test_drivers_table_is_written_with_variants_and_read_back(tmp_path):
     )
     (store.path / "drivers.parquet").unlink()  # an older store: found by scanning variants
     pd.testing.assert_frame_equal(ResultsStore(store.path).drivers(), scanned)
+
+
+def test_published_files_follow_the_umask_not_mkstemps_0600(tmp_path):
+    old = os.umask(0o022)
+    try:
+        store = ResultsStore.create(tmp_path / "s", {})
+        gene, people, variants, null = gene_result("G1")
+        store.write_gene("G1", gene=gene, people=people, variants=variants, null=null)
+        store.finalize()
+    finally:
+        os.umask(old)
+    assert (tmp_path / "s" / "genes.parquet").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "s" / "manifest.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "s" / "parts" / "G1").stat().st_mode & 0o777 == 0o755

@@ -144,7 +144,8 @@ def store_logo_ism(
     genes = store.genes().set_index("gene_id")
     reference = Reference(_store_fasta(store, fasta))
     if small is None:
-        weights = weights or (manifest.get("model") or {}).get("weights")
+        recorded = (manifest.get("model") or {}).get("weights")
+        weights = weights or (store.resolve(recorded) if recorded else None)
         model = load_model(weights, device=device)
     else:
         model = load_model(None, small=small, device=device)

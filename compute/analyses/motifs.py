@@ -515,7 +515,7 @@ def scan_store(
         "background": list(motifs.background),
         "score_resolution_bits": 1 / motifs.resolution,
         "p_threshold": p_threshold,
-        "fasta": str(fasta_path),
+        "fasta": store.record(fasta_path),
         "snvs_scanned": len(chosen),
         "background_snvs": len(background),
         "window_snvs": n_all,
@@ -568,9 +568,7 @@ def _store_fasta(store, fasta: str | Path | None) -> Path:
             f"{store.path / 'manifest.json'}: no reference FASTA recorded (a published dataset ships no "
             "sequence); pass --fasta FILE with the reference the store was computed on"
         )
-    path = Path(recorded)
-    if not path.is_absolute() and (store.path / path).is_file():
-        path = store.path / path  # a store that ships its inputs (data/demo) records them inside it
+    path = store.resolve(recorded)
     if not path.is_file():
         raise InputError(
             f"{store.path / 'manifest.json'}: the recorded reference FASTA {path} is not there; "

@@ -7,8 +7,11 @@ OUT becomes a results store (DESIGN §6) with, beside its tables:
                        the seed, fine-tuned on the cohort's training people (model/finetune.json
                        holds the options, the people split and the per-epoch validation r)
     truth.parquet      the ground truth: causal SNVs, effects, noise, heritability per gene
-    genotypes.parquet  gene_id, variant_id, person_id, dosage of every window SNV (the
-                       dashboard's optional genotypes table)
+    ism_logo.parquet   ISM of every base around the drivers (python -m compute ism-logo)
+    motifs.parquet     JASPAR motifs the drivers break or create (python -m compute motifs),
+                       with motif_enrichment.parquet
+
+Its genotypes.parquet is the one precompute writes into every store.
 
 The manifest says `dataset: demo` and `demo_model: true`, with `model_note`, and
 under `finetune` the split: which people the model was trained on, which chose its
@@ -22,7 +25,6 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from compute.demo import DEFAULT_SEED, EXTERNAL, build_demo_inputs
@@ -43,7 +45,6 @@ DEMO_FINETUNE = {
     "window": DEMO_WINDOW, "epochs": 16, "learning_rate": 1e-3, "lr_schedule": "cosine",
     "people_per_step": 128, "loss": "mse+rank", "test_gene_fraction": 0.0,
 }  # fmt: skip
-GENOTYPE_COLUMNS = ["gene_id", "variant_id", "person_id", "dosage"]
 
 
 def build_demo_model(out_dir: str | Path, seed: int = DEFAULT_SEED) -> Path:
@@ -153,41 +154,19 @@ def build_demo(
 
     truth = pd.read_csv(paths["truth"], sep="\t", dtype={"gene_id": str, "variant_id": str})
     write_parquet_atomic(out / "truth.parquet", truth)
-    computed = list(store.genes()["gene_id"])
-    write_parquet_atomic(out / "genotypes.parquet", genotype_table(files, computed, gene_table), 1 << 16)
     mark_demo_store(store, json.loads(paths["summary"].read_text()), tuned)
+    add_analyses(store)
     return store
 
 
-def genotype_table(files, gene_ids: Sequence[str], genes: pd.DataFrame) -> pd.DataFrame:
-    """Dosage of every SNV in each gene's window per person, sorted by gene and SNV
-    (the dashboard reads one SNV by row-group statistics)."""
-    from compute.cohort.haplotypes import window_variants
-    from compute.cohort.reference import gene_window
+def add_analyses(store: ResultsStore) -> None:
+    """The analyses every panel of the dashboard shows: ISM around the drivers (logo panel) and
+    the motifs they change, from the store's own model and reference."""
+    from compute.analyses.logo_ism import store_logo_ism
+    from compute.analyses.motifs import scan_store
 
-    genes = genes.set_index("gene_id")
-    people = list(pd.read_csv(files.expression, sep="\t", nrows=0).columns[1:])
-    frames = []
-    for gene_id in sorted(gene_ids):
-        gene = genes.loc[gene_id]
-        start0, end0 = gene_window(int(gene["tss"]), DEMO_WINDOW)
-        window = window_variants(files.vcf, str(gene["chrom"]), start0, end0, people)
-        dosage = window.dosage  # (n_people, n_snvs)
-        n_people, n_snvs = dosage.shape
-        frames.append(
-            pd.DataFrame(
-                {
-                    "gene_id": gene_id,
-                    "variant_id": np.repeat(window.variants["variant_id"].to_numpy(), n_people),
-                    "person_id": np.tile(np.asarray(people, dtype=object), n_snvs),
-                    "dosage": dosage.T.reshape(-1).astype(np.int8),
-                }
-            )  # fmt: skip
-        )
-    if not frames:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in GENOTYPE_COLUMNS})
-    table = pd.concat(frames, ignore_index=True)
-    return table.sort_values(["gene_id", "variant_id"], kind="stable").reset_index(drop=True)
+    store_logo_ism(store.path, device="cpu")
+    scan_store(store.path)
 
 
 def finetune_record(result) -> dict:
@@ -216,7 +195,7 @@ def mark_demo_store(store: ResultsStore, recipe: dict, tuned=None) -> None:
     manifest = store.manifest
     inputs = manifest.get("inputs", {})
     for entry in inputs.values():  # paths inside the store, so the store can move
-        entry["path"] = Path(entry["path"]).resolve().relative_to(store.path.resolve()).as_posix()
+        entry["path"] = store.record(entry["path"])
     model = dict(manifest.get("model", {}))
     model["weights"] = "model"
     model["demo_config"] = {**DEMO_MODEL, "window": DEMO_WINDOW, "seed": recipe["seed"]}
@@ -231,5 +210,4 @@ def mark_demo_store(store: ResultsStore, recipe: dict, tuned=None) -> None:
         model=model,
         recipe=recipe,
         truth="truth.parquet",
-        genotypes="genotypes.parquet",
     )

@@ -15,6 +15,7 @@ import pandas as pd
 
 from compute.cohort.haplotypes import WindowVariants
 from compute.errors import InputError
+from compute.store.genotypes import genotype_row
 
 if TYPE_CHECKING:
     from compute.cohort.inputs import Cohort
@@ -94,6 +95,7 @@ class GeneResult:
     variants: pd.DataFrame
     null: pd.DataFrame
     seconds: float = 0.0
+    genotypes: dict[str, Any] | None = None  # the gene's row of the store's genotypes table
 
 
 def model_spec(options: ModelOptions) -> ModelSpec:
@@ -309,7 +311,8 @@ def assemble_gene(
             ref_score_all_tracks=float(outputs["ref_score_all_tracks"]),
         )
     null = pd.DataFrame({"draw": np.arange(len(stats.null_r)), "r": stats.null_r})
-    return GeneResult(gene_id, row, people_frame, variants, null)
+    genotypes = genotype_row(gene_id, window.people, variants["variant_id"], window.alleles)
+    return GeneResult(gene_id, row, people_frame, variants, null, genotypes=genotypes)
 
 
 def format_error(err: BaseException) -> str:

@@ -123,8 +123,9 @@ def precompute(
     for gene_id, result, error in run_genes(files, settings, todo, backend, ray_address, local_model):
         if error is None:
             store.write_gene(
-                gene_id, gene=result.gene, people=result.people, variants=result.variants, null=result.null
-            )
+                gene_id, gene=result.gene, people=result.people, variants=result.variants,
+                null=result.null, genotypes=result.genotypes,
+            )  # fmt: skip
             bar.set_postfix_str(f"{gene_id} {result.seconds:.1f}s")
         else:
             store.write_failure(gene_id, error)

@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from compute.errors import InputError
+from compute.store.genotypes import GENOTYPE_COLUMNS, GENOTYPES_TABLE, GeneGenotypes
 
 GENE_COLUMNS = [
     "gene_id", "gene_name", "chrom", "tss", "strand", "n_people", "n_snvs",
@@ -49,9 +50,18 @@ TABLES = {
     "null": NULL_COLUMNS,
 }
 DRIVERS_TABLE = "drivers"  # the driver rows of variants, written with it
+# Written when the run had genotypes (every computed store since genotypes were packed;
+# `python -m compute genotypes STORE` adds them to an older one).
+OPTIONAL_TABLES = {GENOTYPES_TABLE: GENOTYPE_COLUMNS}
 # Rows per Parquet row group: small enough that one gene's rows come from one or
 # two groups, large enough that 20 M variant rows stay a few hundred groups.
-ROW_GROUP_ROWS = {"genes": 1 << 16, "people": 1 << 14, "variants": 1 << 14, "null": 1 << 14}
+ROW_GROUP_ROWS = {
+    "genes": 1 << 16,
+    "people": 1 << 14,
+    "variants": 1 << 14,
+    "null": 1 << 14,
+    GENOTYPES_TABLE: 4,
+}  # fmt: skip  (a genotypes row is one gene, ~0.6 MB at full size)
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -69,6 +79,24 @@ def safe_gene_id(gene_id: str) -> str:
     return gene_id
 
 
+def _umask() -> int:
+    """The process umask, read without setting it (os.umask would race with other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
+def publish(tmp: str | Path, path: Path, mode: int = 0o666) -> None:
+    """Rename a finished temporary file (or directory, mode 0o777) into place with the mode a new
+    one would get: mkstemp and mkdtemp make private ones, and a store is read by other users."""
+    os.chmod(tmp, mode & ~_umask())
+    os.replace(tmp, path)
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON to a temporary file beside `path`, then rename it into place."""
     path = Path(path)
@@ -78,7 +106,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
             json.dump(data, fh, indent=2, sort_keys=True, default=_json_default)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -100,7 +128,7 @@ def write_parquet_atomic(path: Path, frame: pd.DataFrame, row_group_rows: int = 
     os.close(fd)
     try:
         pq.write_table(table, tmp, row_group_size=row_group_rows, compression="zstd")
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -171,6 +199,24 @@ class ResultsStore:
     def manifest(self) -> dict[str, Any]:
         return json.loads((self.path / "manifest.json").read_text())
 
+    def resolve(self, recorded: str | Path) -> Path:
+        """A path the manifest records: inside the store when it is relative and there (a store
+        that ships its inputs and model, data/demo), else as recorded."""
+        path = Path(recorded)
+        if not path.is_absolute() and (self.path / path).exists():
+            return self.path / path
+        return path
+
+    def record(self, path: str | Path) -> str:
+        """How the manifest names a file: relative to the store when inside it (so the store can
+        move, `resolve` reads it back), else absolute."""
+        path = Path(path).resolve()
+        return (
+            path.relative_to(self.path.resolve()).as_posix()
+            if path.is_relative_to(self.path.resolve())
+            else str(path)
+        )
+
     def update_manifest(self, **fields: Any) -> None:
         manifest = self.manifest
         manifest.update(fields)
@@ -184,8 +230,11 @@ class ResultsStore:
         people: pd.DataFrame,
         variants: pd.DataFrame,
         null: pd.DataFrame,
+        genotypes: dict[str, Any] | None = None,
     ) -> None:
-        """Write one gene's results; visible to readers only once complete."""
+        """Write one gene's results; visible to readers only once complete.
+
+        genotypes: the gene's row of the genotypes table (compute.store.genotypes.genotype_row)."""
         safe_gene_id(gene_id)
         parts = self.path / "parts"
         tmp = Path(tempfile.mkdtemp(dir=parts, prefix=f".{gene_id}."))
@@ -196,12 +245,14 @@ class ResultsStore:
                 "variants": variants.assign(gene_id=gene_id),
                 "null": null.assign(gene_id=gene_id),
             }
+            if genotypes is not None:
+                frames[GENOTYPES_TABLE] = pd.DataFrame([{**genotypes, "gene_id": gene_id}])
             for name, frame in frames.items():
                 pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp / f"{name}.parquet")
             final = parts / gene_id
             if final.exists():  # a rerun of a gene replaces its old result whole
                 shutil.rmtree(final)
-            os.rename(tmp, final)
+            publish(tmp, final, mode=0o777)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -235,16 +286,28 @@ class ResultsStore:
             if name == "genes" and genes_transform is not None:
                 frame = genes_transform(frame)
             self.write_table(name, frame)
-        self.update_manifest(
-            genes_done=len(done), genes_failed=len(self.failures()), finalized=True
-        )
+        self._gather_genotypes(done)
+        self.update_manifest(genes_done=len(done), genes_failed=len(self.failures()), finalized=True)
+
+    def _gather_genotypes(self, done: list[str]) -> None:
+        """genotypes.parquet from the parts that have it, streamed a row group at a time (the
+        full study's table is a few GB: never all in memory)."""
+        paths = [self.path / "parts" / g / f"{GENOTYPES_TABLE}.parquet" for g in done]
+        paths = [p for p in paths if p.is_file()]
+        if not paths:
+            return
+        with GenotypesWriter(self.path) as writer:
+            for path in paths:
+                writer.add(pd.read_parquet(path).iloc[0].to_dict())
+        self._indexes.pop(GENOTYPES_TABLE, None)
 
     def write_table(self, name: str, frame: pd.DataFrame) -> None:
         """Write one whole table, sorted by gene for fast per-gene reads."""
-        missing = [c for c in TABLES[name] if c not in frame.columns]
+        columns = TABLES.get(name) or OPTIONAL_TABLES[name]
+        missing = [c for c in columns if c not in frame.columns]
         if missing:
             raise ValueError(f"{name} table lacks columns {missing}")
-        ordered = TABLES[name] + [c for c in frame.columns if c not in TABLES[name]]
+        ordered = columns + [c for c in frame.columns if c not in columns]
         frame = frame[ordered].sort_values("gene_id", kind="stable").reset_index(drop=True)
         write_parquet_atomic(self.path / f"{name}.parquet", frame, ROW_GROUP_ROWS[name])
         self._indexes.pop(name, None)
@@ -287,6 +350,35 @@ class ResultsStore:
     def null(self, gene_id: str) -> pd.DataFrame:
         return self._gene_rows("null", gene_id)
 
+    def has_genotypes(self) -> bool:
+        """Whether the store holds packed genotypes (stores made before them hold none, or the
+        demo's old long table: `python -m compute genotypes STORE` writes them)."""
+        if not self.has_table(GENOTYPES_TABLE):
+            return False
+        names = pq.read_schema(self.path / f"{GENOTYPES_TABLE}.parquet").names
+        return all(c in names for c in GENOTYPE_COLUMNS)
+
+    def genotypes(self, gene_id: str) -> GeneGenotypes | None:
+        """One gene's people x SNVs genotypes; None when the store or the gene has none."""
+        if not self.has_genotypes():
+            return None
+        rows = self._gene_rows(GENOTYPES_TABLE, gene_id)
+        return GeneGenotypes.from_row(rows.iloc[0]) if len(rows) else None
+
+    def people_split(self) -> dict[str, str] | None:
+        """'training', 'validation' or 'test' per person_id when the store's model was fine-tuned
+        on some of its people (the demo; a finetune evaluation store holds test people only);
+        None for a model that saw none of them. Validation people chose the epoch; test people
+        were never used."""
+        manifest = self.manifest
+        split = manifest.get("finetune") or manifest.get("split")
+        if not isinstance(split, dict) or "test_people" not in split:
+            return None
+        groups = {p: "validation" for p in split.get("validation_people") or ()}
+        groups.update({p: "test" for p in split.get("test_people") or ()})
+        people = self.people(self.genes()["gene_id"].iloc[0])["person_id"] if len(self.genes()) else []
+        return {str(p): groups.get(str(p), "training") for p in people}
+
     def drivers(self, columns: list[str] | None = None) -> pd.DataFrame:
         """Driver SNVs of all genes (for the TSS-distance histograms).
 
@@ -301,6 +393,46 @@ class ResultsStore:
         return pd.read_parquet(
             self.path / "variants.parquet", columns=columns, filters=[("is_driver", "==", True)]
         )
+
+
+class GenotypesWriter:
+    """Writes genotypes.parquet one gene's row at a time, in gene_id order, a row group per few
+    genes (the full study's table is a few GB: never all in memory), through a temporary file
+    renamed into place on a clean exit."""
+
+    def __init__(self, store_path: Path):
+        self.path = Path(store_path) / f"{GENOTYPES_TABLE}.parquet"
+        fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        os.close(fd)
+        self._writer: pq.ParquetWriter | None = None
+        self._rows: list[dict[str, Any]] = []
+
+    def add(self, row: dict[str, Any]) -> None:
+        self._rows.append(row)
+        if len(self._rows) == ROW_GROUP_ROWS[GENOTYPES_TABLE]:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._rows:
+            return
+        table = pa.Table.from_pandas(pd.DataFrame(self._rows)[GENOTYPE_COLUMNS], preserve_index=False)
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.tmp, table.schema, compression="zstd")
+        self._writer.write_table(table)
+        self._rows = []
+
+    def __enter__(self) -> GenotypesWriter:
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is None:
+            self._flush()
+        if self._writer is not None:
+            self._writer.close()
+        if kind is None and self._writer is not None:
+            publish(self.tmp, self.path)
+        else:
+            Path(self.tmp).unlink(missing_ok=True)
 
 
 def _concat(frames: Iterable[pd.DataFrame], columns: list[str]) -> pd.DataFrame:

@@ -47,7 +47,7 @@ from compute.engine.model import strict_fp32
 from compute.errors import InputError
 from compute.run.gene import CohortFiles, StatsOptions, assemble_gene, format_error
 from compute.run.pipeline import package_versions, select_genes
-from compute.store import ResultsStore, file_digest
+from compute.store import ResultsStore, file_digest, publish
 
 SPLITS = ("train", "validation", "test")
 MODEL_FILE = "cnn/model.pt"
@@ -157,7 +157,7 @@ def _save_atomic(path: Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -297,8 +297,9 @@ def run_cnn_baseline(
         else:
             gene_row = {**result.gene, "split": split.loc[gene_id]}
             store.write_gene(
-                gene_id, gene=gene_row, people=result.people, variants=result.variants, null=result.null
-            )
+                gene_id, gene=gene_row, people=result.people, variants=result.variants,
+                null=result.null, genotypes=result.genotypes,
+            )  # fmt: skip
             bar.set_postfix_str(f"{gene_id} {time.perf_counter() - started:.2f}s")
         bar.update(1)
     bar.close()

@@ -165,7 +165,7 @@ def evaluate(
     for gene_id in todo:
         result = evaluate_gene(cohort, split, gene_id, tuned, pretrained, stats, gradients)
         store.write_gene(gene_id, gene=result.gene, people=result.people, variants=result.variants,
-                         null=result.null)  # fmt: skip
+                         null=result.null, genotypes=result.genotypes)  # fmt: skip
         bar.update(1)
     bar.close()
     store.finalize(lambda frame: cohort_statistics(frame, convention=stats.convention))
