@@ -1,6 +1,7 @@
 """Benchmark: all statistics of DESIGN §5 for one gene, fast vs naive, and the projection to a cohort.
 
     taskset -c 0 python benchmarks/bench_stats.py [--people 839] [--snvs 3000] [--genes 6825]
+        [--candidates skglm,celer,glum] [--cores 16]
 
 One gene of a simulated cohort with LD blocks (compute/stats/simulated_cohort.py) at
 ROSMAP's size: 839 people x 3,000 SNVs. Both implementations run in this process
@@ -10,7 +11,10 @@ compute/stats/reference.py: one scipy call per SNV and per draw, and each
 forward-selection partial sum recomputed from scratch. The elastic net baseline
 (compute.stats.baselines.predixcan_r, computed by compute/stats/elastic_net.py) is timed next to
 its reference, the same nested cross-validation with scikit-learn's ElasticNetCV
-(compute/stats/reference.py predixcan_r_sklearn), with both held-out r.
+(compute/stats/reference.py predixcan_r_sklearn), with both held-out r, and so are the
+maintained public solvers evaluated for it (benchmarks/enet_candidates.py: skglm, celer,
+glum running the same path, folds, choice and refit), each with its held-out r and its
+chosen penalties against scikit-learn's.
 Times are CPU seconds of this process (time.process_time): with one BLAS thread
 they equal wall time on an idle core and are less disturbed by other work on a
 shared machine.
@@ -19,6 +23,7 @@ shared machine.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import platform
 import sys
@@ -30,6 +35,7 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.enet_candidates import CANDIDATES, nested_cv_r  # noqa: E402
 from compute import stats  # noqa: E402
 from compute.stats.reference import drivers_naive, gene_statistics_naive, predixcan_r_sklearn  # noqa: E402
 from compute.stats.simulated_cohort import simulate_gene  # noqa: E402
@@ -51,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--genes", type=int, default=6825, help="cohort size for the projection")
     parser.add_argument("--repeats", type=int, default=3, help="best of N for the fast path")
     parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--candidates", default=",".join(CANDIDATES), help="solvers to compare ('' for none)")
+    parser.add_argument("--cores", type=int, default=16, help="cores of the machine the projection is for")
     args = parser.parse_args(argv)
 
     sim = simulate_gene(np.random.default_rng(0), n_people=args.people, n_snvs=args.snvs)
@@ -70,6 +78,15 @@ def main(argv: list[str] | None = None) -> int:
         t_drivers, _ = _best_of(lambda: stats.drivers(sim.ism, sim.dosage, sim.score), args.repeats)
         t_enet, enet_r = _best_of(lambda: stats.predixcan_r(sim.dosage, sim.observed, seed=0), args.repeats)
         t_enet_ref, enet_r_ref = _best_of(lambda: predixcan_r_sklearn(sim.dosage, sim.observed, seed=0), 1)
+        candidates = {}
+        for name in filter(None, args.candidates.split(",")):
+            if importlib.util.find_spec(name) is None:
+                print(f"{name}: not installed, skipped (pip install -r requirements-bench.txt)")
+                continue
+            nested_cv_r(sim.dosage[:60, :40], sim.observed[:60], CANDIDATES[name](0.5))  # compile / load once
+            candidates[name] = _best_of(
+                lambda n=name: nested_cv_r(sim.dosage, sim.observed, CANDIDATES[n](0.5)), 1
+            )
         if not args.skip_naive:
             weights = stats.rng_for_gene("BENCH", 0).standard_normal((args.snvs, stats.N_DRAWS))
             t_naive, naive = _best_of(
@@ -93,10 +110,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'elastic net, 5x5 nested CV (working set)':<44}{t_enet:>10.3f}{t_enet * hours:>14.2f}")
     print(f"{'elastic net, 5x5 nested CV (scikit-learn)':<44}{t_enet_ref:>10.3f}{t_enet_ref * hours:>14.2f}")
     print(f"{'  speed-up':<44}{t_enet_ref / t_enet:>9.1f}x")
+    for name, (seconds, (r, alphas)) in candidates.items():
+        label = f"elastic net, 5x5 nested CV ({name})"
+        print(
+            f"{label:<44}{seconds:>10.3f}{seconds * hours:>14.2f}   r {r:.4f}, vs scikit-learn "
+            f"{t_enet_ref / seconds:.2f}x, chosen penalties {np.round(alphas, 4).tolist()}"
+        )
     t_all = t_fast + t_enet
     print(f"{'all statistics incl. elastic net':<44}{t_all:>10.3f}{t_all * hours:>14.2f}")
-    print(f"\nprojection: x {args.genes} genes, one core; drivers found: {res.gene['n_drivers']}, "
-          f"elastic-net r {enet_r:.4f} (scikit-learn {enet_r_ref:.4f})")
+    print(
+        f"\nprojection: x {args.genes} genes, one core; drivers found: {res.gene['n_drivers']}, "
+        f"elastic-net r {enet_r:.4f} (scikit-learn {enet_r_ref:.4f}, difference {enet_r - enet_r_ref:+.4f})"
+    )
+    print(
+        f"whole study on {args.cores} cores (genes spread over processes, python -m compute stats "
+        f"STORE --workers {args.cores}): {t_all * args.genes / args.cores / 60:.1f} min"
+    )
     return 0
 
 

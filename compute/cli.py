@@ -8,6 +8,7 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -70,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
         "e.g. data/published/source/GTExWeights.csv): people column predicted_all_tracks, gene r_all_tracks",
     )  # fmt: skip
     p.add_argument("--no-gradients", action="store_true", help="skip gradient x input")
+    p.add_argument(
+        "--stats-workers", type=int, metavar="N",
+        help="processes for the per-gene statistics while the model goes on (local backend; "
+        "default: all cores but one when the model runs on a GPU, else 0: in this process)",
+    )  # fmt: skip
     _add_stats_args(p)
     p.add_argument("--no-progress", action="store_true")
 
@@ -140,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stats", help="recompute the cross-gene statistics of a store (no model run)")
     p.add_argument("store")
     p.add_argument("--convention", choices=["published", "textbook"], default="published")
+    p.add_argument(
+        "--per-gene", action="store_true",
+        help="first recompute every gene's statistics from the store's scores, ISM and genotypes",
+    )  # fmt: skip
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for --per-gene")
+    p.add_argument("--no-progress", action="store_true")
 
     p = sub.add_parser(
         "genotypes", help="add each gene's packed genotypes to a store from the VCF its manifest records"
@@ -331,8 +343,22 @@ def _precompute(args: argparse.Namespace) -> int:
         backend=args.backend,
         ray_address=args.ray_address,
         progress=not args.no_progress,
+        stats_workers=_stats_workers(args.stats_workers, args.device),
     )
     return _print_status(store.path)
+
+
+def _stats_workers(asked: int | None, device: str) -> int:
+    """Statistics processes: as asked, else the cores the model leaves idle (all but one when it
+    runs on a GPU; none on the CPU, where torch already uses every core)."""
+    if asked is not None:
+        if asked < 0:
+            raise InputError(f"--stats-workers: expected a number of processes >= 0, found {asked}")
+        return asked
+    import torch
+
+    on_gpu = device != "cpu" and torch.cuda.is_available()
+    return max((os.cpu_count() or 1) - 1, 0) if on_gpu else 0
 
 
 @command("cnn-baseline")
@@ -435,7 +461,12 @@ def _print_status(path) -> int:
 @command("stats")
 def _stats(args: argparse.Namespace) -> int:
     from compute.run.pipeline import recompute_statistics
+    from compute.run.statistics import recompute_gene_statistics
 
+    if args.per_gene:
+        if args.workers < 1:
+            raise InputError(f"--workers: expected a number of processes >= 1, found {args.workers}")
+        recompute_gene_statistics(args.store, workers=args.workers, progress=not args.no_progress)
     genes = recompute_statistics(args.store, convention=args.convention)
     print(
         f"{args.store}: {len(genes)} genes, {int(genes.significant.sum())} significant at BH 0.05 "

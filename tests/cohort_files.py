@@ -59,7 +59,9 @@ def bcftools_consensus(region_fasta: Path, vcf: Path, sample: str, hap: int) -> 
     """One haplotype of `sample` from `bcftools consensus -H 1|2` on a FASTA named CHR:FROM-TO."""
     out = subprocess.run(
         ["bcftools", "consensus", "-f", str(region_fasta), "-s", sample, "-H", str(hap), str(vcf)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return "".join(line.strip() for line in out.splitlines() if not line.startswith(">")).upper()
 
@@ -112,12 +114,26 @@ def simulated_cohort(tmp_path: Path, seed: int = 1, n_people: int = 12) -> dict:
     vcf = write_vcf(tmp_path / "cohort.vcf.gz", samples, rows, contigs)
     genes = write_genes(
         tmp_path / "genes.tsv",
-        [("G1", "ONE", "chrA", 1500, "+"), ("G2", "TWO", "chrA", 2900, "-"),
-         ("G3", "THREE", "chrB", 40, "+")],
+        [
+            ("G1", "ONE", "chrA", 1500, "+"),
+            ("G2", "TWO", "chrA", 2900, "-"),
+            ("G3", "THREE", "chrB", 40, "+"),
+        ],
     )
     expression = write_expression(tmp_path / "expression.tsv", ["G1", "G2", "G3"], samples[::-1])
-    return dict(fasta=fasta, vcf=vcf, genes=genes, expression=expression, seqs=seqs, samples=samples,
-                rows=rows, contigs=contigs, n_multi=n_multi, n_indel=n_indel, n_missing=n_missing)
+    return dict(
+        fasta=fasta,
+        vcf=vcf,
+        genes=genes,
+        expression=expression,
+        seqs=seqs,
+        samples=samples,
+        rows=rows,
+        contigs=contigs,
+        n_multi=n_multi,
+        n_indel=n_indel,
+        n_missing=n_missing,
+    )
 
 
 def bcftools_dosage(vcf: Path, chrom: str, pos: int, alt: str) -> pd.Series:
@@ -137,3 +153,20 @@ def bcftools_dosage(vcf: Path, chrom: str, pos: int, alt: str) -> pd.Series:
             name="dosage",
         )
     raise ValueError(f"{vcf}: no record {chrom}:{pos} with ALT {alt}")
+
+
+def small_run(base: Path, seed: int, n_people: int, null_draws: int, predixcan: bool, gradients: bool):
+    """`simulated_cohort` through a tiny model: (cohort, files, settings); the caller runs precompute."""
+    from compute.engine.model import save_weights, small_model
+    from compute.run.gene import CohortFiles, ModelOptions, RunSettings, StatsOptions
+
+    cohort = simulated_cohort(base, seed=seed, n_people=n_people)
+    weights = save_weights(
+        small_model(seed=2, window=2048, device="cpu", dim=24, depth=1, heads=1), base / "m"
+    )
+    files = CohortFiles(*(str(cohort[k]) for k in ("fasta", "vcf", "genes", "expression")), "reference")
+    settings = RunSettings(
+        window=None, model=ModelOptions(weights=str(weights), track=3, batch_size=8, device="cpu"),
+        stats=StatsOptions(null_draws=null_draws, seed=4, predixcan=predixcan), gradients=gradients,
+    )  # fmt: skip
+    return cohort, files, settings

@@ -12,32 +12,22 @@ import pytest
 
 from compute.cli import main
 from compute.errors import InputError
-from compute.run.gene import CohortFiles, ModelOptions, RunSettings, StatsOptions
 from compute.run.genotypes import add_genotypes
 from compute.run.pipeline import precompute
 from compute.stats.ld import R2_BINS, WindowLD, r2_bin, r2_with
 from compute.store import ResultsStore
 from compute.store.genotypes import GENOTYPES_TABLE, genotype_row, pack_alleles, unpack_alleles
-from tests.cohort_files import bcftools_dosage, simulated_cohort
+from tests.cohort_files import bcftools_dosage, small_run
 
 
 @pytest.fixture(scope="module")
 def computed(tmp_path_factory):
     """A small cohort (multi-allelic SNVs, missing calls) run through precompute."""
-    from compute.engine.model import save_weights, small_model
-
     base = tmp_path_factory.mktemp("genotypes")
-    cohort = simulated_cohort(base, seed=11, n_people=24)
-    weights = save_weights(
-        small_model(seed=2, window=2048, device="cpu", dim=24, depth=1, heads=1), base / "m"
+    cohort, files, settings = small_run(
+        base, seed=11, n_people=24, null_draws=5, predixcan=False, gradients=False
     )
-    files = CohortFiles(*(str(cohort[k]) for k in ("fasta", "vcf", "genes", "expression")), "reference")
-    settings = RunSettings(
-        window=None, model=ModelOptions(weights=str(weights), track=3, batch_size=8, device="cpu"),
-        stats=StatsOptions(null_draws=5, seed=1, predixcan=False), gradients=False,
-    )  # fmt: skip
-    store = precompute(files, settings, base / "store", progress=False)
-    return cohort, store
+    return cohort, precompute(files, settings, base / "store", progress=False)
 
 
 def test_packing_round_trips_and_has_the_documented_layout():

@@ -26,23 +26,46 @@ def run_genes(
     backend: str = "local",
     ray_address: str | None = None,
     model: Model | None = None,
+    stats_workers: int = 0,
 ) -> Iterator[Outcome]:
-    """model: an already loaded model for the local backend (Ray actors load their own)."""
+    """model: an already loaded model for the local backend (Ray actors load their own);
+    stats_workers: processes that compute the local backend's statistics while the model
+    goes on (0: in this process, after each gene's model work)."""
     if not gene_ids:
         return iter(())
     if backend == "local":
-        return run_local(files, settings, gene_ids, model)
+        return run_local(files, settings, gene_ids, model, stats_workers)
     if backend == "ray":
         return run_ray(files, settings, gene_ids, ray_address)
     raise InputError(f"unknown backend {backend!r}: expected 'local' or 'ray'")
 
 
 def run_local(
-    files: CohortFiles, settings: RunSettings, gene_ids: Sequence[str], model: Model | None = None
+    files: CohortFiles,
+    settings: RunSettings,
+    gene_ids: Sequence[str],
+    model: Model | None = None,
+    stats_workers: int = 0,
 ) -> Iterator[Outcome]:
     worker = GeneWorker(files, settings, model)
-    for gene_id in gene_ids:
-        yield _run_one(worker, gene_id)
+    if stats_workers <= 0:
+        for gene_id in gene_ids:
+            yield _run_one(worker, gene_id)
+        return
+    from compute.run.statistics import StatisticsPool
+
+    cohort = worker.cohort
+    with StatisticsPool(stats_workers) as pool:
+        for gene_id in gene_ids:
+            try:
+                outputs = worker.model_outputs(gene_id)
+            except Exception as err:  # one gene's failure is recorded; the others go on
+                yield gene_id, None, format_error(err)
+                continue
+            observed = cohort.expression.loc[gene_id, cohort.people].to_numpy(float)
+            pool.submit(gene_id, outputs, observed, cohort.people, settings.stats)
+            yield from pool.ready()
+        yield from pool.drain()
 
 
 def _run_one(worker: GeneWorker, gene_id: str) -> Outcome:

@@ -99,11 +99,14 @@ def precompute(
     backend: str = "local",
     ray_address: str | None = None,
     progress: bool = True,
+    stats_workers: int = 0,
 ) -> ResultsStore:
     """Compute every gene not yet in the store at `out`, then finalize it.
 
     Inputs are validated in full before the first gene. A gene that fails is
     recorded with its error and the others go on; a rerun retries it.
+    stats_workers: local backend only, processes for the per-gene statistics
+    (compute/run/statistics.py) while the model scores the next genes.
     """
     from compute.run.backends import run_genes
     from compute.stats import cohort_statistics
@@ -120,7 +123,8 @@ def precompute(
     bar = _progress(len(gene_ids), len(gene_ids) - len(todo), progress)
     local_model = model if backend == "local" else None
     del model
-    for gene_id, result, error in run_genes(files, settings, todo, backend, ray_address, local_model):
+    outcomes = run_genes(files, settings, todo, backend, ray_address, local_model, stats_workers)
+    for gene_id, result, error in outcomes:
         if error is None:
             store.write_gene(
                 gene_id, gene=result.gene, people=result.people, variants=result.variants,
