@@ -1,7 +1,8 @@
 """The dashboard: `python app.py [--results DIR ...] [--host 127.0.0.1] [--port 8050] [--debug]`.
 
 Serves linked views of one or more results stores (default: the shipped
-data/published and data/demo). Everything is served from this process:
+data/published and data/demo) with a production WSGI server (waitress; `--debug`
+runs Dash's development server instead). Everything is served from this process:
 no CDN, no external fonts or scripts. Binds 127.0.0.1 unless told otherwise.
 """
 
@@ -15,13 +16,14 @@ from pathlib import Path
 from dash import Dash, html
 
 import components
-from components import navigation
+from components import navigation, request_guard
 from components.data import Datasets
 from compute.errors import InputError
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_STORES = [ROOT / "data" / "published", ROOT / "data" / "demo"]
 TITLE = "Personal expression explorer"
+SERVER_THREADS = 8  # callbacks are numpy-bound and short: a few threads per core
 
 
 def default_store_paths() -> list[Path]:
@@ -81,6 +83,7 @@ def create_app(store_paths: Sequence[str | Path]) -> Dash:
         suppress_callback_exceptions=False,
     )
     app.layout = build_layout()
+    request_guard.install(app)
     navigation.register(app, datasets)
     for view in components.ALL_VIEWS:
         view.register(app, datasets)
@@ -98,7 +101,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8050)
-    parser.add_argument("--debug", action="store_true", help="Dash debug mode (reloader, dev tools)")
+    parser.add_argument(
+        "--debug", action="store_true", help="Dash's development server in debug mode (reloader, dev tools)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=SERVER_THREADS, help=f"server threads (default {SERVER_THREADS})"
+    )
     args = parser.parse_args(argv)
     paths = [Path(p) for p in args.results] if args.results else default_store_paths()
     if not paths:
@@ -110,8 +118,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"{TITLE}: http://{args.host}:{args.port}/  datasets: {', '.join(app.datasets.names)}")
-    app.run(host=args.host, port=args.port, debug=args.debug)
+    if args.debug:
+        app.run(host=args.host, port=args.port, debug=True)
+    else:
+        serve(app, args.host, args.port, args.threads)
     return 0
+
+
+def serve(app: Dash, host: str, port: int, threads: int = 8) -> None:
+    """The production server (waitress): a fixed thread pool, timeouts on idle and half-sent
+    requests, bounded request sizes; no debugger, no reloader."""
+    from waitress import serve as waitress_serve
+
+    waitress_serve(
+        app.server, host=host, port=port, threads=max(threads, 1), channel_timeout=60,
+        max_request_body_size=request_guard.MAX_BODY, max_request_header_size=64 * 1024,
+        connection_limit=200, ident="personal-expression-explorer",
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

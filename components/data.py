@@ -25,6 +25,7 @@ from compute.store import subsets as gene_subsets
 from compute.store.genotypes import GeneGenotypes
 
 _TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+MESSAGE_CHARS = 500
 LOGO_TABLE = "ism_logo"  # optional (python -m compute ism-logo): ISM of every base around drivers
 MOTIF_TABLE = "motifs"  # optional (python -m compute motifs): motifs each SNV breaks or creates
 
@@ -42,10 +43,22 @@ class Selection:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> Selection | None:
-        if not data or "dataset" not in data:
+    def from_dict(cls, data, datasets: Datasets) -> Selection | None:
+        """The selection a callback received, checked against the datasets; None for anything this
+        server did not make (a forged or stale store: wrong types, unknown dataset or gene), so no
+        callback ever looks up what a request made up."""
+        if not isinstance(data, dict):
             return None
-        return cls(**{k: data.get(k) for k in ("dataset", "gene_id", "snv", "message")})
+        dataset, gene_id, snv, message = (data.get(k) for k in ("dataset", "gene_id", "snv", "message"))
+        if not isinstance(dataset, str) or dataset not in datasets.stores:
+            return None
+        if gene_id is not None and not (isinstance(gene_id, str) and datasets.has_gene(dataset, gene_id)):
+            return None
+        if snv is not None and not (isinstance(snv, str) and _TOKEN.match(snv)):
+            return None
+        if message is not None and not isinstance(message, str):
+            return None
+        return cls(dataset, gene_id, snv, message[:MESSAGE_CHARS] if message else message)
 
 
 @dataclass
@@ -77,6 +90,7 @@ class Datasets:
         self._lock = threading.Lock()
         self._drivers: dict[str, pd.DataFrame] = {}
         self._lookup: dict[str, dict[str, str]] = {}
+        self._ids: dict[str, frozenset[str]] = {}
         self._genotypes: OrderedDict[tuple[str, str], tuple[GeneGenotypes, WindowLD] | None] = OrderedDict()
         self._has_genotypes: dict[str, bool] = {}
         self._splits: dict[str, dict[str, str] | None] = {}
@@ -163,6 +177,14 @@ class Datasets:
         if not manifest.get("demo_model"):
             return None
         return str(manifest.get("model_note") or "demo model: not a trained Enformer")
+
+    def has_gene(self, name: str, gene_id: str) -> bool:
+        return gene_id in self._gene_ids(name)
+
+    def _gene_ids(self, name: str) -> frozenset[str]:
+        if name not in self._ids:
+            self._ids[name] = frozenset(self.genes(name)["gene_id"].astype(str))
+        return self._ids[name]
 
     def find_gene(self, name: str, query: str) -> str | None:
         """Gene ID for an exact gene ID or a gene name (case-insensitive), else None."""
@@ -286,6 +308,8 @@ def gene_url(dataset: str, gene: str | None, snv: str | None = None) -> str:
 
 def parse_url(datasets: Datasets, pathname: str | None, search: str | None) -> Selection:
     """Selection for a URL; a friendly message for anything that does not name a gene."""
+    if not isinstance(pathname, str | None) or not isinstance(search, str | None):
+        return Selection(datasets.default, message="This address could not be read. Search for a gene.")
     try:
         query = parse_qs((search or "").lstrip("?"), keep_blank_values=True, max_num_fields=10)
     except ValueError:

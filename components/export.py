@@ -58,7 +58,7 @@ def register_exports(
         prevent_initial_call=True,
     )
     def download_csv(n_clicks, selection, subset):
-        sel = Selection.from_dict(selection)
+        sel = Selection.from_dict(selection, datasets)
         if not n_clicks or sel is None:
             return no_update
         data = frame(datasets, sel, subset) if filtered else frame(datasets, sel)
@@ -90,7 +90,7 @@ def register_selection_view(
 
     @app.callback(*outputs, *inputs)
     def update(selection, *subset):
-        sel = Selection.from_dict(selection)
+        sel = Selection.from_dict(selection, datasets)
         if sel is None:
             return (theme.message_figure("Loading…", **loading), "", *(None for _ in extra_outputs))
         return render(datasets, sel, *subset)

@@ -165,7 +165,7 @@ def render(datasets: Datasets, sel: Selection) -> list:
 def register(app: Dash, datasets: Datasets) -> None:
     @app.callback(Output(f"{VIEW}-content", "children"), Input("app-selection", "data"))
     def update(selection):
-        sel = Selection.from_dict(selection)
+        sel = Selection.from_dict(selection, datasets)
         if sel is None:
             return html.P("Loading…")
         return render(datasets, sel)

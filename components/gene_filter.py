@@ -63,7 +63,7 @@ def register(app: Dash, datasets: Datasets) -> None:
         State(f"{VIEW}-subset", "options"),
     )
     def update(selection, subset, current):
-        sel = Selection.from_dict(selection)
+        sel = Selection.from_dict(selection, datasets)
         if sel is None:
             return current, ""
         return options(datasets.subsets(sel.dataset)), count_text(datasets, sel.dataset, subset)

@@ -47,7 +47,7 @@ def selection_for(datasets: Datasets, pathname: str | None, search: str | None) 
     try:
         return parse_url(datasets, pathname, search)
     except Exception:  # a URL must never break the page
-        log.exception("cannot read URL %r %r", pathname, search)
+        log.exception("cannot read URL %.80r %.80r", pathname, search)  # never a huge input in the log
         return Selection(datasets.default, message="This address could not be read. Search for a gene.")
 
 
@@ -76,7 +76,7 @@ def register(app: Dash, datasets: Datasets) -> None:
     )
     def navigate(gene_choice, *rest):
         selection = rest[-1]
-        sel = Selection.from_dict(selection)
+        sel = Selection.from_dict(selection, datasets)
         trigger = ctx.triggered_id
         if sel is None or trigger is None:
             return no_update, no_update
@@ -97,7 +97,7 @@ def register(app: Dash, datasets: Datasets) -> None:
         if isinstance(trigger, dict):  # a driver button on the card
             if not ctx.triggered[0]["value"]:
                 return no_update, no_update  # buttons appearing, not clicked
-            snv = str(trigger["index"]).removeprefix(LD_PREFIX)
+            snv = str(trigger.get("index", "")).removeprefix(LD_PREFIX)
         else:
             snv = clicked_snv(ctx.triggered[0]["value"])
         if not snv or snv == sel.snv:
@@ -106,7 +106,7 @@ def register(app: Dash, datasets: Datasets) -> None:
 
     @app.callback(Output("app-datasets", "children"), Input("app-selection", "data"))
     def dataset_links(selection):
-        sel = Selection.from_dict(selection)
+        sel = Selection.from_dict(selection, datasets)
         if sel is None:
             return no_update
         gene = url_name(datasets, sel.dataset, sel.gene_id) if sel.gene_id else None

@@ -13,6 +13,7 @@ from components.data import Datasets, Selection
 
 VIEW = "search"
 LIMIT = 30
+MAX_QUERY = 100  # characters of the search text that are matched
 
 
 def layout() -> html.Div:
@@ -64,8 +65,9 @@ def register(app: Dash, datasets: Datasets) -> None:
         State("app-selection", "data"),
     )
     def suggest(text, selection):
-        sel = Selection.from_dict(selection)
-        if sel is None or not text:
+        sel = Selection.from_dict(selection, datasets)
+        if sel is None or not isinstance(text, str) or not text:
             return no_update
+        text = text[:MAX_QUERY].encode("utf-8", "replace").decode("utf-8")  # no lone surrogates
         genes = datasets.genes(sel.dataset)
         return options(matches(genes, text))

@@ -132,7 +132,7 @@ def register(app: Dash, datasets: Datasets) -> None:
         State(f"{VIEW}-shown", "data"),
     )
     def update(selection, subset, shown):
-        sel = Selection.from_dict(selection)
+        sel = Selection.from_dict(selection, datasets)
         if sel is None:
             return theme.message_figure("Loading…", height=420), None
         return render(datasets, sel, shown, subset)
