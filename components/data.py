@@ -91,6 +91,7 @@ class Datasets:
         self._drivers: dict[str, pd.DataFrame] = {}
         self._lookup: dict[str, dict[str, str]] = {}
         self._ids: dict[str, frozenset[str]] = {}
+        self._available: dict[str, list[str]] = {}
         self._genotypes: OrderedDict[tuple[str, str], tuple[GeneGenotypes, WindowLD] | None] = OrderedDict()
         self._has_genotypes: dict[str, bool] = {}
         self._splits: dict[str, dict[str, str] | None] = {}
@@ -130,8 +131,12 @@ class Datasets:
             return self._splits[name]
 
     def subsets(self, name: str) -> list[str]:
-        """Gene subsets that mean something for this dataset (compute.store.subsets.SUBSETS keys)."""
-        return gene_subsets.available_subsets(self.genes(name))
+        """Gene subsets that mean something for this dataset (compute.store.subsets.SUBSETS keys);
+        read once per dataset (every all-genes view asks on every gene switch)."""
+        with self._lock:
+            if name not in self._available:
+                self._available[name] = gene_subsets.available_subsets(self.genes(name))
+            return self._available[name]
 
     def subset_mask(self, name: str, subset: str | None) -> pd.Series:
         """Boolean per row of genes(name); unknown or unavailable subsets mean all genes."""

@@ -74,25 +74,21 @@ def register_selection_view(
     frame: Callable[..., pd.DataFrame],
     loading_height: int | None = None,
     filtered: bool = False,
-    extra_outputs: tuple[str, ...] = (),
 ) -> None:
     """The callbacks of a panel that follows the selection: its figure and note, and its exports.
 
     `render(datasets, selection)` returns (figure, note); with `filtered` the panel also follows
     the filter bar's gene subset, `render(datasets, selection, subset)` (and `frame` likewise).
-    `extra_outputs` names more children of the panel (ids `{view}-{name}`) that render returns
-    after the note.
     """
     loading = {} if loading_height is None else {"height": loading_height}
     outputs = [Output(f"{view}-graph", "figure"), Output(f"{view}-note", "children")]
-    outputs += [Output(f"{view}-{name}", "children") for name in extra_outputs]
     inputs = [Input("app-selection", "data")] + ([Input("filter-subset", "value")] if filtered else [])
 
     @app.callback(*outputs, *inputs)
     def update(selection, *subset):
         sel = Selection.from_dict(selection, datasets)
         if sel is None:
-            return (theme.message_figure("Loading…", **loading), "", *(None for _ in extra_outputs))
+            return theme.message_figure("Loading…", **loading), ""
         return render(datasets, sel, *subset)
 
     register_exports(app, datasets, view, frame, filtered=filtered)

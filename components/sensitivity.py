@@ -12,15 +12,16 @@ import math
 
 import numpy as np
 import pandas as pd
-from dash import Dash, html
+from dash import Dash, Input, Output, Patch, State, dcc, html, no_update
 
 from components import gene_filter, theme
 from components.data import Datasets, Selection
-from components.export import register_selection_view
+from components.export import register_exports
 from compute.store import subsets as gene_subsets
 
 VIEW = "sensitivity"
 HEIGHT = 400
+HIGHLIGHT_TRACE = 2  # the selected gene's ring, after the two point clouds
 
 
 def layout() -> html.Section:
@@ -32,6 +33,7 @@ def layout() -> html.Section:
         height=HEIGHT,
     )
     panel.children.append(html.Div(id=f"{VIEW}-summary", className="summary"))
+    panel.children.append(dcc.Store(id=f"{VIEW}-shown"))  # dataset|subset the full figure shows
     return panel
 
 
@@ -72,17 +74,7 @@ def figure(
                 "hovertemplate": hover + "<extra></extra>",
             }
         )  # fmt: skip
-    row = data.loc[data["gene_id"] == selected] if selected else data.iloc[0:0]
-    traces.append(
-        {
-            "type": "scattergl", "x": row["r"].to_numpy(float), "y": row["r_all_tracks"].to_numpy(float),
-            "mode": "markers+text", "text": row["gene_name"].to_numpy(object), "textposition": "top center",
-            "showlegend": False, "name": "selected",
-            "marker": {"size": 16, "color": "rgba(0,0,0,0)", "line": {"color": theme.SELECTED, "width": 2.5}},
-            "customdata": row[["gene_id", "gene_name"]].to_numpy(),
-            "hovertemplate": "<b>%{text}</b><extra></extra>",
-        }
-    )  # fmt: skip
+    traces.append(highlight_trace(data, selected))
     diagonal = {
         "type": "line", "x0": -1, "y0": -1, "x1": 1, "y1": 1, "xref": "x", "yref": "y",
         "line": {"color": "#888", "dash": "dot", "width": 1}, "layer": "below",
@@ -94,6 +86,18 @@ def figure(
             xaxis=theme.axis(f"r, single track ({track})", range=[-1, 1]),
             yaxis=theme.axis("r, all tracks (elastic net)", range=[-1, 1]),
         ),
+    }  # fmt: skip
+
+
+def highlight_trace(data: pd.DataFrame, selected: str | None) -> dict:
+    row = data.loc[data["gene_id"] == selected] if selected else data.iloc[0:0]
+    return {
+        "type": "scattergl", "x": row["r"].to_numpy(float), "y": row["r_all_tracks"].to_numpy(float),
+        "mode": "markers+text", "text": row["gene_name"].to_numpy(object), "textposition": "top center",
+        "showlegend": False, "name": "selected",
+        "marker": {"size": 16, "color": "rgba(0,0,0,0)", "line": {"color": theme.SELECTED, "width": 2.5}},
+        "customdata": row[["gene_id", "gene_name"]].to_numpy(),
+        "hovertemplate": "<b>%{text}</b><extra></extra>",
     }  # fmt: skip
 
 
@@ -122,8 +126,17 @@ def summary_rows(datasets: Datasets, dataset: str, subset: str) -> list[tuple[st
     return rows
 
 
-def render(datasets: Datasets, sel: Selection, subset: str | None = None) -> tuple[dict, str, html.Dl]:
+def render(
+    datasets: Datasets, sel: Selection, subset: str | None = None, shown: str | None = None
+) -> tuple:
+    """(figure, note, summary, shown): the full figure for a new dataset or subset; for another
+    gene of the same, a Patch that only moves the highlight (the cloud stays in the browser)."""
     subset = gene_filter.chosen(datasets, sel.dataset, subset)
+    key = f"{sel.dataset}|{subset}"
+    if shown == key:
+        patch = Patch()
+        patch["data"][HIGHLIGHT_TRACE] = highlight_trace(frame(datasets, sel, subset), sel.gene_id)
+        return patch, no_update, no_update, key
     summary = html.Dl(
         [
             part
@@ -134,14 +147,27 @@ def render(datasets: Datasets, sel: Selection, subset: str | None = None) -> tup
     data = frame(datasets, sel, subset)
     if not np.isfinite(data["r_all_tracks"].to_numpy(float)).any():
         message = "This dataset has no all-track r (precompute with --all-tracks WEIGHTS.csv)."
-        return theme.message_figure(message, height=HEIGHT), message, summary
+        return theme.message_figure(message, height=HEIGHT), message, summary, None
     where = "all genes" if subset == "all" else gene_filter.LABELS[subset]
     note = f"{len(data):,} genes ({where}); dotted line: equal r."
     track = track_label(datasets, sel.dataset)
-    return figure(data, sel.gene_id, f"{sel.dataset}|{subset}", track), note, summary
+    return figure(data, sel.gene_id, key, track), note, summary, key
 
 
 def register(app: Dash, datasets: Datasets) -> None:
-    register_selection_view(
-        app, datasets, VIEW, render, frame, loading_height=HEIGHT, filtered=True, extra_outputs=("summary",)
+    @app.callback(
+        Output(f"{VIEW}-graph", "figure"),
+        Output(f"{VIEW}-note", "children"),
+        Output(f"{VIEW}-summary", "children"),
+        Output(f"{VIEW}-shown", "data"),
+        Input("app-selection", "data"),
+        Input("filter-subset", "value"),
+        State(f"{VIEW}-shown", "data"),
     )
+    def update(selection, subset, shown):
+        sel = Selection.from_dict(selection, datasets)
+        if sel is None:
+            return theme.message_figure("Loading…", height=HEIGHT), "", None, None
+        return render(datasets, sel, subset, shown if isinstance(shown, str) else None)
+
+    register_exports(app, datasets, VIEW, frame, filtered=True)

