@@ -6,6 +6,7 @@ caller writes results, so the store has a single writer whatever the backend.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -85,6 +86,56 @@ class _RayWorker:
         return _run_one(self.worker, gene_id)
 
 
+def probe_ray_address(address: str | None, timeout: float = 5.0) -> None:
+    """InputError within seconds when nothing listens at a Ray cluster's HOST:PORT (ray.init
+    itself waits about 30 s and then raises a traceback). 'auto' and no address are left to Ray."""
+    if address in (None, "", "auto", "local") or "://" in address:
+        return
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise InputError(f"--ray-address {address!r}: expected HOST:PORT of a running Ray cluster's head")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except OSError as err:
+        raise InputError(
+            f"--ray-address {address}: no Ray cluster answers there ({err.strerror or err}); start one "
+            "with `ray start --head` on the head node, or check the address it printed"
+        ) from None
+
+
+def check_ray_cluster(ray, files: CohortFiles, settings: RunSettings) -> None:
+    """Before the first gene: the cluster has the resources asked for, and every node reads the
+    cohort's files at the same paths (one tiny task pinned to each node)."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    resources = ray.cluster_resources()
+    if str(settings.model.device).startswith("cuda") and not resources.get("GPU"):
+        raise InputError(f"--device {settings.model.device}: the Ray cluster has no GPU (resources: "
+                         f"{int(resources.get('CPU', 0))} CPUs)")  # fmt: skip
+    paths = [str(Path(p).resolve()) for p in (files.fasta, files.vcf, files.genes, files.expression)]
+    paths.append(str(Path(settings.model.weights).resolve()))
+
+    @ray.remote(num_cpus=0)
+    def unreadable(candidates: list[str]) -> tuple[str, list[str]]:
+        import os
+        import socket as node_socket
+
+        return node_socket.gethostname(), [p for p in candidates if not os.access(p, os.R_OK)]
+
+    nodes = [n["NodeID"] for n in ray.nodes() if n.get("Alive")]
+    checks = [
+        unreadable.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)).remote(paths)
+        for node in nodes
+    ]
+    for host, missing in ray.get(checks, timeout=60):
+        if missing:
+            raise InputError(
+                f"Ray node {host} cannot read {', '.join(missing)}: every node needs the cohort files "
+                "and weights at the same paths (a shared file system or a copy)"
+            )
+
+
 def run_ray(
     files: CohortFiles,
     settings: RunSettings,
@@ -101,8 +152,13 @@ def run_ray(
     if started_here:
         # py_modules ships this package to every worker, on this machine or a remote cluster
         runtime_env = {"py_modules": [str(Path(compute.__file__).parent)]}
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, runtime_env=runtime_env)
+        probe_ray_address(address)
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, runtime_env=runtime_env)
+        except ConnectionError as err:
+            raise InputError(f"--ray-address {address}: cannot join the Ray cluster ({err})") from None
     try:
+        check_ray_cluster(ray, files, settings)
         resources = ray.cluster_resources()
         gpus = int(resources.get("GPU", 0))
         if n_workers is None:

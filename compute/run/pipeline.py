@@ -111,6 +111,10 @@ def precompute(
     from compute.run.backends import run_genes
     from compute.stats import cohort_statistics
 
+    if backend == "ray":
+        from compute.run.backends import probe_ray_address
+
+        probe_ray_address(ray_address)  # in seconds, before the model and the cohort are read
     # The driver of a Ray run only checks the model: on the CPU, leaving GPUs to the actors.
     check_options = replace(settings.model, device="cpu") if backend == "ray" else settings.model
     model, _, window = prepare_model(check_options, settings.window)
