@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The GPU checks and benchmarks, one prepared run on the device machine (docs/benchmarks.md, "GPU").
+#
+#   bash benchmarks/gpu_wheels.sh                 here, first: the wheels the device lacks, into .whl/
+#   device run:  bash benchmarks/gpu.sh           with carry [".whl"]; results in $OUT (at most 8 files)
+#   bash benchmarks/gpu.sh --dry-run              the same steps on this machine's CPU, small model
+#                                                 (tests/test_gpu_script.py runs it in the suite)
+#
+# Steps, in order of value, each time-boxed; each writes its JSON to $OUT as it finishes, so a run
+# cut off still returns what it measured: versions, correctness (a precompute on the device equals
+# the CPU's), the engine benchmark of `python -m compute bench` (naive loop vs engine fp32 / bf16,
+# ISM through the conv-tower cache vs full forwards, the haplotype path with prefetch, one gene's
+# model work, the study projection) at two batch sizes, then with torch.compile and a profile.
+# Planned to end within 8 minutes on one H200, set-up included.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+dry=0
+[ "${1:-}" = "--dry-run" ] && dry=1
+OUT=${OUT:-$(mktemp -d)}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1
+log="$OUT/log.txt"
+: > "$log"
+if [ $dry = 1 ]; then
+  py=${PYTHON:-.venv/bin/python}; device=cpu; config=small; seconds=0.2; long=240; short=120
+else
+  py=python3; device=cuda; config=full; seconds=3; long=170; short=120
+  site=/tmp/site
+  mkdir -p "$site/polars"
+  # polars: imported by enformer_pytorch.data for a dataset class this project never uses (too big to carry)
+  echo "# stand-in: enformer_pytorch.data imports polars for GenomeIntervalDataset only" > "$site/polars/__init__.py"
+  if ls .whl/*.whl >/dev/null 2>&1; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" .whl/*.whl \
+      >> "$log" 2>&1 || { echo "wheel install failed: see $log"; exit 1; }
+  fi
+  export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
+fi
+
+step() {  # name, seconds allowed, command...
+  local name=$1 limit=$2
+  shift 2
+  local start=$SECONDS
+  echo "== $name: $*" >> "$log"
+  timeout "$limit" "$@" >> "$log" 2>&1
+  local rc=$?
+  echo "{\"step\": \"$name\", \"rc\": $rc, \"seconds\": $((SECONDS - start))}" >> "$OUT/steps.jsonl"
+  echo "$name: rc $rc, $((SECONDS - start)) s"
+}
+
+step versions 60 "$py" -c "
+import json, platform, sys, numpy, torch, enformer_pytorch, transformers
+gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+json.dump({'python': sys.version.split()[0], 'torch': torch.__version__, 'cuda': torch.version.cuda,
+           'gpu': gpu, 'numpy': numpy.__version__, 'transformers': transformers.__version__,
+           'machine': platform.machine(), 'date': __import__('datetime').date.today().isoformat()},
+          open('$OUT/versions.json', 'w'), indent=2)
+print(open('$OUT/versions.json').read())"
+step correctness "$short" "$py" benchmarks/gpu_checks.py --device "$device" --out "$OUT/correctness.json"
+step bench_batch4 "$long" "$py" -m compute bench --device "$device" --config "$config" --seconds "$seconds" \
+  --batch-size 4 --json "$OUT/bench_batch4.json"
+step bench_batch16 "$long" "$py" -m compute bench --device "$device" --config "$config" --seconds "$seconds" \
+  --batch-size 16 --json "$OUT/bench_batch16.json"
+step bench_compile "$long" "$py" -m compute bench --device "$device" --config "$config" --seconds "$seconds" \
+  --batch-size 16 --compile --profile --json "$OUT/bench_compile.json"
+echo "results in $OUT: $(ls "$OUT" | tr '\n' ' ')"
