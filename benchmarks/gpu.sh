@@ -2,7 +2,9 @@
 # The GPU checks and benchmarks, one prepared run on the device machine (docs/benchmarks.md, "GPU").
 #
 #   bash benchmarks/gpu_wheels.sh                 here, first: the wheels the device lacks, into .whl/
-#   device run:  bash benchmarks/gpu.sh           with carry [".whl"]; results in $OUT (at most 8 files)
+#   device run:  bash benchmarks/gpu.sh           results in $OUT (7 files), with carry [".whl",
+#                "data/external/shapeit4/reference.vcf.gz", "data/external/shapeit4/reference.vcf.gz.csi"]
+#                (the 1000 Genomes haplotypes of the benchmark's haplotype path; set up by setup.sh --test)
 #   bash benchmarks/gpu.sh --dry-run              the same steps on this machine's CPU, small model
 #                                                 (tests/test_gpu_script.py runs it in the suite)
 #
@@ -34,6 +36,10 @@ else
       >> "$log" 2>&1 || { echo "wheel install failed: see $log"; exit 1; }
   fi
   export PYTHONPATH="$site${PYTHONPATH:+:$PYTHONPATH}"
+fi
+if [ ! -f data/external/shapeit4/reference.vcf.gz ]; then
+  echo "data/external/shapeit4/reference.vcf.gz is missing: carry it (and its .csi) with the run" | tee -a "$log"
+  exit 1
 fi
 
 step() {  # name, seconds allowed, command...
