@@ -35,9 +35,13 @@ from docs.screenshots import free_port  # noqa: E402
 SELECTION = {"id": "app-selection", "property": "data"}
 
 
-def outputs_of(key: str):
+def outputs_of(key: str) -> list[dict] | dict:
+    """The `outputs` of a callback request, from its callback_map key ('..a.b...c.d..' or 'a.b')."""
     parts = key.strip(".").split("...") if key.startswith("..") else [key]
-    specs = [dict(zip(("id", "property"), part.rsplit(".", 1), strict=True)) for part in parts]
+    specs = []
+    for part in parts:
+        ident, prop = part.rsplit(".", 1)
+        specs.append({"id": json.loads(ident) if ident.startswith("{") else ident, "property": prop})
     return specs if key.startswith("..") else specs[0]
 
 

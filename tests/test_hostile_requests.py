@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.bench_load import outputs_of
+
 ROOT = Path(__file__).resolve().parent.parent
 DEEP = json.loads("[" * 400 + "]" * 400)
 RTN4R = "ENSG00000040608"  # a demo gene
@@ -21,15 +23,6 @@ HOSTILE = [
     {"dataset": "demo", "gene_id": RTN4R, "snv": "x" * 5000},
     {"points": [{"text": {"a": 1}}]}, {"points": [{"customdata": [["nested"]]}]}, {"type": "card-snv"},
 ]  # fmt: skip
-
-
-def outputs_of(key: str) -> list[dict] | dict:
-    parts = key.strip(".").split("...") if key.startswith("..") else [key]
-    specs = []
-    for part in parts:
-        ident, prop = part.rsplit(".", 1)
-        specs.append({"id": json.loads(ident) if ident.startswith("{") else ident, "property": prop})
-    return specs if key.startswith("..") else specs[0]
 
 
 def spec(item: dict, value) -> dict | list:

@@ -222,6 +222,10 @@ class Cohort:
     genes_without_expression: list[str]
     expression_without_gene: list[str]
 
+    def observed(self, gene_id: str) -> np.ndarray:
+        """Observed expression of one gene, float64, in the order of `people`."""
+        return self.expression.loc[gene_id, self.people].to_numpy(float)
+
     def summary(self) -> str:
         only_vcf = [s for s in self.vcf_samples if s not in set(self.people)]
         only_expr = [s for s in self.expression_samples if s not in set(self.people)]

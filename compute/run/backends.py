@@ -63,8 +63,7 @@ def run_local(
             except Exception as err:  # one gene's failure is recorded; the others go on
                 yield gene_id, None, format_error(err)
                 continue
-            observed = cohort.expression.loc[gene_id, cohort.people].to_numpy(float)
-            pool.submit(gene_id, outputs, observed, cohort.people, settings.stats)
+            pool.submit(gene_id, outputs, cohort.observed(gene_id), cohort.people, settings.stats)
             yield from pool.ready()
         yield from pool.drain()
 

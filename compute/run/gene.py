@@ -218,7 +218,7 @@ class GeneWorker:
     def run(self, gene_id: str) -> GeneResult:
         started = time.perf_counter()
         outputs = self.model_outputs(gene_id)
-        observed = self.cohort.expression.loc[gene_id, self.cohort.people].to_numpy(float)
+        observed = self.cohort.observed(gene_id)
         result = assemble_gene(gene_id, outputs, observed, self.cohort.people, self.settings.stats)
         result.seconds = time.perf_counter() - started
         return result

@@ -289,8 +289,7 @@ def run_cnn_baseline(
             outputs = gene_outputs(
                 model, cohort, table.loc[gene_id], settings.batch_size, settings.gradients
             )
-            observed = cohort.expression.loc[gene_id, cohort.people].to_numpy(float)
-            result = assemble_gene(gene_id, outputs, observed, cohort.people, settings.stats)
+            result = assemble_gene(gene_id, outputs, cohort.observed(gene_id), cohort.people, settings.stats)
         except Exception as err:  # one gene's failure is recorded; the others go on
             store.write_failure(gene_id, format_error(err))
             bar.set_postfix_str(f"{gene_id} failed")

@@ -134,7 +134,7 @@ def gene_data(cohort: Cohort, gene_id: str, train_idx: np.ndarray) -> GeneData:
         codes, inverse = np.unique(flat, axis=0, return_inverse=True)
     else:
         codes, inverse = flat[:1], np.zeros(len(flat), dtype=np.int64)
-    expression = cohort.expression.loc[gene_id, cohort.people].to_numpy(float)
+    expression = cohort.observed(gene_id)
     train = expression[train_idx]
     std = float(train.std())
     return GeneData(
