@@ -271,6 +271,9 @@ def test_demo_ld_legend_reference_marker_and_held_out_people(site):
     a click on another SNV makes it the reference, and the held-out people are marked."""
     driver = site["driver"]
     driver.get(f"{site['url']}/gene/RTN4R?dataset=demo")
+    wait_until(
+        lambda: card_gene(driver) == "RTN4R" and "Selected SNV: " in (text_of(driver, "card-snv") or "")
+    )
     settle(driver)
     time.sleep(0.5)
     snv = text_of(driver, "card-snv").removeprefix("Selected SNV: ")
@@ -292,6 +295,10 @@ def test_demo_ld_legend_reference_marker_and_held_out_people(site):
     # a click on an SNV in strong LD (the card lists them) makes it the LD reference
     driver.get(f"{site['url']}/gene/ARVCF?dataset=demo")
     settle(driver)
+    # the card re-renders when ARVCF's selection lands, after the figures may have settled
+    wait_until(
+        lambda: "ARVCF" in (card_gene(driver) or "") and driver.find_elements("css selector", "#card-ld-list")
+    )
     partners = driver.find_elements("css selector", "#card-ld-list .snv-button")
     assert len(partners) == 4
     target = partners[-1].find_element("css selector", ".snv-id").text
