@@ -1,29 +1,39 @@
-"""The dashboard: `python app.py [--results DIR ...] [--host 127.0.0.1] [--port 8050] [--debug]`.
+"""The dashboard: `python app.py [--results DIR ...] [--port 8050] [--workers N] [--debug]`.
 
 Serves linked views of one or more results stores (default: the shipped
-data/published and data/demo) with a production WSGI server (waitress; `--debug`
-runs Dash's development server instead). Everything is served from this process:
-no CDN, no external fonts or scripts. Binds 127.0.0.1 unless told otherwise.
+data/published and data/demo) with a production WSGI server: gunicorn with N worker
+processes of `--threads` threads each (default: one worker per two CPU cores, up to
+MAX_WORKERS), or waitress in this one process with `--workers 1`; `--debug` runs
+Dash's development server instead. The workers share what they render through one
+view cache on disk (`--cache DIR`, components/view_cache.py). Everything is served by
+the server itself: no CDN, no external fonts or scripts. Binds 127.0.0.1 unless told
+otherwise.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from dash import Dash, html
 
 import components
-from components import navigation, request_guard
+from components import jobs, navigation, request_guard
 from components.data import Datasets
+from components.view_cache import ViewCache
 from compute.errors import InputError
+from compute.jobs import JobBoard
+from compute.store import ResultsStore
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_STORES = [ROOT / "data" / "published", ROOT / "data" / "demo"]
 TITLE = "Personal expression explorer"
-SERVER_THREADS = 8  # callbacks are numpy-bound and short: a few threads per core
+SERVER_THREADS = 8  # per process: callbacks are numpy-bound and short, a few threads per core
+MAX_WORKERS = 4  # by default; each worker holds its own copy of the stores' gene tables
+CACHE_MB = 1024
 
 
 def default_store_paths() -> list[Path]:
@@ -50,6 +60,7 @@ def build_layout() -> html.Div:
                 ],
             ),
             navigation.message_banner(),
+            jobs.layout(),
             v.gene_filter.layout(),
             html.Main(
                 className="grid",
@@ -69,9 +80,28 @@ def build_layout() -> html.Div:
     )
 
 
-def create_app(store_paths: Sequence[str | Path]) -> Dash:
-    """A Dash app over the given results stores (the first is shown first)."""
-    datasets = Datasets(list(store_paths))
+def default_jobs_dir() -> Path:
+    """Where jobs are recorded between server runs: the user's cache directory."""
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "personal-expression-explorer" / "jobs"
+
+
+def default_workers() -> int:
+    """One server process per two CPU cores this process may use, at most MAX_WORKERS: one process
+    already keeps about 1.5 cores busy during a gene switch (numpy and pyarrow release the GIL),
+    so on two cores a second one adds memory, not speed (docs/benchmarks.md)."""
+    return max(1, min(len(os.sched_getaffinity(0)) // 2, MAX_WORKERS))
+
+
+def create_app(
+    store_paths: Sequence[str | Path],
+    compute: jobs.ComputeSettings | None = None,
+    view_cache: ViewCache | None = None,
+) -> Dash:
+    """A Dash app over the given results stores (the first is shown first); `compute`: the job
+    board and what it may run (None: the page only watches stores, it starts nothing);
+    `view_cache`: where rendered views are kept (default: this process's memory only)."""
+    datasets = Datasets(list(store_paths), view_cache)
     app = Dash(
         __name__,
         title=TITLE,
@@ -85,8 +115,11 @@ def create_app(store_paths: Sequence[str | Path]) -> Dash:
     app.layout = build_layout()
     request_guard.install(app)
     navigation.register(app, datasets)
+    jobs.register(app, datasets, compute)
     for view in components.ALL_VIEWS:
         view.register(app, datasets)
+    if compute is not None and compute.board is not None:
+        compute.board.tick()  # jobs a stopped server left behind resume now
     app.datasets = datasets  # for tests and benchmarks
     return app
 
@@ -105,29 +138,77 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--debug", action="store_true", help="Dash's development server in debug mode (reloader, dev tools)"
     )
     parser.add_argument(
-        "--threads", type=int, default=SERVER_THREADS, help=f"server threads (default {SERVER_THREADS})"
+        "--workers", type=int, default=default_workers(),
+        help=f"server processes (default: one per two CPU cores, at most {MAX_WORKERS}: {default_workers()} "
+        "here); 1 serves from this process (waitress), more run gunicorn",
+    )  # fmt: skip
+    parser.add_argument(
+        "--threads", type=int, default=SERVER_THREADS,
+        help=f"threads of each server process (default {SERVER_THREADS})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--cache", metavar="DIR", help="the view cache the server processes share (default: views/ in the "
+        "jobs directory); entries of a store that changed are never served",
+    )  # fmt: skip
+    parser.add_argument(
+        "--cache-mb", type=int, default=CACHE_MB, help=f"size limit of the view cache (default {CACHE_MB} MB)"
     )
+    parser.add_argument(
+        "--jobs", metavar="DIR", help="where background jobs are recorded (default: ~/.cache/personal-"
+        "expression-explorer/jobs); they outlive the server",
+    )  # fmt: skip
+    parser.add_argument("--no-jobs", action="store_true", help="start no computation from the page")
+    parser.add_argument(
+        "--allow-compute", action="store_true",
+        help="let the page start, resume and stop a whole precompute of a dataset's cohort",
+    )  # fmt: skip
+    parser.add_argument("--device", default="auto", help="device of the jobs: auto, cpu, cuda, cuda:N")
     args = parser.parse_args(argv)
     paths = [Path(p) for p in args.results] if args.results else default_store_paths()
     if not paths:
         print("error: no results store found; build data/published or pass --results DIR", file=sys.stderr)
         return 2
+    if args.workers < 1 or args.threads < 1 or args.cache_mb < 1:
+        print("error: --workers, --threads and --cache-mb must be at least 1", file=sys.stderr)
+        return 2
+    jobs_dir = Path(args.jobs) if args.jobs else default_jobs_dir()
+    cache_dir = Path(args.cache) if args.cache else jobs_dir / "views"
+
+    def make_app() -> Dash:  # in each server process: its own stores' handles, caches and job board
+        compute = None
+        if not args.no_jobs:
+            board = JobBoard(jobs_dir)
+            compute = jobs.ComputeSettings(board, allow_precompute=args.allow_compute, device=args.device)
+        app = create_app(paths, compute, ViewCache(cache_dir, size_limit=args.cache_mb << 20))
+        app.datasets.warm()  # the tables every first page reads, before the first request
+        return app
+
     try:
-        app = create_app(paths)
+        for path in paths:  # a wrong path is one line here, not a worker failing to boot
+            ResultsStore(path)
+        app = None if args.workers > 1 and not args.debug else make_app()
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"{TITLE}: http://{args.host}:{args.port}/  datasets: {', '.join(app.datasets.names)}")
+    names = ", ".join(app.datasets.names) if app else ", ".join(p.name for p in paths)
+    server = f"{args.threads} threads"
+    if args.debug:
+        server = "Dash development server"
+    elif app is None:
+        server = f"{args.workers} worker processes x {args.threads} threads"
+    print(f"{TITLE}: http://{args.host}:{args.port}/  datasets: {names}  ({server})", flush=True)
     if args.debug:
         app.run(host=args.host, port=args.port, debug=True)
+    elif app is None:
+        serve_workers(make_app, args.host, args.port, args.workers, args.threads)
     else:
         serve(app, args.host, args.port, args.threads)
     return 0
 
 
 def serve(app: Dash, host: str, port: int, threads: int = 8) -> None:
-    """The production server (waitress): a fixed thread pool, timeouts on idle and half-sent
-    requests, bounded request sizes; no debugger, no reloader."""
+    """The production server in this process (waitress): a fixed thread pool, timeouts on idle
+    and half-sent requests, bounded request sizes; no debugger, no reloader."""
     from waitress import serve as waitress_serve
 
     waitress_serve(
@@ -135,6 +216,46 @@ def serve(app: Dash, host: str, port: int, threads: int = 8) -> None:
         max_request_body_size=request_guard.MAX_BODY, max_request_header_size=64 * 1024,
         connection_limit=200, ident="personal-expression-explorer",
     )  # fmt: skip
+
+
+def serve_workers(make_app: Callable[[], Dash], host: str, port: int, workers: int, threads: int) -> None:
+    """The production server over several processes (gunicorn, threaded workers): each worker
+    builds its own app (nothing is forked half-initialised); a worker that hangs past the timeout
+    is replaced, and each is replaced after a bounded number of requests (memory stays flat)."""
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            settings = {
+                "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+                "workers": workers, "worker_class": "gthread", "threads": threads,
+                "timeout": 60, "graceful_timeout": 20, "keepalive": 5,
+                "max_requests": 50_000, "max_requests_jitter": 5_000,
+                "limit_request_line": 8190, "limit_request_fields": 100, "limit_request_field_size": 16_384,
+                "worker_connections": 200, "preload_app": False, "accesslog": None, "loglevel": "warning",
+                "proc_name": "personal-expression-explorer", "control_socket_disable": True,
+                "post_fork": die_with_master,
+            }  # fmt: skip
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return make_app().server
+
+    Server().run()
+
+
+def die_with_master(_server, _worker) -> None:
+    """gunicorn's post_fork hook: a worker is killed as soon as its master dies, even by SIGKILL
+    (otherwise orphaned workers keep the port for seconds and a restarted server cannot bind it).
+    The job processes a worker starts are not affected: a forked child does not inherit this."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass  # elsewhere gunicorn's own check stops orphans within a few seconds
 
 
 if __name__ == "__main__":

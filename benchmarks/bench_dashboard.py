@@ -63,7 +63,7 @@ def measure(store: Path, switches: int) -> dict:
 
     import components
     from app import build_layout, create_app
-    from components import navigation, search, volcano
+    from components import navigation, search, theme, volcano
 
     assert "torch" not in sys.modules, "the web process imported torch"
 
@@ -81,7 +81,10 @@ def measure(store: Path, switches: int) -> dict:
         sent += serialise(fig)
         sent += serialise(search.options(search.matches(datasets.genes(sel.dataset), gene_name[:3])))
         for view in components.GENE_VIEWS:
-            sent += serialise(view.render(datasets, sel))
+            shown = view.render(datasets, sel)
+            if isinstance(shown, tuple):  # (figure, note): the figure as its callback sends it
+                shown = (theme.typed_arrays(shown[0]), *shown[1:])
+            sent += serialise(shown)
         return time.perf_counter() - start, sent
 
     start = time.perf_counter()

@@ -9,25 +9,34 @@ friendly message in the selection, never an exception.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import re
 import threading
-from collections import OrderedDict
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import parse_qs, quote, unquote, urlencode
 
 import numpy as np
 import pandas as pd
 
+from components.view_cache import ViewCache, code_tag
 from compute.stats.ld import WindowLD
 from compute.store import ResultsStore
 from compute.store import subsets as gene_subsets
-from compute.store.genotypes import GeneGenotypes
+from compute.store.genotypes import GeneGenotypes, genotype_row
+from compute.store.inputs import cohort_gene_table
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 _TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 MESSAGE_CHARS = 500
 LOGO_TABLE = "ism_logo"  # optional (python -m compute ism-logo): ISM of every base around drivers
 MOTIF_TABLE = "motifs"  # optional (python -m compute motifs): motifs each SNV breaks or creates
+REFRESH_SECONDS = 1.0  # how often a dataset's store is asked whether it changed
 
 
 @dataclass(frozen=True)
@@ -38,6 +47,7 @@ class Selection:
     gene_id: str | None = None
     snv: str | None = None
     message: str | None = None
+    pending: str | None = None  # a gene of the dataset's cohort the store does not hold yet
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -50,15 +60,18 @@ class Selection:
         if not isinstance(data, dict):
             return None
         dataset, gene_id, snv, message = (data.get(k) for k in ("dataset", "gene_id", "snv", "message"))
+        pending = data.get("pending")
         if not isinstance(dataset, str) or dataset not in datasets.stores:
             return None
+        if not (isinstance(pending, str) and pending in datasets.pending_ids(dataset)):
+            pending = None  # computed meanwhile, or never a gene of the cohort
         if gene_id is not None and not (isinstance(gene_id, str) and datasets.has_gene(dataset, gene_id)):
             return None
         if snv is not None and not (isinstance(snv, str) and _TOKEN.match(snv)):
             return None
         if message is not None and not isinstance(message, str):
             return None
-        return cls(dataset, gene_id, snv, message[:MESSAGE_CHARS] if message else message)
+        return cls(dataset, gene_id, snv, message[:MESSAGE_CHARS] if message else message, pending)
 
 
 @dataclass
@@ -72,9 +85,11 @@ class GeneData:
 
 
 class Datasets:
-    """Named results stores. Reads go through ResultsStore; one gene's tables are cached."""
+    """Named results stores. Reads go through ResultsStore; what one gene's views need (its rows,
+    genotypes, r², the rendered views) goes through the view cache (components/view_cache.py),
+    shared by the server's threads and, with a directory, by its worker processes."""
 
-    def __init__(self, paths: list[str | Path], cache_genes: int = 8):
+    def __init__(self, paths: list[str | Path], view_cache: ViewCache | None = None):
         self.stores: dict[str, ResultsStore] = {}
         for path in paths:
             store = ResultsStore(path)
@@ -85,18 +100,121 @@ class Datasets:
             self.stores[name] = store
         if not self.stores:
             raise ValueError("no results store to show")
-        self._cache: OrderedDict[tuple[str, str], GeneData] = OrderedDict()
-        self._cache_size = cache_genes
-        self._lock = threading.Lock()
+        self.view_cache = view_cache or ViewCache()
+        self._code = code_tag()
+        self._lock = threading.RLock()  # re-entered: gene() reads genes() under it
         self._drivers: dict[str, pd.DataFrame] = {}
         self._lookup: dict[str, dict[str, str]] = {}
         self._ids: dict[str, frozenset[str]] = {}
         self._available: dict[str, list[str]] = {}
-        self._genotypes: OrderedDict[tuple[str, str], tuple[GeneGenotypes, WindowLD] | None] = OrderedDict()
         self._has_genotypes: dict[str, bool] = {}
         self._splits: dict[str, dict[str, str] | None] = {}
         self._subsets: dict[tuple[str, str], pd.Series] = {}
         self._population: dict[str, pd.DataFrame] = {}
+        self._cohort: dict[str, pd.DataFrame | None] = {}
+        self._failed: dict[str, dict[str, str]] = {}
+        self._versions: dict[str, tuple[float, tuple[int, ...]]] = {}  # name -> (checked at, version)
+        self._cache_tags: dict[str, str] = {}  # name -> the store's part of every view cache key
+        # ResultsStore keeps one open ParquetFile per table, and pyarrow's reads of one file from
+        # two threads at once can fail ("ReadRangeCache did not find matching cache entry"): the
+        # reads of one store's rows take turns within a process (processes read in parallel)
+        self._reading = {name: threading.RLock() for name in self.stores}
+
+    def _fresh(self, name: str) -> None:
+        """Forget a dataset's cached tables when its store changed (a gene landed, a finalize),
+        looking at most once a second: a store being written shows its new genes within seconds."""
+        now = time.monotonic()
+        checked = self._versions.get(name)
+        if checked is not None and now - checked[0] < REFRESH_SECONDS:
+            return
+        store = self.stores[name]
+        version = store.version()
+        tag = cache_tag(store, version, self._code)
+        with self._lock:
+            if checked is not None and checked[1] != version:
+                for cache in (self._drivers, self._lookup, self._ids, self._available, self._has_genotypes,
+                              self._splits, self._population, self._cohort, self._failed):  # fmt: skip
+                    cache.pop(name, None)
+                for key in [k for k in self._subsets if k[0] == name]:
+                    del self._subsets[key]
+            self._versions[name] = (now, version)
+            self._cache_tags[name] = tag
+
+    def cached(self, name: str, key: tuple, compute: Callable[[], T], *, disk: bool = True) -> T:
+        """A value computed from dataset `name` as it is now, through the view cache: the key is
+        prefixed with the store's path, version and tables and the dashboard code's hash, so a
+        store that changed is never answered from what was computed before."""
+        self._fresh(name)
+        return self.view_cache.get((self._cache_tags[name], *key), compute, disk=disk)
+
+    def warm(self) -> None:
+        """Read what the first page of every dataset needs (gene tables and lookups, drivers,
+        subsets, the cohort's genes, and one gene, which opens the per-gene tables' indexes), so
+        that a server's first visitor does not wait for it. Best effort: what fails here fails
+        again, with its message, in the view that needs it."""
+        for name in self.names:
+            try:
+                genes = self.genes(name)
+                if len(genes):
+                    self.gene(name, str(genes["gene_id"].iloc[0]))
+                    self.genotypes(name, str(genes["gene_id"].iloc[0]))
+                self.find_gene(name, "")
+                self.drivers(name)
+                for subset in self.subsets(name):
+                    self.subset_mask(name, subset)
+                self.has_genotypes(name)
+                self.people_split(name)
+                self.pending_ids(name)
+                self.failures(name)
+                self.population(name)
+            except Exception:
+                log.warning("warm-up of dataset %s stopped", name, exc_info=True)
+
+    def version_tag(self, name: str) -> str:
+        """A short name of the store's state: changes whenever its genes do."""
+        self._fresh(name)
+        return "-".join(str(v) for v in self._versions[name][1])
+
+    def provisional(self, name: str) -> bool:
+        """Whether the dataset's cross-gene columns (q_bh, significant) are over the genes done so
+        far (a store being written, or genes added after its last finalize)."""
+        self._fresh(name)
+        return self.stores[name].provisional
+
+    def cohort_genes(self, name: str) -> pd.DataFrame | None:
+        """gene_id and gene_name of the genes table the store's manifest records as its cohort's
+        input (read once per store version); None for a store without one (published results)."""
+        self._fresh(name)
+        with self._lock:
+            if name not in self._cohort:
+                self._cohort[name] = cohort_gene_table(self.stores[name])
+            return self._cohort[name]
+
+    def failures(self, name: str) -> dict[str, str]:
+        """gene -> error of the genes that failed (read once per store version)."""
+        self._fresh(name)
+        with self._lock:
+            if name not in self._failed:
+                self._failed[name] = self.stores[name].failures()
+            return self._failed[name]
+
+    def pending_ids(self, name: str) -> frozenset[str]:
+        """Genes of the cohort that the store does not hold yet."""
+        cohort = self.cohort_genes(name)
+        if cohort is None:
+            return frozenset()
+        return frozenset(cohort["gene_id"]) - self._gene_ids(name)
+
+    def find_pending(self, name: str, query: str) -> str | None:
+        """Gene ID of a cohort gene not computed yet, by exact ID or name (case-insensitive)."""
+        cohort = self.cohort_genes(name)
+        if cohort is None:
+            return None
+        pending = self.pending_ids(name)
+        hits = cohort.loc[(cohort["gene_id"].str.upper() == query.upper())
+                          | (cohort["gene_name"].str.upper() == query.upper())]  # fmt: skip
+        hits = hits.loc[hits["gene_id"].isin(pending)]
+        return str(hits["gene_id"].iloc[0]) if len(hits) else None
 
     @property
     def names(self) -> list[str]:
@@ -110,13 +228,16 @@ class Datasets:
         return self.stores[name]
 
     def genes(self, name: str) -> pd.DataFrame:
-        return self.stores[name].genes()
+        self._fresh(name)
+        with self._reading[name]:
+            return self.stores[name].genes()
 
     def has_people(self, name: str) -> bool:
         store = self.stores[name]
-        return bool(store.manifest.get("has_people", True)) and store.has_table("people")
+        return bool(store.manifest.get("has_people", True)) and store.readable("people")
 
     def has_genotypes(self, name: str) -> bool:
+        self._fresh(name)
         with self._lock:
             if name not in self._has_genotypes:
                 self._has_genotypes[name] = self.stores[name].has_genotypes()
@@ -127,7 +248,9 @@ class Datasets:
         some of its people (compute.store.ResultsStore.people_split), else None."""
         with self._lock:
             if name not in self._splits:
-                self._splits[name] = self.stores[name].people_split() if self.has_people(name) else None
+                with self._reading[name]:
+                    split = self.stores[name].people_split() if self.has_people(name) else None
+                self._splits[name] = split
             return self._splits[name]
 
     def subsets(self, name: str) -> list[str]:
@@ -187,12 +310,14 @@ class Datasets:
         return gene_id in self._gene_ids(name)
 
     def _gene_ids(self, name: str) -> frozenset[str]:
+        self._fresh(name)
         if name not in self._ids:
             self._ids[name] = frozenset(self.genes(name)["gene_id"].astype(str))
         return self._ids[name]
 
     def find_gene(self, name: str, query: str) -> str | None:
         """Gene ID for an exact gene ID or a gene name (case-insensitive), else None."""
+        self._fresh(name)
         if name not in self._lookup:
             genes = self.genes(name)
             lookup = {str(n).upper(): g for n, g in zip(genes.gene_name, genes.gene_id, strict=True)}
@@ -201,33 +326,31 @@ class Datasets:
         return self._lookup[name].get(query.upper())
 
     def gene(self, name: str, gene_id: str) -> GeneData:
-        """All rows of one gene (LRU-cached, so the views of one switch share one read)."""
-        key = (name, gene_id)
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
+        """All rows of one gene (cached, so the views of one switch, in any worker, share one read)."""
+
+        def read() -> GeneData:
             store = self.stores[name]
             genes = self.genes(name)
             row = genes.loc[genes.gene_id == gene_id]
             if row.empty:
                 raise KeyError(gene_id)
-            data = GeneData(
-                gene=row.iloc[0],
-                variants=store.variants(gene_id) if store.has_table("variants") else pd.DataFrame(),
-                people=store.people(gene_id) if self.has_people(name) else pd.DataFrame(),
-                null=store.null(gene_id) if store.has_table("null") else pd.DataFrame(),
-            )
-            self._cache[key] = data
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-            return data
+            with self._reading[name]:
+                return GeneData(
+                    gene=row.iloc[0],
+                    variants=store.variants(gene_id) if store.readable("variants") else pd.DataFrame(),
+                    people=store.people(gene_id) if self.has_people(name) else pd.DataFrame(),
+                    null=store.null(gene_id) if store.readable("null") else pd.DataFrame(),
+                )
+
+        return self.cached(name, ("gene", gene_id), read)
 
     def drivers(self, name: str) -> pd.DataFrame:
         """gene_id and TSS distance of every driver SNV of a dataset (read once; two columns, for speed)."""
+        self._fresh(name)
         with self._lock:
             if name not in self._drivers:
-                self._drivers[name] = self.stores[name].drivers(columns=["gene_id", "tss_distance"])
+                with self._reading[name]:
+                    self._drivers[name] = self.stores[name].drivers(columns=["gene_id", "tss_distance"])
             return self._drivers[name]
 
     def subset_drivers(self, name: str, subset: str | None) -> pd.DataFrame:
@@ -239,27 +362,33 @@ class Datasets:
         keep = set(genes.gene_id[self.subset_mask(name, subset).to_numpy(bool)])
         return drivers.loc[drivers.gene_id.isin(keep)]
 
-    def genotypes(self, name: str, gene_id: str) -> tuple[GeneGenotypes, WindowLD] | None:
-        """One gene's stored genotypes and its LD helper (LRU-cached), or None without them."""
+    def genotypes(self, name: str, gene_id: str) -> GeneGenotypes | None:
+        """One gene's stored genotypes, or None without them. Shared between processes packed
+        (a tenth of the unpacked size), unpacked once per process."""
         if not self.has_genotypes(name):
             return None
-        key = (name, gene_id)
-        with self._lock:
-            if key in self._genotypes:
-                self._genotypes.move_to_end(key)
-                return self._genotypes[key]
-        genotypes = self.stores[name].genotypes(gene_id)
-        value = None if genotypes is None else (genotypes, WindowLD(genotypes.dosage))
-        with self._lock:
-            self._genotypes[key] = value
-            while len(self._genotypes) > self._cache_size:
-                self._genotypes.popitem(last=False)
-        return value
+
+        def packed() -> dict | None:
+            with self._reading[name]:
+                found = self.stores[name].genotypes(gene_id)
+            if found is None:
+                return None
+            return genotype_row(gene_id, found.person_ids, found.variant_ids, found.alleles)
+
+        def unpacked() -> GeneGenotypes | None:
+            row = self.cached(name, ("genotypes", gene_id), packed)
+            return None if row is None else GeneGenotypes.from_row(row)
+
+        return self.cached(name, ("genotypes-unpacked", gene_id), unpacked, disk=False)
 
     def dosage(self, name: str, gene_id: str, variant_id: str) -> pd.Series | None:
         """Dosage (0/1/2) per person_id of one SNV, when the store has genotypes and the SNV."""
-        found = self.genotypes(name, gene_id)
-        return None if found is None else found[0].snv_dosage(variant_id)
+
+        def compute() -> pd.Series | None:
+            found = self.genotypes(name, gene_id)
+            return None if found is None else found.snv_dosage(variant_id)
+
+        return self.cached(name, ("dosage", gene_id, variant_id), compute)
 
     def heldout_r(self, name: str, gene_id: str) -> tuple[float, int] | None:
         """Pearson r of predicted vs observed over the people the model never saw (the 'test'
@@ -276,20 +405,43 @@ class Datasets:
 
     def ld_people(self, name: str, gene_id: str) -> int:
         """How many people the gene's LD is computed from (0 without genotypes)."""
-        found = self.genotypes(name, gene_id)
-        return 0 if found is None else len(found[0].person_ids)
+
+        def count() -> int:
+            found = self.genotypes(name, gene_id)
+            return 0 if found is None else len(found.person_ids)
+
+        return self.cached(name, ("ld-people", gene_id), count)
 
     def ld(self, name: str, gene_id: str, variant_id: str) -> pd.Series | None:
         """r² with `variant_id` of every SNV of the gene's window (index variant_id), from the
         dataset's own people; None without genotypes or when the SNV is not in the window."""
-        found = self.genotypes(name, gene_id)
-        if found is None:
-            return None
-        genotypes, ld = found
-        k = genotypes.index(variant_id)
-        if k is None:
-            return None
-        return pd.Series(ld.r2(k), index=pd.Index(genotypes.variant_ids, name="variant_id"), name="ld_r2")
+
+        def helper() -> WindowLD | None:  # the centred dosages: per process, never on disk (10 MB)
+            found = self.genotypes(name, gene_id)
+            return None if found is None else WindowLD(found.dosage)
+
+        def compute() -> pd.Series | None:
+            found = self.genotypes(name, gene_id)
+            k = None if found is None else found.index(variant_id)
+            if k is None:
+                return None
+            r2 = self.cached(name, ("ld-helper", gene_id), helper, disk=False).r2(k)
+            return pd.Series(r2, index=pd.Index(found.variant_ids, name="variant_id"), name="ld_r2")
+
+        return self.cached(name, ("ld", gene_id, variant_id), compute)
+
+
+def cache_tag(store: ResultsStore, version: tuple[int, ...], code: str) -> str:
+    """The store's part of a view cache key: where it is, its version, when each of its tables was
+    last written (optional ones too: a motif scan added later), and the code reading it."""
+    tables = []
+    for path in sorted(store.path.glob("*.parquet")):
+        try:
+            tables.append(f"{path.name}:{path.stat().st_mtime_ns}")
+        except OSError:
+            continue  # replaced while listed: the next look sees the new one
+    state = f"{store.path.resolve()}|{version}|{','.join(tables)}|{code}"
+    return hashlib.sha1(state.encode()).hexdigest()[:16]
 
 
 def default_snv(variants: pd.DataFrame) -> str | None:
@@ -339,6 +491,10 @@ def parse_url(datasets: Datasets, pathname: str | None, search: str | None) -> S
         )
     gene_id = datasets.find_gene(dataset, token)
     if gene_id is None:
+        pending = datasets.find_pending(dataset, token)
+        if pending is not None:
+            return Selection(dataset, message=f"'{token}' is a gene of this cohort not computed yet.",
+                             pending=pending)  # fmt: skip
         return Selection(dataset, message=f"No gene '{token}' in dataset '{dataset}'. Try the search box.")
     variants = datasets.gene(dataset, gene_id).variants
     snv_query = (query.get("snv") or [None])[0]

@@ -79,16 +79,31 @@ def register_selection_view(
 
     `render(datasets, selection)` returns (figure, note); with `filtered` the panel also follows
     the filter bar's gene subset, `render(datasets, selection, subset)` (and `frame` likewise).
+    What a gene's panel shows is rendered once per gene, SNV (and subset) and store state, and
+    shared through the view cache: the other tabs and workers showing it take it from there.
     """
     loading = {} if loading_height is None else {"height": loading_height}
     outputs = [Output(f"{view}-graph", "figure"), Output(f"{view}-note", "children")]
-    inputs = [Input("app-selection", "data")] + ([Input("filter-subset", "value")] if filtered else [])
+    # a panel over all genes also follows the filter bar and the store's genes as they land
+    inputs = [Input("app-selection", "data")]
+    if filtered:
+        inputs += [Input("filter-subset", "value"), Input("jobs-version", "data")]
 
     @app.callback(*outputs, *inputs)
-    def update(selection, *subset):
+    def update(selection, *rest):
         sel = Selection.from_dict(selection, datasets)
         if sel is None:
             return theme.message_figure("Loading…", **loading), ""
-        return render(datasets, sel, *subset)
+        args = rest[:1]
+        if filtered:  # anything but a subset the dataset has is all genes (never a key made up)
+            args = (args[0] if args and args[0] in datasets.subsets(sel.dataset) else "all",)
+
+        def draw() -> tuple:
+            figure, *more = render(datasets, sel, *args)
+            return (theme.typed_arrays(figure), *more)
+
+        if sel.gene_id is None:
+            return draw()
+        return datasets.cached(sel.dataset, ("view", view, sel.gene_id, sel.snv, *args), draw)
 
     register_exports(app, datasets, view, frame, filtered=filtered)

@@ -168,4 +168,7 @@ def register(app: Dash, datasets: Datasets) -> None:
         sel = Selection.from_dict(selection, datasets)
         if sel is None:
             return html.P("Loading…")
-        return render(datasets, sel)
+        if sel.gene_id is None:
+            return render(datasets, sel)
+        key = ("view", VIEW, sel.gene_id, sel.snv)  # rendered once, shared by tabs and workers
+        return datasets.cached(sel.dataset, key, lambda: render(datasets, sel))

@@ -7,7 +7,7 @@ cannot define (SuSiE needs the published fine-mapping columns) are disabled.
 
 from __future__ import annotations
 
-from dash import Dash, Input, Output, State, dcc, html
+from dash import Dash, Input, Output, State, dcc, html, no_update
 
 from components.data import Datasets, Selection
 from compute.store.subsets import SUBSETS
@@ -60,10 +60,12 @@ def register(app: Dash, datasets: Datasets) -> None:
         Output(f"{VIEW}-count", "children"),
         Input("app-selection", "data"),
         Input(f"{VIEW}-subset", "value"),
+        Input("jobs-version", "data"),
         State(f"{VIEW}-subset", "options"),
     )
-    def update(selection, subset, current):
+    def update(selection, subset, _version, current):
         sel = Selection.from_dict(selection, datasets)
         if sel is None:
             return current, ""
-        return options(datasets.subsets(sel.dataset)), count_text(datasets, sel.dataset, subset)
+        found = options(datasets.subsets(sel.dataset))
+        return found if found != current else no_update, count_text(datasets, sel.dataset, subset)

@@ -8,7 +8,7 @@ from dash import Dash, html
 from components import theme
 from components.data import Datasets, Selection
 from components.export import register_selection_view
-from components.snv_common import has_ld, ld_note, selected_trace, snv_frame, snv_traces
+from components.snv_common import gene_frame, has_ld, ld_note, selected_trace, snv_traces
 
 VIEW = "locus"
 WINDOW_HALF_KB = 98.304
@@ -25,10 +25,7 @@ def layout() -> html.Section:
 
 
 def frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
-    if sel.gene_id is None:
-        return snv_frame(pd.DataFrame())
-    ld = datasets.ld(sel.dataset, sel.gene_id, sel.snv) if sel.snv else None
-    return snv_frame(datasets.gene(sel.dataset, sel.gene_id).variants, ld)
+    return gene_frame(datasets, sel)
 
 
 def figure(data: pd.DataFrame, snv: str | None, gene: pd.Series) -> dict:

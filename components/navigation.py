@@ -58,9 +58,13 @@ def register(app: Dash, datasets: Datasets) -> None:
         Output("app-message", "className"),
         Input("url", "pathname"),
         Input("url", "search"),
+        Input("jobs-version", "data"),
+        State("app-selection", "data"),
     )
-    def read_url(pathname, search):
+    def read_url(pathname, search, _version, current):
         sel = selection_for(datasets, pathname, search)
+        if ctx.triggered_id == "jobs-version" and sel.to_dict() == current:
+            return no_update, no_update, no_update  # the store changed, not what this page shows
         return sel.to_dict(), sel.message or "", "message" if sel.message else "message hidden"
 
     @app.callback(
@@ -81,8 +85,12 @@ def register(app: Dash, datasets: Datasets) -> None:
         if sel is None or trigger is None:
             return no_update, no_update
         if trigger == "search-dropdown":
-            if not gene_choice or datasets.find_gene(sel.dataset, str(gene_choice)) is None:
+            if not isinstance(gene_choice, str) or not gene_choice:
                 return no_update, no_update
+            if datasets.find_gene(sel.dataset, gene_choice) is None:
+                if datasets.find_pending(sel.dataset, gene_choice) is None:
+                    return no_update, no_update
+                return gene_url(sel.dataset, gene_choice), None  # a cohort gene not computed yet
             return gene_url(sel.dataset, url_name(datasets, sel.dataset, gene_choice)), None
         if trigger in GENE_GRAPHS:
             try:

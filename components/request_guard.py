@@ -1,8 +1,9 @@
 """The boundary in front of Dash's callback endpoint: a request that is not a callback request
 this app can serve gets 400 before Dash parses it, so Dash's own errors on malformed envelopes
 (no such output, a client-side output, a body that is not a JSON object, nesting deep enough
-to exhaust the parser) never become a 500 with a traceback. Bodies over MAX_BODY get 413, and a
-script path outside Dash's registered packages 404."""
+to exhaust the parser, fewer or more inputs than the callback has) never become a 500 with a
+traceback. Bodies over MAX_BODY get 413, and a script path outside Dash's registered packages
+404."""
 
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ def check_callback_request(app: Dash) -> None:
     for key in ("inputs", "state", "changedPropIds"):
         if not isinstance(body.get(key, []), list):
             abort(400, f"'{key}' must be a list")
+    for key in ("inputs", "state"):  # Dash indexes them by the callback's own list
+        if len(body.get(key, [])) != len(callback.get(key, [])):
+            abort(400, f"'{key}' must hold one entry per {key[:5]} of the callback")
     if not isinstance(body.get("outputs"), dict | list):
         abort(400, "'outputs' must name the outputs")
 

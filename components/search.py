@@ -51,11 +51,16 @@ def matches(genes: pd.DataFrame, text: str, limit: int = LIMIT) -> pd.DataFrame:
     return hits.sort_values(["_rank", "_len", "gene_name"]).head(limit).drop(columns=["_rank", "_len"])
 
 
-def options(genes: pd.DataFrame) -> list[dict]:
-    return [
+def options(genes: pd.DataFrame, pending: pd.DataFrame | None = None) -> list[dict]:
+    """Dropdown options: computed genes with their r, then cohort genes not computed yet (greyed)."""
+    found = [
         {"label": f"{g.gene_name}  ·  {g.gene_id}  ·  r = {g.r:+.2f}", "value": g.gene_id}
         for g in genes.itertuples()
     ]
+    for g in () if pending is None else pending.itertuples():
+        label = html.Span(f"{g.gene_name}  ·  {g.gene_id}  ·  not computed", className="not-computed")
+        found.append({"label": label, "value": g.gene_id, "search": f"{g.gene_name} {g.gene_id}"})
+    return found
 
 
 def register(app: Dash, datasets: Datasets) -> None:
@@ -70,4 +75,9 @@ def register(app: Dash, datasets: Datasets) -> None:
             return no_update
         text = text[:MAX_QUERY].encode("utf-8", "replace").decode("utf-8")  # no lone surrogates
         genes = datasets.genes(sel.dataset)
-        return options(matches(genes, text))
+        pending_ids = datasets.pending_ids(sel.dataset)
+        pending = None
+        if pending_ids:
+            cohort = datasets.cohort_genes(sel.dataset)
+            pending = matches(cohort.loc[cohort["gene_id"].isin(pending_ids)], text, LIMIT // 3)
+        return options(matches(genes, text), pending)

@@ -130,24 +130,27 @@ def render(
     datasets: Datasets, sel: Selection, subset: str | None = None, shown: str | None = None
 ) -> tuple:
     """(figure, note, summary, shown): the full figure for a new dataset or subset; for another
-    gene of the same, a Patch that only moves the highlight (the cloud stays in the browser)."""
+    gene of the same, a Patch that only moves the highlight (the cloud stays in the browser), or
+    nothing new at all where the dataset has no all-track r (the message stays)."""
     subset = gene_filter.chosen(datasets, sel.dataset, subset)
-    key = f"{sel.dataset}|{subset}"
-    if shown == key:
-        patch = Patch()
-        patch["data"][HIGHLIGHT_TRACE] = highlight_trace(frame(datasets, sel, subset), sel.gene_id)
-        return patch, no_update, no_update, key
-    summary = html.Dl(
-        [
-            part
-            for label, value in summary_rows(datasets, sel.dataset, subset)
-            for part in (html.Dt(label), html.Dd(value))
-        ]
+    key = f"{sel.dataset}|{subset}@{datasets.version_tag(sel.dataset)}"
+    # the plotted genes, read once per dataset state and subset (every switch needs them)
+    data = datasets.cached(
+        sel.dataset, (VIEW, "frame", subset), lambda: frame(datasets, sel, subset), disk=False
     )
-    data = frame(datasets, sel, subset)
-    if not np.isfinite(data["r_all_tracks"].to_numpy(float)).any():
+    has_all_tracks = bool(np.isfinite(data["r_all_tracks"].to_numpy(float)).any())
+    if shown == key:
+        if not has_all_tracks:
+            return no_update, no_update, no_update, key
+        patch = Patch()
+        patch["data"][HIGHLIGHT_TRACE] = highlight_trace(data, sel.gene_id)
+        return patch, no_update, no_update, key
+    rows = datasets.cached(sel.dataset, (VIEW, "summary", subset),
+                           lambda: summary_rows(datasets, sel.dataset, subset), disk=False)  # fmt: skip
+    summary = html.Dl([part for label, value in rows for part in (html.Dt(label), html.Dd(value))])
+    if not has_all_tracks:
         message = "This dataset has no all-track r (precompute with --all-tracks WEIGHTS.csv)."
-        return theme.message_figure(message, height=HEIGHT), message, summary, None
+        return theme.message_figure(message, height=HEIGHT), message, summary, key
     where = "all genes" if subset == "all" else gene_filter.LABELS[subset]
     note = f"{len(data):,} genes ({where}); dotted line: equal r."
     track = track_label(datasets, sel.dataset)
@@ -162,12 +165,14 @@ def register(app: Dash, datasets: Datasets) -> None:
         Output(f"{VIEW}-shown", "data"),
         Input("app-selection", "data"),
         Input("filter-subset", "value"),
+        Input("jobs-version", "data"),
         State(f"{VIEW}-shown", "data"),
     )
-    def update(selection, subset, shown):
+    def update(selection, subset, _version, shown):
         sel = Selection.from_dict(selection, datasets)
         if sel is None:
             return theme.message_figure("Loading…", height=HEIGHT), "", None, None
-        return render(datasets, sel, subset, shown if isinstance(shown, str) else None)
+        *views, key = render(datasets, sel, subset, shown if isinstance(shown, str) else None)
+        return *views, key if key != shown else no_update
 
     register_exports(app, datasets, VIEW, frame, filtered=True)

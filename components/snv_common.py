@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from components import theme
+from components.data import Datasets, Selection
 from compute.stats.ld import R2_BINS, r2_bin
 
 LD_COLUMN = "ld_r2"  # r² with the selected SNV, when the dataset has genotypes
@@ -30,18 +31,33 @@ SNV_COLUMNS = [
     "driver_gain",
     "supported",
 ]
-# Per point the browser gets the SNV id as `text`, REF>ALT as `hovertext` and the
-# numbers below as a float array `customdata` (sent as compact binary, not as JSON
-# lists of mixed objects: a gene has ~3,000 SNVs and two views show them all).
-NUMBERS = ["pos", "tss_distance", "maf", "ism", "eqtl_slope"]
+# Per point the browser gets the SNV id as `text` (a click reads it), its position and alleles
+# as `hovertext`, and as `customdata` the hover numbers below that the axes do not carry already
+# (the hover reads those as %{x} and %{y}): float32, sent as a typed array (components/theme.py),
+# for a gene has ~3,000 SNVs and two views show them all.
+NUMBERS = ["tss_distance", "maf", "ism", "eqtl_slope"]
+FORMATS = {"tss_distance": ":+,", "maf": ":.3f", "ism": ":+.4f", "eqtl_slope": ":+.4f", LD_COLUMN: ":.3f"}
 
 
-def hover(chrom: str, kind: str, ld: bool = False) -> str:
-    r2 = "<br>r² with the selected SNV %{customdata[5]:.3f}" if ld else ""
+def hover_fields(data: pd.DataFrame, x: str, y: str, scale_x: float = 1.0) -> tuple[list, dict[str, str]]:
+    """The columns of customdata, and the hovertemplate field of each hover number."""
+    columns, fields = [], {}
+    for column in NUMBERS + ([LD_COLUMN] if LD_COLUMN in data.columns else []):
+        if column == y:
+            fields[column] = f"%{{y{FORMATS[column]}}}"
+        elif column == x and scale_x == 1.0:
+            fields[column] = f"%{{x{FORMATS[column]}}}"
+        else:
+            fields[column] = f"%{{customdata[{len(columns)}]{FORMATS[column]}}}"
+            columns.append(column)
+    return columns, fields
+
+
+def hover(fields: dict[str, str], kind: str, ld: bool = False) -> str:
+    r2 = f"<br>r² with the selected SNV {fields[LD_COLUMN]}" if ld else ""
     return (
-        f"<b>%{{text}}</b> (chr{chrom}:%{{customdata[0]:,}} %{{hovertext}})"
-        "<br>%{customdata[1]:+,} bp from TSS, MAF %{customdata[2]:.3f}"
-        f"<br>ISM %{{customdata[3]:+.4f}}, eQTL slope %{{customdata[4]:+.4f}}{r2}<br>{kind}<extra></extra>"
+        f"<b>%{{text}}</b> (%{{hovertext}})<br>{fields['tss_distance']} bp from TSS, MAF {fields['maf']}"
+        f"<br>ISM {fields['ism']}, eQTL slope {fields['eqtl_slope']}{r2}<br>{kind}<extra></extra>"
     )
 
 
@@ -53,6 +69,20 @@ def snv_frame(variants: pd.DataFrame, ld: pd.Series | None = None) -> pd.DataFra
     if ld is not None:
         frame[LD_COLUMN] = frame["variant_id"].map(ld).astype(float)
     return frame
+
+
+def gene_frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
+    """The plotted SNVs of the selected gene, with r² to the selected SNV where the dataset has
+    genotypes; made once per gene and SNV in a process (the ISM vs eQTL and locus views share it;
+    read-only)."""
+    if sel.gene_id is None:
+        return snv_frame(pd.DataFrame())
+
+    def make() -> pd.DataFrame:
+        ld = datasets.ld(sel.dataset, sel.gene_id, sel.snv) if sel.snv else None
+        return snv_frame(datasets.gene(sel.dataset, sel.gene_id).variants, ld)
+
+    return datasets.cached(sel.dataset, ("snv-frame", sel.gene_id, sel.snv), make, disk=False)
 
 
 def has_ld(data: pd.DataFrame) -> bool:
@@ -67,15 +97,35 @@ def ld_note(snv: str, n_people: int) -> str:
     )
 
 
-def point_data(data: pd.DataFrame) -> dict:
-    """text, hovertext and customdata of SNV points, in the order of `data`."""
+def point_data(data: pd.DataFrame, columns: list[str]) -> dict:
+    """text, hovertext and customdata (of `columns`) of SNV points, in the order of `data`."""
+    chrom, ref, alt = (data[c].to_numpy(object, na_value="?") for c in ("chrom", "ref", "alt"))
+    where = zip(chrom.tolist(), data["pos"].tolist(), ref.tolist(), alt.tolist(), strict=True)
+    numbers = [data[c].to_numpy(np.float32) for c in columns]
     return {
         "text": data["variant_id"].to_numpy(object),
-        "hovertext": (
-            data["ref"].fillna("?").astype(str) + ">" + data["alt"].fillna("?").astype(str)
-        ).to_numpy(object),
-        "customdata": data[NUMBERS + ([LD_COLUMN] if LD_COLUMN in data.columns else [])].to_numpy(float),
+        "hovertext": np.array([f"chr{c}:{p:,} {r}>{a}" for c, p, r, a in where], dtype=object),
+        "customdata": np.column_stack(numbers) if numbers else np.zeros((len(data), 0), np.float32),
     }
+
+
+class Points:
+    """The per-point arrays of a gene's SNVs for one view, made once per figure; `take(mask)`
+    gives those of a group of points (numpy indexing, not a DataFrame selection per trace)."""
+
+    def __init__(self, data: pd.DataFrame, x: str, y: str, scale_x: float = 1.0):
+        columns, self.fields = hover_fields(data, x, y, scale_x)
+        self.x = data[x].to_numpy(float) * scale_x
+        self.y = data[y].to_numpy(float)
+        self.size = marker_size(data["maf"])
+        self.point = point_data(data, columns)
+        self.ids = self.point["text"]
+
+    def take(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+        return self.x[mask], self.y[mask], self.size[mask], {k: v[mask] for k, v in self.point.items()}
+
+    def hover(self, kind: str, ld: bool = False) -> str:
+        return hover(self.fields, kind, ld)
 
 
 def flag(values: pd.Series) -> np.ndarray:
@@ -100,9 +150,9 @@ def snv_traces(data: pd.DataFrame, x: str, y: str, scale_x: float = 1.0) -> list
     With r² to the selected SNV (`ld_r2`), SNVs are coloured by LD instead (`ld_traces`)."""
     if has_ld(data):
         return ld_traces(data, x, y, scale_x)
+    points = Points(data, x, y, scale_x)
     driver = flag(data["is_driver"])
     state = support(data["supported"])
-    chrom = str(data["chrom"].iloc[0]) if len(data) else ""
     groups = [
         ("other SNVs", ~driver, theme.BACKGROUND_SNV, 0.45, 0, "not a driver"),
         ("supported driver", driver & (state == "supported"), theme.SUPPORTED, 0.95, 1, "driver, supported"),
@@ -114,15 +164,13 @@ def snv_traces(data: pd.DataFrame, x: str, y: str, scale_x: float = 1.0) -> list
     for name, mask, colour, opacity, line, kind in groups:
         if name == "driver, no eQTL" and not mask.any():
             continue  # only stores with missing eQTL slopes (the published one) need this group
-        part = data.loc[mask]
-        size = marker_size(part["maf"]) + (6 if line else 0)
+        px, py, size, point = points.take(mask)
         traces.append(
             {
-                "type": "scattergl", "x": part[x].to_numpy(float) * scale_x, "y": part[y].to_numpy(float),
-                "mode": "markers", "name": f"{name} ({len(part):,})",
-                "marker": {"color": colour, "size": size, "opacity": opacity,
+                "type": "scattergl", "x": px, "y": py, "mode": "markers", "name": f"{name} ({mask.sum():,})",
+                "marker": {"color": colour, "size": size + (6 if line else 0), "opacity": opacity,
                            "line": {"width": line, "color": "#222"}},
-                "hovertemplate": hover(chrom, kind), **point_data(part),
+                "hovertemplate": points.hover(kind), **point,
             }
         )  # fmt: skip
     return traces
@@ -131,24 +179,26 @@ def snv_traces(data: pd.DataFrame, x: str, y: str, scale_x: float = 1.0) -> list
 def ld_traces(data: pd.DataFrame, x: str, y: str, scale_x: float = 1.0) -> list[dict]:
     """LocusZoom's view: SNVs coloured by r² bin with the LD reference; drivers ringed in their
     support colour (green supported, orange unsupported) on top."""
-    chrom = str(data["chrom"].iloc[0]) if len(data) else ""
+    points = Points(data, x, y, scale_x)
     bins = r2_bin(data[LD_COLUMN].to_numpy(float))
     traces = []
     for b in range(len(LD_LABELS) - 1, -2, -1):  # legend from strong LD down
-        part = data.loc[bins == b]
-        if b == -1 and part.empty:
+        mask = bins == b
+        if b == -1 and not mask.any():
             continue
         name, colour = (
             (LD_LABELS[b], theme.LD_COLOURS[b]) if b >= 0 else ("no r² (monomorphic)", theme.LD_UNKNOWN)
         )
-        trace = {
-            "type": "scattergl", "x": part[x].to_numpy(float) * scale_x, "y": part[y].to_numpy(float),
-            "mode": "markers", "name": f"{name} ({len(part):,})", "legendgroup": "ld",
-            "marker": {"color": colour, "size": marker_size(part["maf"]), "opacity": 0.85,
-                       "line": {"width": 0.5, "color": "#555"}},
-            "hovertemplate": hover(chrom, name, ld=True), **point_data(part),
-        }  # fmt: skip
-        traces.append(trace)
+        px, py, size, point = points.take(mask)
+        traces.append(
+            {
+                "type": "scattergl", "x": px, "y": py, "mode": "markers", "name": f"{name} ({mask.sum():,})",
+                "legendgroup": "ld",
+                "marker": {"color": colour, "size": size, "opacity": 0.85,
+                           "line": {"width": 0.5, "color": "#555"}},
+                "hovertemplate": points.hover(name, ld=True), **point,
+            }
+        )  # fmt: skip
     driver = flag(data["is_driver"])
     state = support(data["supported"])
     for name, colour, mask in (
@@ -158,14 +208,14 @@ def ld_traces(data: pd.DataFrame, x: str, y: str, scale_x: float = 1.0) -> list[
     ):
         if not mask.any():
             continue
-        part = data.loc[mask]
+        px, py, size, point = points.take(mask)
         traces.append(
             {
-                "type": "scattergl", "x": part[x].to_numpy(float) * scale_x, "y": part[y].to_numpy(float),
-                "mode": "markers", "name": f"{name} ({len(part):,})", "legendgroup": "drivers",
-                "marker": {"color": "rgba(0,0,0,0)", "size": marker_size(part["maf"]) + 8,
+                "type": "scattergl", "x": px, "y": py, "mode": "markers", "name": f"{name} ({mask.sum():,})",
+                "legendgroup": "drivers",
+                "marker": {"color": "rgba(0,0,0,0)", "size": size + 8,
                            "line": {"width": 2.5, "color": colour}},
-                "hovertemplate": hover(chrom, name, ld=True), **point_data(part),
+                "hovertemplate": points.hover(name, ld=True), **point,
             }
         )  # fmt: skip
     return traces
@@ -173,20 +223,21 @@ def ld_traces(data: pd.DataFrame, x: str, y: str, scale_x: float = 1.0) -> list[
 
 def selected_trace(data: pd.DataFrame, snv: str | None, x: str, y: str, scale_x: float = 1.0) -> dict:
     row = data.loc[data["variant_id"] == snv] if snv else data.iloc[0:0]
-    chrom = str(row["chrom"].iloc[0]) if len(row) else ""
+    points = Points(row, x, y, scale_x)
+    px, py, _, point = points.take(np.ones(len(row), bool))
     if has_ld(data):  # LocusZoom marks the LD reference with a purple diamond
         return {
-            "type": "scatter", "x": row[x].to_numpy(float) * scale_x, "y": row[y].to_numpy(float),
-            "mode": "markers", "name": "LD reference: the selected SNV", "showlegend": len(row) > 0,
+            "type": "scatter", "x": px, "y": py, "mode": "markers", "name": "LD reference: the selected SNV",
+            "showlegend": len(row) > 0,
             "marker": {"symbol": "diamond", "size": 16, "color": theme.LD_REFERENCE,
                        "line": {"color": "#222", "width": 1.5}},
-            "hovertemplate": hover(chrom, "selected: LD reference", ld=True), **point_data(row),
+            "hovertemplate": points.hover("selected: LD reference", ld=True), **point,
         }  # fmt: skip
     return {
-        "type": "scatter", "x": row[x].to_numpy(float) * scale_x, "y": row[y].to_numpy(float),
-        "mode": "markers", "name": "selected SNV", "showlegend": len(row) > 0,
+        "type": "scatter", "x": px, "y": py, "mode": "markers", "name": "selected SNV",
+        "showlegend": len(row) > 0,
         "marker": {"size": 22, "color": "rgba(0,0,0,0)", "line": {"color": theme.SELECTED, "width": 2.5}},
-        "hovertemplate": hover(chrom, "selected"), **point_data(row),
+        "hovertemplate": points.hover("selected"), **point,
     }  # fmt: skip
 
 

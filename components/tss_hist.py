@@ -4,31 +4,38 @@ Two panels: +/-70 kb in 1 kb bins and a +/-1 kb zoom in 50 bp bins. Bars count
 the drivers of all genes (or of the filter bar's gene subset); triangles mark
 the selected gene's drivers.
 Distance = SNV position - TSS, not flipped by strand (as in the paper).
+
+The bars are drawn once per dataset and subset; a gene switch sends a Patch that replaces
+only the selected gene's triangles.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from dash import Dash, html
+from dash import Dash, Input, Output, Patch, State, dcc, html, no_update
 
 from components import gene_filter, theme
 from components.data import Datasets, Selection
-from components.export import register_selection_view
+from components.export import register_exports
 from components.snv_common import flag, support
 
 VIEW = "tss_hist"
 PANELS = [("±70 kb", 70_000, 1_000), ("±1 kb", 1_000, 50)]  # (label, half range bp, bin bp)
+SUPPORT = [("supported", theme.SUPPORTED), ("unsupported", theme.UNSUPPORTED), ("unknown", theme.UNKNOWN)]
+HEIGHT = 340
 
 
 def layout() -> html.Section:
-    return theme.figure_panel(
+    panel = theme.figure_panel(
         VIEW,
         "Drivers by distance to the TSS",
         description="Bars: drivers of all genes, 1 kb bins over ±70 kb (left) and 50 bp bins over ±1 kb "
         "(right). Triangles: drivers of the selected gene.",
-        height=340,
+        height=HEIGHT,
     )
+    panel.children.append(dcc.Store(id=f"{VIEW}-shown"))  # dataset|subset@version the bars show
+    return panel
 
 
 def bin_counts(distance: np.ndarray, half: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -63,6 +70,8 @@ def frame(datasets: Datasets, sel: Selection, subset: str | None = None) -> pd.D
 
 
 def figure(data: pd.DataFrame, drivers: pd.DataFrame, gene_name: str | None, revision: str = "") -> dict:
+    """Per panel: the all-genes bars, then one trace of the selected gene's triangles per support
+    state (the traces `driver_traces` rebuilds for a Patch)."""
     traces, axes = [], {}
     domains = [[0.0, 0.56], [0.64, 1.0]]
     titles = ["SNV position − TSS (kb)", "zoom: SNV position − TSS (bp)"]
@@ -80,55 +89,113 @@ def figure(data: pd.DataFrame, drivers: pd.DataFrame, gene_name: str | None, rev
                 "hovertemplate": "%{customdata[0]:+,} to %{customdata[1]:+,} bp: %{y} drivers<extra></extra>",
             }
         )  # fmt: skip
-        top = max(1, int(part["drivers_all_genes"].max()) if len(part) else 1)
-        inside = drivers.loc[drivers["tss_distance"].abs() <= half]
-        state = support(inside["supported"])
-        for name, colour in [
-            ("supported", theme.SUPPORTED),
-            ("unsupported", theme.UNSUPPORTED),
-            ("unknown", theme.UNKNOWN),
-        ]:
-            mask = state == name
-            sub = inside.loc[mask]
-            traces.append(
-                {
-                    "type": "scatter", "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
-                    "x": sub["tss_distance"].to_numpy(float) * scale, "y": np.full(len(sub), top * 1.08),
-                    "mode": "markers", "name": f"{gene_name or 'selected gene'}: {name} driver",
-                    "showlegend": k == 0 and len(sub) > 0,
-                    "marker": {"symbol": "triangle-down", "size": 13, "color": colour,
-                               "line": {"color": "#222", "width": 1}},
-                    "text": sub["variant_id"].to_numpy(object),
-                    "customdata": sub["tss_distance"].to_numpy(float),
-                    "hovertemplate": "<b>%{text}</b><br>%{customdata:+,} bp from TSS<extra></extra>",
-                }
-            )  # fmt: skip
+        top = panel_top(part["drivers_all_genes"].to_numpy())
+        traces += driver_traces(drivers, gene_name, k, top)
         axes[f"xaxis{suffix}"] = theme.axis(titles[k], domain=domains[k], anchor=f"y{suffix}",
                                             range=[-half * scale, half * scale])  # fmt: skip
         axes[f"yaxis{suffix}"] = theme.axis("driver SNVs (count)" if k == 0 else "", anchor=f"x{suffix}",
                                             range=[0, top * 1.18])  # fmt: skip
-    return {"data": traces, "layout": theme.layout(height=340, revision=revision, bargap=0, **axes)}
+    return {"data": traces, "layout": theme.layout(height=HEIGHT, revision=revision, bargap=0, **axes)}
+
+
+def panel_top(counts: np.ndarray) -> int:
+    """The tallest bar of a panel (at least 1): the triangles sit just above it."""
+    return max(1, int(counts.max()) if len(counts) else 1)
+
+
+def driver_traces(drivers: pd.DataFrame, gene_name: str | None, k: int, top: int) -> list[dict]:
+    """The selected gene's drivers in panel k, one trace per support state."""
+    _, half, _ = PANELS[k]
+    suffix = "" if k == 0 else str(k + 1)
+    scale = 1e-3 if half > 1_000 else 1.0
+    inside = drivers.loc[drivers["tss_distance"].abs() <= half]
+    state = support(inside["supported"])
+    traces = []
+    for name, colour in SUPPORT:
+        sub = inside.loc[state == name]
+        traces.append(
+            {
+                "type": "scatter", "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
+                "x": sub["tss_distance"].to_numpy(float) * scale, "y": np.full(len(sub), top * 1.08),
+                "mode": "markers", "name": f"{gene_name or 'selected gene'}: {name} driver",
+                "showlegend": k == 0 and len(sub) > 0,
+                "marker": {"symbol": "triangle-down", "size": 13, "color": colour,
+                           "line": {"color": "#222", "width": 1}},
+                "text": sub["variant_id"].to_numpy(object),
+                "customdata": sub["tss_distance"].to_numpy(float),
+                "hovertemplate": "<b>%{text}</b><br>%{customdata:+,} bp from TSS<extra></extra>",
+            }
+        )  # fmt: skip
+    return traces
+
+
+def selected_drivers(datasets: Datasets, sel: Selection) -> tuple[pd.DataFrame, str | None]:
+    """The selected gene's driver rows and its name (none without a gene)."""
+    drivers = pd.DataFrame(columns=["variant_id", "tss_distance", "supported"])
+    if sel.gene_id is None:
+        return drivers, None
+    gene = datasets.gene(sel.dataset, sel.gene_id)
+    if not gene.variants.empty:
+        drivers = gene.variants.loc[flag(gene.variants.is_driver)]
+    return drivers, str(gene.gene["gene_name"])
 
 
 def render(datasets: Datasets, sel: Selection, subset: str | None = None) -> tuple[dict, str]:
+    """The full figure and its note."""
+    figure_, note, _ = update(datasets, sel, subset, None)
+    return figure_, note
+
+
+def shown_key(datasets: Datasets, dataset: str, subset: str) -> str:
+    return f"{dataset}|{subset}@{datasets.version_tag(dataset)}"
+
+
+def update(datasets: Datasets, sel: Selection, subset: str | None, shown: str | None) -> tuple:
+    """(figure, note, shown): the full figure when the bars change (another dataset, subset or
+    store state), else a Patch of the triangles alone and no new note."""
     subset = gene_filter.chosen(datasets, sel.dataset, subset)
     everyone = datasets.subset_drivers(sel.dataset, subset)
     if everyone.empty:
         where = "This dataset" if subset == "all" else "This gene subset"
-        return theme.message_figure(f"{where} has no driver SNVs.", height=340), ""
+        return theme.message_figure(f"{where} has no driver SNVs.", height=HEIGHT), "", None
+    key = shown_key(datasets, sel.dataset, subset)
+    drivers, gene_name = selected_drivers(datasets, sel)
+    if shown == key:
+        tops = datasets.cached(sel.dataset, ("tss-tops", subset), lambda: bar_tops(everyone), disk=False)
+        patch = Patch()
+        for k, top in enumerate(tops):
+            for j, trace in enumerate(driver_traces(drivers, gene_name, k, top)):
+                patch["data"][k * (1 + len(SUPPORT)) + 1 + j] = theme.typed_trace(trace)
+        return patch, no_update, key
     data = frame(datasets, sel, subset)
-    drivers = pd.DataFrame(columns=["variant_id", "tss_distance", "supported"])
-    gene_name = None
-    if sel.gene_id is not None:
-        gene = datasets.gene(sel.dataset, sel.gene_id)
-        gene_name = str(gene.gene["gene_name"])
-        if not gene.variants.empty:
-            drivers = gene.variants.loc[flag(gene.variants.is_driver)]
     beyond = int((everyone["tss_distance"].abs() > PANELS[0][1]).sum())
     genes = "all genes" if subset == "all" else gene_filter.LABELS[subset]
     note = f"{len(everyone):,} drivers in {genes}; {beyond:,} lie beyond ±70 kb and are not shown."
-    return figure(data, drivers, gene_name, sel.gene_id or ""), note
+    return figure(data, drivers, gene_name, key), note, key
+
+
+def bar_tops(everyone: pd.DataFrame) -> list[int]:
+    """The tallest bar of each panel, for drivers of all genes in the subset."""
+    distance = everyone["tss_distance"].to_numpy(float)
+    return [panel_top(bin_counts(distance, half, width)[1]) for _, half, width in PANELS]
 
 
 def register(app: Dash, datasets: Datasets) -> None:
-    register_selection_view(app, datasets, VIEW, render, frame, loading_height=340, filtered=True)
+    @app.callback(
+        Output(f"{VIEW}-graph", "figure"),
+        Output(f"{VIEW}-note", "children"),
+        Output(f"{VIEW}-shown", "data"),
+        Input("app-selection", "data"),
+        Input("filter-subset", "value"),
+        Input("jobs-version", "data"),
+        State(f"{VIEW}-shown", "data"),
+    )
+    def callback(selection, subset, _version, shown):
+        sel = Selection.from_dict(selection, datasets)
+        if sel is None:
+            return theme.message_figure("Loading…", height=HEIGHT), "", None
+        figure_, note, key = update(datasets, sel, subset, shown if isinstance(shown, str) else None)
+        figure_ = theme.typed_arrays(figure_) if isinstance(figure_, dict) else figure_
+        return figure_, note, key if key != shown else no_update
+
+    register_exports(app, datasets, VIEW, frame, filtered=True)

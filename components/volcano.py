@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from dash import Dash, Input, Output, Patch, State, dcc, html
+from dash import Dash, Input, Output, Patch, State, dcc, html, no_update
 
 from components import gene_filter, theme
 from components.data import Datasets, Selection
@@ -104,9 +104,11 @@ def highlight_trace(data: pd.DataFrame, selected: str | None) -> dict:
     }  # fmt: skip
 
 
-def shown_key(dataset: str, subset: str | None) -> str:
-    """What the full figure shows: the dataset, and the gene subset when it is not all genes."""
-    return dataset if subset in (None, "all") else f"{dataset}|{subset}"
+def shown_key(datasets: Datasets, dataset: str, subset: str | None) -> str:
+    """What the full figure shows: the dataset, the gene subset when it is not all genes, and the
+    store's state (a store being written gets a new figure as genes land)."""
+    key = dataset if subset in (None, "all") else f"{dataset}|{subset}"
+    return f"{key}@{datasets.version_tag(dataset)}"
 
 
 def render(
@@ -114,8 +116,11 @@ def render(
 ) -> tuple[dict | Patch, str]:
     """Full figure for a new dataset or subset, else a Patch that moves the highlight."""
     subset = gene_filter.chosen(datasets, sel.dataset, subset)
-    key = shown_key(sel.dataset, subset)
-    data = frame(datasets, sel, subset)
+    key = shown_key(datasets, sel.dataset, subset)
+    # the plotted genes, made once per dataset state and subset (every switch needs them)
+    data = datasets.cached(
+        sel.dataset, (VIEW, "frame", subset), lambda: frame(datasets, sel, subset), disk=False
+    )
     if shown == key:
         patch = Patch()
         patch["data"][HIGHLIGHT_TRACE] = highlight_trace(data, sel.gene_id)
@@ -129,12 +134,14 @@ def register(app: Dash, datasets: Datasets) -> None:
         Output(f"{VIEW}-shown", "data"),
         Input("app-selection", "data"),
         Input("filter-subset", "value"),
+        Input("jobs-version", "data"),
         State(f"{VIEW}-shown", "data"),
     )
-    def update(selection, subset, shown):
+    def update(selection, subset, _version, shown):
         sel = Selection.from_dict(selection, datasets)
         if sel is None:
             return theme.message_figure("Loading…", height=420), None
-        return render(datasets, sel, shown, subset)
+        figure, key = render(datasets, sel, shown, subset)
+        return figure, key if key != shown else no_update
 
     register_exports(app, datasets, VIEW, frame, filtered=True)

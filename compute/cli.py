@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from compute.errors import InputError
 
@@ -53,6 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gene", nargs="+", help="only these gene IDs (default: all genes of the cohort)")
     p.add_argument("--backend", choices=["local", "ray"], default="local")
     p.add_argument("--ray-address", help="address of an existing Ray cluster (default: start one here)")
+    p.add_argument(
+        "--gpus-per-worker", type=float, metavar="N",
+        help="GPUs each Ray worker (one model) asks for; 0.5 puts two on a GPU (--backend ray; "
+        "default: 1 where the cluster has GPUs, else 0)",
+    )  # fmt: skip
+    p.add_argument(
+        "--cpus-per-worker", type=float, metavar="N",
+        help="CPUs each Ray worker asks for (--backend ray; default: 1 with a GPU, else 2)",
+    )  # fmt: skip
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--track", type=int, default=4980, help="output track index (4980: CAGE:brain, adult)")
     p.add_argument(
@@ -158,6 +168,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("store")
     p.add_argument("--no-progress", action="store_true")
+
+    p = sub.add_parser(
+        "add-genes", help="compute genes of a store's cohort into it, with the settings its manifest records"
+    )
+    p.add_argument("store", metavar="STORE", help="computed results store")
+    p.add_argument("gene", nargs="+", metavar="GENE", help="gene IDs of the store's cohort")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    p.add_argument("--batch-size", type=int, default=4)
+
+    p = sub.add_parser("jobs", help="the dashboard's background jobs (app.py --jobs DIR)")
+    jobs_sub = p.add_subparsers(dest="jobs_command", required=True)
+    listing = jobs_sub.add_parser("list", help="the jobs of a board, oldest first")
+    listing.add_argument("--board", required=True, metavar="DIR", help="the dashboard's jobs directory")
+    running = jobs_sub.add_parser("run", help="run one job (the dashboard starts these itself)")
+    running.add_argument("--board", required=True, metavar="DIR", help="the dashboard's jobs directory")
+    running.add_argument("job", metavar="JOB", help="job id")
 
     p = sub.add_parser("weights", help="model weights")
     weights_sub = p.add_subparsers(dest="weights_command", required=True)
@@ -342,6 +368,8 @@ def _precompute(args: argparse.Namespace) -> int:
         genes=args.gene,
         backend=args.backend,
         ray_address=args.ray_address,
+        gpus_per_worker=args.gpus_per_worker,
+        cpus_per_worker=args.cpus_per_worker,
         progress=not args.no_progress,
         stats_workers=_stats_workers(args.stats_workers, args.device),
     )
@@ -453,9 +481,50 @@ def _print_status(path) -> int:
         f"{len(status['failed'])} failed, {len(status['left'])} left"
         + ("" if status["finalized"] else " (not finalized)")
     )
+    run = status["run"]
+    if run:
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.get("started", 0)))
+        line = f"  last run: {run.get('state')}, started {started} on {run.get('device')}"
+        line += f" by: {run.get('command')}"
+        if run.get("state") == "running" and run.get("rate_per_hour"):
+            line += f"; {run['rate_per_hour']:.1f} genes/h, about {(run.get('eta_s') or 0) / 60:.0f} min left"
+        print(line)
+        for node, count in sorted((run.get("nodes") or {}).items()):
+            print(f"  genes computed on {node}: {count}")
     for gene_id, error in status["failed"].items():
         print(f"  failed {gene_id}: {error}")
     return 1 if status["failed"] else 0
+
+
+@command("add-genes")
+def _add_genes(args: argparse.Namespace) -> int:
+    from compute.run.on_demand import compute_genes
+
+    def report(progress: dict) -> None:
+        if progress.get("gene"):
+            print(f"{progress['gene']}: {progress['stage']}", file=sys.stderr)
+
+    outcome = compute_genes(
+        args.store, args.gene, device=args.device, batch_size=args.batch_size, progress=report
+    )
+    for gene_id, error in outcome.items():
+        print(f"{gene_id}: {'failed: ' + error if error else 'added (cross-gene columns provisional)'}")
+    return 1 if any(outcome.values()) else 0
+
+
+@command("jobs")
+def _jobs(args: argparse.Namespace) -> int:
+    from compute.jobs import JobBoard
+
+    if args.jobs_command == "run":
+        from compute.run.jobs import run_job
+
+        return run_job(args.board, args.job)
+    for job in JobBoard(args.board).jobs():
+        stage = job.progress.get("stage", "")
+        genes = " ".join(job.genes)
+        print(f"{job.id}  {job.state:<9}  {job.kind:<10}  {Path(job.store).name}  {genes}  {stage}")
+    return 0
 
 
 @command("stats")

@@ -84,10 +84,10 @@ def test_published_subsets_filter_volcano_and_histograms(published):
         assert [len(t.x) for t in fig.data[:3]] == [
             (~sig).sum(), (sig & (expected.r > 0)).sum(), (sig & (expected.r <= 0)).sum()
         ]  # fmt: skip
-        assert shown == volcano.shown_key("published", subset)
+        assert shown == volcano.shown_key(published, "published", subset)
     # a subset switch redraws the figure; a gene switch inside one subset patches the ring
     assert isinstance(volcano.render(published, sel, "published", "susie")[0], dict)
-    patch, _ = volcano.render(published, sel, "published|susie", "susie")
+    patch, _ = volcano.render(published, sel, volcano.shown_key(published, "published", "susie"), "susie")
     assert not isinstance(patch, dict)
     drivers = published.store("published").drivers(columns=["gene_id", "tss_distance"])
     in_test = drivers.gene_id.isin(ids)
@@ -114,7 +114,8 @@ def test_published_all_track_view_and_summary(published):
     # another gene of the same dataset and subset: only the ring moves (a Patch, not 6,820 points)
     gstm3 = selection(published, "GSTM3", "published")
     patch, note2, summary2, shown2 = sensitivity.render(published, gstm3, "all", shown)
-    assert shown2 == shown == "published|all" and note2 is no_update and summary2 is no_update
+    assert shown2 == shown == "published|all@" + published.version_tag("published")
+    assert note2 is no_update and summary2 is no_update
     ops = patch.to_plotly_json()["operations"]
     assert len(ops) == 1 and ops[0]["location"] == ["data", sensitivity.HIGHLIGHT_TRACE]
     assert list(ops[0]["params"]["value"]["text"]) == ["GSTM3"]

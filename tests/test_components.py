@@ -67,7 +67,7 @@ def test_every_view_renders_valid_figures_in_every_state(datasets):
     for sel in states:
         fig, shown = volcano.render(datasets, sel, None)
         valid(fig)
-        assert shown == sel.dataset
+        assert shown == volcano.shown_key(datasets, sel.dataset, None)
         assert gene_card.render(datasets, sel)
         for view in (expression, ism_eqtl, locus, tss_hist, genotype):
             fig, note = view.render(datasets, sel)
@@ -97,8 +97,8 @@ def test_volcano_groups_and_bh_line_match_statsmodels(datasets):
 
 def test_volcano_patch_moves_only_the_highlight(datasets):
     sel = selection(datasets, "GSTM3")
-    patch, shown = volcano.render(datasets, sel, "full")
-    assert shown == "full"
+    patch, shown = volcano.render(datasets, sel, volcano.shown_key(datasets, "full", None))
+    assert shown.startswith("full@")
     ops = patch.to_plotly_json()["operations"]
     assert len(ops) == 1 and ops[0]["location"] == ["data", volcano.HIGHLIGHT_TRACE]
     assert list(ops[0]["params"]["value"]["customdata"][0]) == [sel.gene_id, "GSTM3"]

@@ -32,6 +32,7 @@ from compute.cli import main
 from compute.cohort.reference import Reference, encode, gene_window
 from compute.demo import build_demo_inputs
 from compute.demo.build import (
+    DEMO_HELD_BACK,
     DEMO_MODEL,
     DEMO_WINDOW,
     MODEL_NOTE,
@@ -67,7 +68,9 @@ def shipped():
 
 @pytest.fixture(scope="module")
 def truth(shipped):
-    return pd.read_parquet(shipped.path / "truth.parquet")
+    """The ground truth of the genes the store holds (it covers the whole cohort)."""
+    truth = pd.read_parquet(shipped.path / "truth.parquet")
+    return truth.loc[truth["gene_id"].isin(shipped.genes()["gene_id"])]
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +88,13 @@ def test_shipped_store_is_small_complete_and_marked_as_demo(shipped):
     m = shipped.manifest
     assert m["dataset"] == "demo" and m["demo_model"] is True and m["model_note"] == MODEL_NOTE
     assert m["finalized"] and m["genes_failed"] == 0
-    assert m["genes_done"] == len(shipped.genes()) == m["recipe"]["n_genes"] == 25
+    # three genes of the cohort are left for the dashboard to compute on demand
+    assert m["genes_done"] == len(shipped.genes()) == m["recipe"]["n_genes"] - 3 == 22
+    names = dict(zip(shipped.genes().gene_id, shipped.genes().gene_name, strict=True))
+    assert len(m["held_back"]) == 3 and not set(m["held_back"]) & set(names)
+    cohort = pd.read_csv(shipped.path / m["inputs"]["genes"]["path"], sep="\t", dtype=str)
+    held = cohort.set_index("gene_id").loc[m["held_back"], "gene_name"]
+    assert sorted(held) == sorted(DEMO_HELD_BACK) and sorted(m["genes"]) == sorted(names)
     assert m["recipe"]["n_people"] == 839
     for entry in m["inputs"].values():  # recorded inside the store, with their checksums
         assert file_digest(shipped.path / entry["path"]) == entry["sha256"]
@@ -109,8 +118,9 @@ def test_shipped_model_is_the_recipe_model_fine_tuned_on_the_recorded_split(ship
     # the split is the seeded one over the store's people and genes, and the manifest names it
     people = list(shipped.people(shipped.genes().gene_id.iloc[0])["person_id"])
     options = demo_finetune_options(seed)
+    cohort = shipped.manifest["genes"] + shipped.manifest["held_back"]  # trained on every cohort gene
     expected = make_split(
-        people, list(shipped.genes()["gene_id"]), validation_fraction=options.validation_fraction,
+        people, sorted(cohort), validation_fraction=options.validation_fraction,
         test_fraction=options.test_fraction, test_gene_fraction=options.test_gene_fraction, seed=seed,
     )  # fmt: skip
     split = read_split(shipped.path / "model")

@@ -3,8 +3,12 @@ or a 4xx, never a 500, and the server still serves the dashboard after them."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -96,3 +100,71 @@ def test_traversal_outside_the_served_folders_is_refused(client, path):
     response = http.get(path)
     assert response.status_code in (400, 404), response.status_code
     assert b"create_app" not in response.data
+
+
+@pytest.fixture(scope="module")
+def workers(tmp_path_factory):
+    """`python app.py --workers 2` (gunicorn) on 127.0.0.1 and a free port; its log file."""
+    from docs.screenshots import free_port
+
+    tmp = tmp_path_factory.mktemp("workers")
+    port, log = free_port(), tmp / "server.log"
+    command = [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--workers", "2", "--threads", "2",
+               "--no-jobs", "--cache", str(tmp / "views")]  # fmt: skip
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while status(port, "GET", "/_dash-dependencies")[0] != 200:
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.3)
+        yield port, log
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def status(port: int, method: str, path: str, body: bytes | None = None, headers=None) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request(method, path, body, {"Content-Type": "application/json", **(headers or {})})
+        response = connection.getresponse()
+        return response.status, response.read()
+    except OSError:
+        return 0, b""
+    finally:
+        connection.close()
+
+
+def too_large(port: int) -> int:
+    """The status of a callback request announcing a body over the limit (the server answers
+    before reading it, so none is sent)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.putrequest("POST", "/_dash-update-component")
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Content-Length", str(5 << 20))
+        connection.endheaders()
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_the_multi_process_server_answers_hostile_requests_with_a_4xx(client, workers):
+    """The same boundary holds behind gunicorn's workers, and so do its own request limits."""
+    app, _ = client
+    port, log = workers
+    forged = list(requests_for(app))[::7]  # a sample: every callback, most positions and values
+    for body in forged:
+        code, data = status(port, "POST", "/_dash-update-component", json.dumps(body).encode())
+        assert 0 < code < 500, (body["output"], str(body)[:300], data[:300])
+    for body in (b"not json", b"[" * 100_000, b'{"output": 5}'):
+        assert 400 <= status(port, "POST", "/_dash-update-component", body)[0] < 500
+    assert too_large(port) == 413
+    assert status(port, "GET", "/gene/" + "A" * 9000)[0] in (400, 414)  # request line over the limit
+    assert status(port, "GET", "/", headers={"X-Big": "x" * 20_000})[0] in (400, 431)  # a header too large
+    for path in TRAVERSAL:
+        assert status(port, "GET", path)[0] in (400, 404)
+    assert status(port, "GET", "/gene/DDX11")[0] == 200
+    text = log.read_text()
+    assert "Traceback" not in text and "ERROR" not in text, text[-2000:]

@@ -128,10 +128,10 @@ def test_rerun_skips_finished_genes_and_failures_are_recorded(cohort, tiny_weigh
 
     real = GeneWorker.model_outputs
 
-    def failing(self, gene_id):
+    def failing(self, gene_id, stage=None):
         if gene_id == "G2":
             raise RuntimeError("boom")
-        return real(self, gene_id)
+        return real(self, gene_id, stage)
 
     monkeypatch.setattr(GeneWorker, "model_outputs", failing)
     out = tmp_path / "store"

@@ -47,6 +47,11 @@ DEMO_FINETUNE = {
 }  # fmt: skip
 
 
+# Genes of the cohort the shipped store leaves out, so that a new user can compute one from the
+# page ("Compute this gene") right after `python app.py`: three genes without cis signal.
+DEMO_HELD_BACK = ("MIR1286", "SCARF2", "SMPD4P1")
+
+
 def build_demo_model(out_dir: str | Path, seed: int = DEFAULT_SEED) -> Path:
     """Save the demo's small random Enformer (DEMO_MODEL, DEMO_WINDOW, weights from seed) to out_dir."""
     from compute.engine.model import save_weights, small_model
@@ -117,12 +122,14 @@ def build_demo(
     progress: bool = True,
     external: str | Path = EXTERNAL,
     finetune: bool = True,
+    held_back: Sequence[str] = DEMO_HELD_BACK,
 ) -> ResultsStore:
     """Simulate the demo cohort into out/inputs, build the demo model, fine-tune it on the
     training people (finetune=False: keep it random), precompute with it, mark the store.
 
-    genes: gene names or IDs to compute and fine-tune on (default: every gene of the region);
-    the inputs always hold every gene.
+    genes: gene names or IDs to fine-tune on (default: every gene of the region); the inputs
+    always hold every gene. held_back: names or IDs of those genes the store leaves for the
+    dashboard to compute on demand (the model is fine-tuned on them all the same).
     """
     from compute.run.gene import CohortFiles
     from compute.run.pipeline import precompute
@@ -150,7 +157,13 @@ def build_demo(
         weights = out / "model"
     else:
         weights = build_demo_model(out / "model", seed)
-    store = precompute(files, demo_settings(weights, seed), out, genes=gene_ids, progress=progress)
+    chosen = gene_ids if gene_ids is not None else list(gene_table["gene_id"])
+    names = dict(zip(gene_table["gene_id"], gene_table["gene_name"].str.upper(), strict=True))
+    wanted = {g.upper() for g in held_back}
+    kept_back = [g for g in chosen if g.upper() in wanted or names[g] in wanted]
+    computed = [g for g in chosen if g not in kept_back]
+    store = precompute(files, demo_settings(weights, seed), out, genes=computed, progress=progress)
+    store.update_manifest(held_back=kept_back)
 
     truth = pd.read_csv(paths["truth"], sep="\t", dtype={"gene_id": str, "variant_id": str})
     write_parquet_atomic(out / "truth.parquet", truth)
@@ -196,6 +209,7 @@ def mark_demo_store(store: ResultsStore, recipe: dict, tuned=None) -> None:
     inputs = manifest.get("inputs", {})
     for entry in inputs.values():  # paths inside the store, so the store can move
         entry["path"] = store.record(entry["path"])
+        entry.pop("mtime_ns", None)  # a copy's files have their own times: sha256 and size say it
     model = dict(manifest.get("model", {}))
     model["weights"] = "model"
     model["demo_config"] = {**DEMO_MODEL, "window": DEMO_WINDOW, "seed": recipe["seed"]}

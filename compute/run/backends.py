@@ -6,18 +6,24 @@ caller writes results, so the store has a single writer whatever the backend.
 
 from __future__ import annotations
 
+import logging
+import math
+import re
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from compute.errors import InputError
 from compute.run.gene import CohortFiles, GeneResult, GeneWorker, RunSettings, format_error
+from compute.run.queue import GeneQueue
 
 if TYPE_CHECKING:
     from compute.engine.model import Model
 
 Outcome = tuple[str, GeneResult | None, str | None]
+log = logging.getLogger(__name__)
 
 
 def run_genes(
@@ -28,36 +34,44 @@ def run_genes(
     ray_address: str | None = None,
     model: Model | None = None,
     stats_workers: int = 0,
+    store_path: str | Path | None = None,
+    ray_resources: RayResources | None = None,
+    on_ray_plan: Callable[[dict[str, Any]], None] | None = None,
 ) -> Iterator[Outcome]:
     """model: an already loaded model for the local backend (Ray actors load their own);
     stats_workers: processes that compute the local backend's statistics while the model
-    goes on (0: in this process, after each gene's model work)."""
+    goes on (0: in this process, after each gene's model work); store_path: the store whose
+    priority list (genes asked for first) both backends read between genes; ray_resources,
+    on_ray_plan: what each Ray actor asks for, and a call with the actors' plan (run_ray)."""
     if not gene_ids:
         return iter(())
+    queue = GeneQueue(gene_ids, store_path)
     if backend == "local":
-        return run_local(files, settings, gene_ids, model, stats_workers)
+        return run_local(files, settings, queue, model, stats_workers)
     if backend == "ray":
-        return run_ray(files, settings, gene_ids, ray_address)
+        return run_ray(files, settings, queue, ray_address, resources=ray_resources, on_plan=on_ray_plan)
     raise InputError(f"unknown backend {backend!r}: expected 'local' or 'ray'")
 
 
 def run_local(
     files: CohortFiles,
     settings: RunSettings,
-    gene_ids: Sequence[str],
+    gene_ids: Sequence[str] | GeneQueue,
     model: Model | None = None,
     stats_workers: int = 0,
 ) -> Iterator[Outcome]:
+    queue = gene_ids if isinstance(gene_ids, GeneQueue) else GeneQueue(gene_ids)
     worker = GeneWorker(files, settings, model)
     if stats_workers <= 0:
-        for gene_id in gene_ids:
-            yield _run_one(worker, gene_id)
+        while queue:
+            yield _run_one(worker, queue.pop())
         return
     from compute.run.statistics import StatisticsPool
 
     cohort = worker.cohort
     with StatisticsPool(stats_workers) as pool:
-        for gene_id in gene_ids:
+        while queue:
+            gene_id = queue.pop()
             try:
                 outputs = worker.model_outputs(gene_id)
             except Exception as err:  # one gene's failure is recorded; the others go on
@@ -138,15 +152,24 @@ def check_ray_cluster(ray, files: CohortFiles, settings: RunSettings) -> None:
 def run_ray(
     files: CohortFiles,
     settings: RunSettings,
-    gene_ids: Sequence[str],
+    gene_ids: Sequence[str] | GeneQueue,
     address: str | None = None,
     n_workers: int | None = None,
+    resources: RayResources | None = None,
+    on_plan: Callable[[dict[str, Any]], None] | None = None,
 ) -> Iterator[Outcome]:
-    """One gene per task, spread over actors; one GPU per actor where GPUs exist."""
+    """One gene per task, spread over actors that each ask for `resources` (default: one GPU
+    where the cluster has GPUs, else two CPUs); as many actors as the nodes hold, or n_workers.
+
+    A gene whose actor or node is lost goes back to the front of the queue and runs again on a
+    live actor, at most LOST_ATTEMPTS times; lost actors are replaced. on_plan: called once with
+    the actors' ask and count ({"gpus_per_worker", "cpus_per_worker", "workers"})."""
     import ray
 
     import compute
 
+    queue = gene_ids if isinstance(gene_ids, GeneQueue) else GeneQueue(gene_ids)
+    resources = resources or RayResources()
     started_here = not ray.is_initialized()
     if started_here:
         # py_modules ships this package to every worker, on this machine or a remote cluster
@@ -156,26 +179,198 @@ def run_ray(
             ray.init(address=address, include_dashboard=False, log_to_driver=False, runtime_env=runtime_env)
         except ConnectionError as err:
             raise InputError(f"--ray-address {address}: cannot join the Ray cluster ({err})") from None
+    workers = None
     try:
         check_ray_cluster(ray, files, settings)
-        resources = ray.cluster_resources()
-        gpus = int(resources.get("GPU", 0))
+        gpus, cpus = resources.resolve(ray.cluster_resources().get("GPU", 0))
+        if gpus == 0 and str(settings.model.device).startswith("cuda"):
+            raise InputError(f"--device {settings.model.device} and --gpus-per-worker 0: no worker has a GPU")
         if n_workers is None:
-            n_workers = gpus or max(1, int(resources.get("CPU", 1)) // 2)
-        n_workers = max(1, min(n_workers, len(gene_ids)))
-        actor = ray.remote(num_gpus=1 if gpus else 0, num_cpus=1 if gpus else 2)(_RayWorker)
-        workers = [actor.remote(files, settings) for _ in range(n_workers)]
-        pending = {}
-        queue = list(gene_ids)
-        for worker in workers:
-            if queue:
-                pending[worker.run.remote(queue.pop(0))] = worker
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            worker = pending.pop(ready[0])
-            yield ray.get(ready[0])
-            if queue:
-                pending[worker.run.remote(queue.pop(0))] = worker
+            n_workers = workers_that_fit(ray.nodes(), gpus, cpus)
+        n_workers = min(n_workers, len(queue))
+        if on_plan is not None:
+            on_plan({"gpus_per_worker": gpus, "cpus_per_worker": cpus, "workers": n_workers})
+        # max_restarts=0: a lost actor is replaced here instead, so that its gene can go to any live one
+        actor_class = ray.remote(num_gpus=gpus, num_cpus=cpus, max_restarts=0)(_RayWorker)
+        workers = _Workers(ray, actor_class, (files, settings), spares=LOST_ATTEMPTS * n_workers)
+        for _ in range(n_workers):
+            workers.start()
+        yield from _supervise(ray, workers, queue)
     finally:
+        if workers is not None:
+            workers.stop()
         if started_here:
             ray.shutdown()
+
+
+LOST_ATTEMPTS = 3  # runs of one gene on actors that died under it, before it is recorded as failed
+START_TIMEOUT = 600.0  # s to wait for an actor to start when none is running and genes are left
+
+
+@dataclass(frozen=True)
+class RayResources:
+    """What each Ray actor asks for (--gpus-per-worker, --cpus-per-worker). None: one GPU and
+    one CPU when the cluster has GPUs, else two CPUs. Fractions of a GPU let actors share it."""
+
+    gpus_per_worker: float | None = None
+    cpus_per_worker: float | None = None
+
+    def __post_init__(self):
+        asked = {"--gpus-per-worker": self.gpus_per_worker, "--cpus-per-worker": self.cpus_per_worker}
+        for flag, value in asked.items():
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                raise InputError(f"{flag} {value}: expected a number >= 0")
+        gpus = self.gpus_per_worker
+        if gpus is not None and gpus > 1 and gpus != int(gpus):
+            raise InputError(f"--gpus-per-worker {gpus}: Ray takes a fraction of one GPU or whole GPUs")
+        if gpus == 0 and self.cpus_per_worker == 0:
+            raise InputError("--gpus-per-worker 0 --cpus-per-worker 0: a worker must ask for a GPU or a CPU")
+
+    def resolve(self, cluster_gpus: float) -> tuple[float, float]:
+        """(GPUs, CPUs) of one actor on a cluster with `cluster_gpus` GPUs in all."""
+        gpus = self.gpus_per_worker if self.gpus_per_worker is not None else (1.0 if cluster_gpus else 0.0)
+        cpus = self.cpus_per_worker if self.cpus_per_worker is not None else (1.0 if gpus else 2.0)
+        if gpus == 0 and cpus == 0:
+            raise InputError("--cpus-per-worker 0 on a Ray cluster without GPUs: a worker must ask for a CPU")
+        return float(gpus), float(cpus)
+
+
+def workers_that_fit(nodes: list[dict[str, Any]], gpus: float, cpus: float) -> int:
+    """How many actors asking for `gpus` and `cpus` fit on the alive nodes (an actor is on one
+    node, so what is left on each node does not add up); InputError when none fits."""
+    fits, largest = 0, (0.0, 0.0)
+    for node in nodes:
+        if not node.get("Alive"):
+            continue
+        have = node.get("Resources", {})
+        node_gpus, node_cpus = float(have.get("GPU", 0)), float(have.get("CPU", 0))
+        largest = max(largest, (node_gpus, node_cpus))
+        # the small margin keeps 1 / 0.1 from rounding down to 9
+        counts = [int(n / ask + 1e-9) for n, ask in ((node_gpus, gpus), (node_cpus, cpus)) if ask > 0]
+        fits += min(counts)
+    if fits == 0:
+        raise InputError(
+            f"a Ray worker asks for {gpus:g} GPU and {cpus:g} CPU (--gpus-per-worker, --cpus-per-worker) "
+            f"and no node has that much (the largest has {largest[0]:g} GPU, {largest[1]:g} CPU)"
+        )
+    return fits
+
+
+class _RayWorker:
+    """A GeneWorker living in a Ray actor: the model is loaded once per actor."""
+
+    def __init__(self, files: CohortFiles, settings: RunSettings):
+        import ray
+
+        self.worker = GeneWorker(files, settings)
+        # the host name alone does not tell apart several Ray nodes on one machine
+        self.node = f"{socket.gethostname()}/{ray.get_runtime_context().get_node_id()[:8]}"
+
+    def ready(self) -> str:
+        return self.node
+
+    def run(self, gene_id: str) -> Outcome:
+        outcome = _run_one(self.worker, gene_id)
+        if outcome[1] is not None:
+            outcome[1].node = self.node
+        return outcome
+
+
+class _Workers:
+    """The run's actors: starting (constructor running), idle, or running one gene each."""
+
+    def __init__(self, ray, actor_class, args: tuple, spares: int):
+        self.ray, self.actor_class, self.args = ray, actor_class, args
+        self.spares = spares  # replacements left, so that actors that never start cannot loop forever
+        self.starting: dict = {}  # ready() reference -> actor
+        self.running: dict = {}  # run() reference -> (actor, gene_id)
+        self.idle: list = []
+
+    def start(self) -> None:
+        actor = self.actor_class.remote(*self.args)
+        self.starting[actor.ready.remote()] = actor
+
+    def dispatch(self, queue: GeneQueue) -> None:
+        while self.idle and queue:
+            actor, gene_id = self.idle.pop(), queue.pop()
+            self.running[actor.run.remote(gene_id)] = (actor, gene_id)
+
+    def replace(self, actor) -> None:
+        self._kill(actor)
+        if self.spares > 0:
+            self.spares -= 1
+            self.start()
+
+    def stop(self) -> None:
+        for actor in [*self.starting.values(), *self.idle, *(a for a, _ in self.running.values())]:
+            self._kill(actor)
+        self.starting, self.running, self.idle = {}, {}, []
+
+    def _kill(self, actor) -> None:
+        try:
+            self.ray.kill(actor)
+        except Exception:  # already gone with its node: nothing to stop
+            pass
+
+
+def _supervise(ray, workers: _Workers, queue: GeneQueue) -> Iterator[Outcome]:
+    """Hand genes to idle actors, yield what they return, and survive actors that die."""
+    from ray.exceptions import RayError, RayTaskError
+
+    lost: dict[str, int] = {}
+    last_loss = "no Ray worker started"
+    while queue or workers.running:
+        workers.dispatch(queue)
+        waiting = [*workers.running, *workers.starting]
+        if not waiting:
+            yield from _fail_left(queue, f"no Ray worker left to run it ({last_loss})")
+            return
+        # with nothing running, wait for a starting actor only so long (none may fit any more)
+        timeout = None if workers.running else START_TIMEOUT
+        ready, _ = ray.wait(waiting, num_returns=1, timeout=timeout)
+        if not ready:
+            yield from _fail_left(queue, f"no Ray worker started within {START_TIMEOUT:g} s ({last_loss})")
+            return
+        ref = ready[0]
+        if ref in workers.starting:
+            actor = workers.starting.pop(ref)
+            try:
+                ray.get(ref)
+            except RayError as err:
+                last_loss = _one_line(err)
+                log.warning("a Ray worker did not start: %s", last_loss)
+                workers.replace(actor)
+            else:
+                workers.idle.append(actor)
+            continue
+        actor, gene_id = workers.running.pop(ref)
+        try:
+            outcome = ray.get(ref)
+        except RayTaskError as err:  # raised by the gene itself, outside _run_one's catch: not retried
+            workers.idle.append(actor)
+            outcome = (gene_id, None, _one_line(err.cause if err.cause is not None else err))
+        except RayError as err:  # the actor, its process or its node is gone: the gene runs again
+            last_loss = _one_line(err)
+            workers.replace(actor)
+            lost[gene_id] = lost.get(gene_id, 0) + 1
+            if lost[gene_id] < LOST_ATTEMPTS:
+                log.warning("gene %s lost its Ray worker (%s); running it again", gene_id, last_loss)
+                queue.push_front(gene_id)
+                continue
+            outcome = (gene_id, None, f"lost its Ray worker {LOST_ATTEMPTS} times: {last_loss}")
+        else:
+            workers.idle.append(actor)
+        workers.dispatch(queue)  # the next gene starts while the caller writes this one
+        yield outcome
+
+
+def _fail_left(queue: GeneQueue, reason: str) -> Iterator[Outcome]:
+    while queue:
+        yield queue.pop(), None, reason
+
+
+def _one_line(err: BaseException) -> str:
+    """Ray's messages run over several lines (with the actor's details) and colour codes: the
+    first line, plain."""
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0] if lines else ''}".rstrip(": ")

@@ -3,9 +3,10 @@ gradients with the model, and the statistics that turn those outputs into the st
 
 from __future__ import annotations
 
+import socket
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -96,6 +97,7 @@ class GeneResult:
     null: pd.DataFrame
     seconds: float = 0.0
     genotypes: dict[str, Any] | None = None  # the gene's row of the store's genotypes table
+    node: str = ""  # where it ran: host name, and under Ray "/" + the first 8 hex digits of the node id
 
 
 def model_spec(options: ModelOptions) -> ModelSpec:
@@ -139,6 +141,15 @@ def prepare_track_weights(options: ModelOptions, model: Model) -> TrackWeights |
     return weights
 
 
+# The steps of one gene, in order, as `GeneWorker.run` reports them.
+STAGES = ("haplotypes", "forwards", "ISM", "gradients", "statistics")
+StageHook = Callable[[str], None]
+
+
+def _no_stage(name: str) -> None:
+    pass
+
+
 class GeneWorker:
     """Opens a cohort and a model once, then computes one gene at a time.
 
@@ -157,8 +168,12 @@ class GeneWorker:
         self.cohort = files.load(settings.window)
         self.genes = self.cohort.genes.set_index("gene_id")
 
-    def model_outputs(self, gene_id: str) -> dict[str, Any]:
-        """Haplotype scores, reference score, ISM and gradients of one gene."""
+    def model_outputs(self, gene_id: str, stage: StageHook | None = None) -> dict[str, Any]:
+        """Haplotype scores, reference score, ISM and gradients of one gene.
+
+        stage: called with each step's name as it starts (STAGES), for a progress display."""
+        stage = stage or _no_stage
+        stage("haplotypes")
         from compute.cohort.haplotypes import window_variants
         from compute.cohort.reference import gene_window
         from compute.engine.attribution import grad_x_input, ism
@@ -181,6 +196,7 @@ class GeneWorker:
         hap_offsets, carried, carries = haplotype_snvs(window, offsets)
         batch = self.settings.model.batch_size
         extra = {}
+        stage("forwards")
         if self.track_weights is None:
             hap_scores = score_haplotypes(
                 self.model, self.spec, ref_tokens, hap_offsets, carried, carries, batch_size=batch
@@ -199,7 +215,10 @@ class GeneWorker:
                 "hap_scores_all_tracks": heads.all_tracks,
                 "ref_score_all_tracks": ref_heads.all_tracks[0],
             }
+        stage("ISM")
         ism_values = ism(self.model, self.spec, ref_tokens, offsets, alt_tokens, batch_size=batch)
+        if self.settings.gradients:
+            stage("gradients")
         grads = (
             grad_x_input(self.model, self.spec, ref_tokens, offsets, alt_tokens)
             if self.settings.gradients
@@ -215,9 +234,10 @@ class GeneWorker:
             **extra,
         }
 
-    def run(self, gene_id: str) -> GeneResult:
+    def run(self, gene_id: str, stage: StageHook | None = None) -> GeneResult:
         started = time.perf_counter()
-        outputs = self.model_outputs(gene_id)
+        outputs = self.model_outputs(gene_id, stage)
+        (stage or _no_stage)("statistics")
         observed = self.cohort.observed(gene_id)
         result = assemble_gene(gene_id, outputs, observed, self.cohort.people, self.settings.stats)
         result.seconds = time.perf_counter() - started
@@ -312,7 +332,8 @@ def assemble_gene(
         )
     null = pd.DataFrame({"draw": np.arange(len(stats.null_r)), "r": stats.null_r})
     genotypes = genotype_row(gene_id, window.people, variants["variant_id"], window.alleles)
-    return GeneResult(gene_id, row, people_frame, variants, null, genotypes=genotypes)
+    node = socket.gethostname()
+    return GeneResult(gene_id, row, people_frame, variants, null, genotypes=genotypes, node=node)
 
 
 def format_error(err: BaseException) -> str:

@@ -15,21 +15,9 @@ from tqdm import tqdm
 
 from compute.cohort.haplotypes import window_variants
 from compute.errors import InputError
-from compute.store import GenotypesWriter, ResultsStore, file_digest
+from compute.store import GenotypesWriter, ResultsStore
 from compute.store.genotypes import genotype_row
-
-
-def manifest_input(store: ResultsStore, name: str) -> Path:
-    """An input file the manifest records, checked unchanged (paths may be relative to the store)."""
-    entry = store.manifest.get("inputs", {}).get(name)
-    if not entry or "path" not in entry:
-        raise InputError(f"{store.path / 'manifest.json'}: records no {name} input")
-    path = store.resolve(entry["path"])
-    if not path.is_file():
-        raise InputError(f"{path}: the {name} this store was made from is not there")
-    if entry.get("sha256") and file_digest(path) != entry["sha256"]:
-        raise InputError(f"{path}: changed since the store was made (sha256 differs from its manifest)")
-    return path
+from compute.store.inputs import manifest_input
 
 
 def add_genotypes(path: str | Path, progress: bool = True) -> int:

@@ -10,6 +10,8 @@ process; the Ray backend keeps one per actor (one GPU each where there are GPUs)
 from __future__ import annotations
 
 import hashlib
+import shlex
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, replace
 from importlib import metadata
@@ -21,6 +23,8 @@ import pandas as pd
 from compute.errors import InputError
 from compute.run.gene import CohortFiles, RunSettings, prepare_model, prepare_track_weights
 from compute.store import ResultsStore, file_digest, safe_gene_id
+from compute.store.inputs import INPUT_NAMES, input_record
+from compute.store.progress import RunProgress, read_progress
 
 if TYPE_CHECKING:
     from compute.cohort.inputs import Cohort
@@ -48,10 +52,7 @@ def package_versions() -> dict[str, str]:
 
 
 def run_manifest(files: CohortFiles, settings: RunSettings, gene_ids: Sequence[str]) -> dict[str, Any]:
-    inputs = {}
-    for name in ("fasta", "vcf", "genes", "expression"):
-        path = Path(getattr(files, name))
-        inputs[name] = {"path": str(path), "sha256": file_digest(path)}
+    inputs = {name: input_record(getattr(files, name)) for name in INPUT_NAMES}
     model = asdict(settings.model)
     model["weights_sha256"] = weights_digest(settings.model.weights)
     if settings.model.all_tracks is None:
@@ -63,6 +64,7 @@ def run_manifest(files: CohortFiles, settings: RunSettings, gene_ids: Sequence[s
     return {
         "dataset": "computed",
         "inputs": inputs,
+        "missing_genotypes": files.missing,  # how missing calls were read (compute/run/on_demand.py)
         "model": model,
         "settings": {
             "window": settings.window,
@@ -100,6 +102,9 @@ def precompute(
     ray_address: str | None = None,
     progress: bool = True,
     stats_workers: int = 0,
+    command: str | None = None,
+    gpus_per_worker: float | None = None,
+    cpus_per_worker: float | None = None,
 ) -> ResultsStore:
     """Compute every gene not yet in the store at `out`, then finalize it.
 
@@ -107,10 +112,17 @@ def precompute(
     recorded with its error and the others go on; a rerun retries it.
     stats_workers: local backend only, processes for the per-gene statistics
     (compute/run/statistics.py) while the model scores the next genes.
+    command: what started the run, for the store's progress record (default: this process's
+    command line).
+    gpus_per_worker, cpus_per_worker: Ray backend only, what each actor asks for (None: one GPU
+    where the cluster has GPUs, else two CPUs); the actors' plan goes into manifest["ray"].
     """
-    from compute.run.backends import run_genes
+    from compute.run.backends import RayResources, run_genes
     from compute.stats import cohort_statistics
 
+    ray_resources = RayResources(gpus_per_worker, cpus_per_worker)  # a bad ask fails before any work
+    if backend != "ray" and ray_resources != RayResources():
+        raise InputError("--gpus-per-worker and --cpus-per-worker are for --backend ray")
     if backend == "ray":
         from compute.run.backends import probe_ray_address
 
@@ -125,22 +137,36 @@ def precompute(
     store = ResultsStore.create(out, run_manifest(files, settings, gene_ids))
     todo = [g for g in gene_ids if g not in store.done_genes()]
     bar = _progress(len(gene_ids), len(gene_ids) - len(todo), progress)
+    record = RunProgress(
+        store.path, planned=len(gene_ids), done=len(gene_ids) - len(todo), failed=0,
+        device=str(settings.model.device), backend=backend, command=command or shlex.join(sys.argv),
+    )  # fmt: skip
     local_model = model if backend == "local" else None
     del model
-    outcomes = run_genes(files, settings, todo, backend, ray_address, local_model, stats_workers)
-    for gene_id, result, error in outcomes:
-        if error is None:
-            store.write_gene(
-                gene_id, gene=result.gene, people=result.people, variants=result.variants,
-                null=result.null, genotypes=result.genotypes,
-            )  # fmt: skip
-            bar.set_postfix_str(f"{gene_id} {result.seconds:.1f}s")
-        else:
-            store.write_failure(gene_id, error)
-            bar.set_postfix_str(f"{gene_id} failed")
-        bar.update(1)
-    bar.close()
-    store.finalize(lambda frame: cohort_statistics(frame, convention=settings.stats.convention))
+    outcomes = run_genes(
+        files, settings, todo, backend, ray_address, local_model, stats_workers, store.path,
+        ray_resources=ray_resources, on_ray_plan=lambda plan: store.update_manifest(ray=plan),
+    )  # fmt: skip
+    try:
+        for gene_id, result, error in outcomes:
+            if error is None:
+                store.write_gene(
+                    gene_id, gene=result.gene, people=result.people, variants=result.variants,
+                    null=result.null, genotypes=result.genotypes,
+                )  # fmt: skip
+                bar.set_postfix_str(f"{gene_id} {result.seconds:.1f}s")
+            else:
+                store.write_failure(gene_id, error)
+                bar.set_postfix_str(f"{gene_id} failed")
+            record.gene(gene_id, failed=error is not None, node=getattr(result, "node", ""))
+            bar.update(1)
+        bar.close()
+        record.state("finalizing")
+        store.finalize(lambda frame: cohort_statistics(frame, convention=settings.stats.convention))
+    except BaseException:
+        record.finish("stopped")
+        raise
+    record.finish()
     return store
 
 
@@ -164,6 +190,7 @@ def store_status(path: str | Path) -> dict[str, Any]:
         "failed": failed,
         "left": left,
         "finalized": bool(manifest.get("finalized")),
+        "run": read_progress(store.path),  # the last precompute's record, None before any
     }
 
 

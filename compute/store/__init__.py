@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from compute.errors import InputError
 from compute.store.genotypes import GENOTYPE_COLUMNS, GENOTYPES_TABLE, GeneGenotypes
+from compute.store.live import LiveParts
 
 GENE_COLUMNS = [
     "gene_id", "gene_name", "chrom", "tss", "strand", "n_people", "n_snvs",
@@ -170,6 +171,9 @@ class ResultsStore:
             raise InputError(f"{self.path}: not a results store (no manifest.json)")
         self._indexes: dict[str, _GeneIndex] = {}
         self._genes: pd.DataFrame | None = None
+        self._live: LiveParts | None = None
+        self._version: tuple[int, ...] | None = None
+        self._packed: bool | None = None  # genotypes.parquet is the packed table (schema read once)
 
     # ----- creating and writing -------------------------------------------------
 
@@ -183,7 +187,9 @@ class ResultsStore:
         manifest_path = path / "manifest.json"
         if manifest_path.is_file():
             old = json.loads(manifest_path.read_text())
-            changed = {k for k in ("model", "settings") if k in manifest and old.get(k) != manifest[k]}
+            changed = {
+                k for k in ("model", "settings") if k in manifest and not _same_run(old.get(k), manifest[k])
+            }
             if changed:
                 raise InputError(
                     f"{manifest_path}: this store was made with other {', '.join(sorted(changed))}; "
@@ -290,15 +296,20 @@ class ResultsStore:
         self.update_manifest(genes_done=len(done), genes_failed=len(self.failures()), finalized=True)
 
     def _gather_genotypes(self, done: list[str]) -> None:
-        """genotypes.parquet from the parts that have it, streamed a row group at a time (the
-        full study's table is a few GB: never all in memory)."""
-        paths = [self.path / "parts" / g / f"{GENOTYPES_TABLE}.parquet" for g in done]
-        paths = [p for p in paths if p.is_file()]
+        """genotypes.parquet from the parts that have it, else from the table finalized before (a
+        store whose genotypes were added later, then resumed), streamed a row group at a time
+        (the full study's table is a few GB: never all in memory)."""
+        paths = {g: self.path / "parts" / g / f"{GENOTYPES_TABLE}.parquet" for g in done}
+        paths = {g: p for g, p in paths.items() if p.is_file()}
         if not paths:
             return
+        old = _GeneIndex.open(self.path / f"{GENOTYPES_TABLE}.parquet") if self.has_genotypes() else None
         with GenotypesWriter(self.path) as writer:
-            for path in paths:
-                writer.add(pd.read_parquet(path).iloc[0].to_dict())
+            for gene_id in done:
+                if gene_id in paths:
+                    writer.add(pd.read_parquet(paths[gene_id]).iloc[0].to_dict())
+                elif old is not None and len(rows := old.read(gene_id)):
+                    writer.add(rows.iloc[0].to_dict())
         self._indexes.pop(GENOTYPES_TABLE, None)
 
     def write_table(self, name: str, frame: pd.DataFrame) -> None:
@@ -327,16 +338,72 @@ class ResultsStore:
 
     # ----- reading --------------------------------------------------------------
 
+    def version(self) -> tuple[int, ...]:
+        """Changes whenever a gene lands or fails, a table is rewritten or the manifest changes
+        (modification times of the files and folders a writer replaces or renames into)."""
+        out = []
+        for name in ("manifest.json", "genes.parquet", "parts", "failed"):
+            try:
+                out.append(os.stat(self.path / name).st_mtime_ns)
+            except OSError:
+                out.append(0)
+        return tuple(out)
+
+    def _refresh(self) -> None:
+        """Forget what was read when a writer changed the store (a rewritten table is a new file)."""
+        version = self.version()
+        if version != self._version:
+            self._version = version
+            self._genes, self._live, self._indexes, self._packed = None, None, {}, None
+
+    def live(self) -> LiveParts:
+        """Genes that landed in parts/ but are not in the finalized tables (compute/store/live.py)."""
+        self._refresh()
+        if self._live is None:
+            finalized = set()
+            if self.has_table("genes"):
+                finalized = set(pd.read_parquet(self.path / "genes.parquet", columns=["gene_id"]).gene_id)
+            self._live = LiveParts(self.path, self.done_genes(), finalized)
+        return self._live
+
+    @property
+    def provisional(self) -> bool:
+        """Whether cross-gene columns (p_null, q_bh, significant) are over the genes done so far:
+        genes landed after the last finalize, or none finalized yet."""
+        return bool(self.live()) or not self.has_table("genes")
+
     def genes(self) -> pd.DataFrame:
-        """All genes, one row each (cached: the dashboard reads it on every view)."""
+        """All genes, one row each (cached until the store changes: the dashboard reads it on every
+        view). Genes not finalized yet are included, with cross-gene columns over all genes shown."""
+        self._refresh()
         if self._genes is None:
-            self._genes = pd.read_parquet(self.path / "genes.parquet")
+            live = self.live()
+            frames = [pd.read_parquet(self.path / "genes.parquet")] if self.has_table("genes") else []
+            if live:
+                frames.append(live.table("genes"))
+            genes = _concat(frames, GENE_COLUMNS)
+            if live:
+                from compute.stats import cohort_statistics
+
+                convention = (self.manifest.get("settings") or {}).get("stats", {}).get("convention")
+                genes = cohort_statistics(genes, convention=convention or "published")
+                genes = genes.sort_values("gene_id", kind="stable").reset_index(drop=True)
+            self._genes = genes
         return self._genes
 
     def has_table(self, name: str) -> bool:
         return (self.path / f"{name}.parquet").is_file()
 
+    def readable(self, name: str) -> bool:
+        """Whether a reader finds rows of this per-gene table: finalized, or in genes not finalized yet."""
+        return self.has_table(name) or (name in TABLES and bool(self.live()))
+
     def _gene_rows(self, name: str, gene_id: str) -> pd.DataFrame:
+        live = self.live()
+        if gene_id in live:
+            return live.gene_rows(name, gene_id, (TABLES | OPTIONAL_TABLES)[name])
+        if not self.has_table(name):
+            return pd.DataFrame(columns=(TABLES | OPTIONAL_TABLES)[name])
         if name not in self._indexes:
             self._indexes[name] = _GeneIndex.open(self.path / f"{name}.parquet")
         return self._indexes[name].read(gene_id)
@@ -353,10 +420,14 @@ class ResultsStore:
     def has_genotypes(self) -> bool:
         """Whether the store holds packed genotypes (stores made before them hold none, or the
         demo's old long table: `python -m compute genotypes STORE` writes them)."""
+        if self.live().has_genotypes():
+            return True
         if not self.has_table(GENOTYPES_TABLE):
             return False
-        names = pq.read_schema(self.path / f"{GENOTYPES_TABLE}.parquet").names
-        return all(c in names for c in GENOTYPE_COLUMNS)
+        if not self._packed:  # a yes is kept (a table is replaced by a packed one, never back)
+            names = pq.read_schema(self.path / f"{GENOTYPES_TABLE}.parquet").names
+            self._packed = all(c in names for c in GENOTYPE_COLUMNS)
+        return self._packed
 
     def genotypes(self, gene_id: str) -> GeneGenotypes | None:
         """One gene's people x SNVs genotypes; None when the store or the gene has none."""
@@ -388,11 +459,17 @@ class ResultsStore:
         """
         if columns is not None:
             columns = list(dict.fromkeys(columns))
+        frames = []
         if (self.path / f"{DRIVERS_TABLE}.parquet").is_file():
-            return pd.read_parquet(self.path / f"{DRIVERS_TABLE}.parquet", columns=columns)
-        return pd.read_parquet(
-            self.path / "variants.parquet", columns=columns, filters=[("is_driver", "==", True)]
-        )
+            frames.append(pd.read_parquet(self.path / f"{DRIVERS_TABLE}.parquet", columns=columns))
+        elif self.has_table("variants"):
+            frames.append(pd.read_parquet(
+                self.path / "variants.parquet", columns=columns, filters=[("is_driver", "==", True)]
+            ))  # fmt: skip
+        live = self.live()
+        if live:
+            frames.append(live.table("variants", columns or VARIANT_COLUMNS, drivers_only=True))
+        return _concat(frames, columns or VARIANT_COLUMNS)
 
 
 class GenotypesWriter:
@@ -433,6 +510,18 @@ class GenotypesWriter:
             publish(self.tmp, self.path)
         else:
             Path(self.tmp).unlink(missing_ok=True)
+
+
+def _same_run(old: Any, new: Any) -> bool:
+    """Whether a run's model or settings are the ones recorded: every field agrees but the weights'
+    path (their sha256 names them, so a moved weights directory still resumes). Fields recorded
+    only beside the run's (a demo's model recipe) are not compared; an all-tracks head is."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return old == new
+    keys = set(new) | {k for k in old if k.startswith("all_tracks")}
+    if "weights_sha256" in new:
+        keys.discard("weights")
+    return all(old.get(k) == new.get(k) for k in keys)
 
 
 def _concat(frames: Iterable[pd.DataFrame], columns: list[str]) -> pd.DataFrame:

@@ -1,0 +1,105 @@
+"""Genes of a store's cohort computed on demand (the dashboard's "Compute this gene"), and a
+whole precompute of that cohort started again, both with the inputs, model and options its
+manifest records: the same numbers `precompute` gives for those genes.
+
+An on-demand gene lands in parts/ like any gene of a running precompute; the cross-gene
+columns stay provisional until the store is finalized again (a precompute of the store
+with nothing left to compute does only that).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from compute.errors import InputError
+from compute.run.gene import STAGES, CohortFiles, ModelOptions, RunSettings, StatsOptions, format_error
+from compute.store import ResultsStore, safe_gene_id
+from compute.store.inputs import check_inputs
+
+ProgressHook = Callable[[dict[str, Any]], None]
+# Share of one gene's time each step takes, measured on the demo (2 CPU cores): for the
+# progress bar and its ETA before the gene's own times are known.
+STAGE_SHARE = {"haplotypes": 0.02, "forwards": 0.35, "ISM": 0.45, "gradients": 0.15, "statistics": 0.03}
+
+
+def settings_from_manifest(store: ResultsStore, device: str = "auto", batch_size: int = 4,
+                           check: bool = True) -> tuple[CohortFiles, RunSettings]:  # fmt: skip
+    """The cohort files and run settings a store's manifest records; its inputs are checked
+    against their recorded sha256 first (check=True) with an InputError naming each change."""
+    manifest = store.manifest
+    paths = check_inputs(store, full=check)
+    model = dict(manifest.get("model") or {})
+    if "weights" not in model:
+        raise InputError(f"{store.path / 'manifest.json'}: records no model weights")
+    settings = manifest.get("settings") or {}
+    if not settings.get("window"):
+        raise InputError(f"{store.path / 'manifest.json'}: records no window under settings")
+    options = ModelOptions(
+        weights=str(store.resolve(model["weights"])), track=int(model.get("track", 4980)),
+        head=str(model.get("head", "human")), summary=str(model.get("summary", "sum_log")),
+        precision=str(model.get("precision", "fp32")), compile=bool(model.get("compile", False)),
+        reverse_complement=bool(model.get("reverse_complement", False)),
+        shifts=tuple(int(s) for s in model.get("shifts", ())),
+        all_tracks=str(store.resolve(model["all_tracks"])) if model.get("all_tracks") else None,
+        batch_size=batch_size, device=device,
+    )  # fmt: skip
+    files = CohortFiles(
+        *(str(paths[n]) for n in ("fasta", "vcf", "genes", "expression")),
+        missing=str(manifest.get("missing_genotypes", "error")),
+    )
+    run = RunSettings(
+        window=int(settings["window"]),
+        model=options,
+        stats=StatsOptions(**(settings.get("stats") or {})),
+        gradients=bool(settings.get("gradients", True)),
+    )
+    return files, run
+
+
+def compute_genes(
+    store_path: str | Path,
+    gene_ids: Sequence[str],
+    device: str = "auto",
+    batch_size: int = 4,
+    progress: ProgressHook | None = None,
+) -> dict[str, str | None]:
+    """Compute genes of the store's cohort into its parts/ (no finalize); returns gene -> error
+    (None when it landed). progress gets {gene, stage, fraction, elapsed_s, eta_s} as steps start."""
+    from compute.run.gene import GeneWorker
+    from compute.run.pipeline import select_genes
+
+    store = ResultsStore(store_path)
+    files, settings = settings_from_manifest(store, device, batch_size)
+    for gene_id in gene_ids:
+        safe_gene_id(gene_id)
+    report = progress or (lambda _: None)
+    report({"gene": None, "stage": "loading the model and the cohort", "fraction": 0.0})
+    worker = GeneWorker(files, settings)
+    select_genes(worker.cohort, gene_ids, files.genes)
+    outcome: dict[str, str | None] = {}
+    for k, gene_id in enumerate(gene_ids):
+        started = time.perf_counter()
+
+        def stage(name: str, k: int = k, gene_id: str = gene_id, started: float = started) -> None:
+            done = sum(STAGE_SHARE[s] for s in STAGES[: STAGES.index(name)])
+            fraction = (k + done) / len(gene_ids)
+            elapsed = time.perf_counter() - started
+            eta = elapsed / done * (1 - done) if done > 0 else None
+            report({"gene": gene_id, "stage": name, "fraction": fraction, "elapsed_s": elapsed, "eta_s": eta})
+
+        try:
+            result = worker.run(gene_id, stage)
+        except Exception as err:  # recorded like a precompute's failure; the next gene goes on
+            store.write_failure(gene_id, format_error(err))
+            outcome[gene_id] = format_error(err)
+            continue
+        store.write_gene(
+            gene_id, gene=result.gene, people=result.people, variants=result.variants,
+            null=result.null, genotypes=result.genotypes,
+        )  # fmt: skip
+        outcome[gene_id] = None
+    report({"gene": None, "stage": "done", "fraction": 1.0})
+    return outcome

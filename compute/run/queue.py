@@ -1,0 +1,56 @@
+"""The order genes run in: as planned, except genes asked for first (compute/store/priority.py),
+which both backends take between genes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from compute.store.priority import PRIORITY_FILE, read_priority
+
+
+class GeneQueue:
+    """Genes left to run; `pop()` gives the first asked-for gene still left, else the next planned.
+
+    store_path None: a plain queue in the planned order (no file is read)."""
+
+    def __init__(self, gene_ids: Sequence[str], store_path: str | Path | None = None):
+        self._left = dict.fromkeys(gene_ids)  # ordered set
+        self._priority_path = None if store_path is None else Path(store_path) / PRIORITY_FILE
+        self._seen_mtime: int | None = None
+        self._priority: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self._left)
+
+    def __bool__(self) -> bool:
+        return bool(self._left)
+
+    def pop(self) -> str:
+        for gene_id in self._asked():
+            if gene_id in self._left:
+                del self._left[gene_id]
+                return gene_id
+        gene_id = next(iter(self._left))
+        del self._left[gene_id]
+        return gene_id
+
+    def push_front(self, gene_id: str) -> None:
+        """Put a gene back as the next planned one (a gene whose worker was lost runs again first;
+        genes asked for in the priority file still come before it)."""
+        left = dict.fromkeys([gene_id])
+        left.update((g, None) for g in self._left if g != gene_id)
+        self._left = left
+
+    def _asked(self) -> list[str]:
+        if self._priority_path is None:
+            return []
+        try:
+            mtime = os.stat(self._priority_path).st_mtime_ns
+        except OSError:
+            return []
+        if mtime != self._seen_mtime:  # re-read only when the file was replaced
+            self._seen_mtime = mtime
+            self._priority = read_priority(self._priority_path.parent)
+        return self._priority

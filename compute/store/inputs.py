@@ -1,0 +1,101 @@
+"""The cohort input files a store's manifest records, and whether they are still the files
+the store was made from: a quick check (there, same size, same modification time) for the
+dashboard and a full one (sha256) before any run reads them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from compute.errors import InputError
+
+if TYPE_CHECKING:
+    from compute.store import ResultsStore
+
+INPUT_NAMES = ("fasta", "vcf", "genes", "expression")
+
+
+def input_record(path: str | Path) -> dict[str, Any]:
+    """How a manifest records an input: its path, sha256, size and modification time."""
+    from compute.store import file_digest
+
+    path = Path(path)
+    stat = path.stat()
+    return {
+        "path": str(path), "sha256": file_digest(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+    }  # fmt: skip
+
+
+def recorded_inputs(store: ResultsStore) -> dict[str, dict[str, Any]]:
+    """The manifest's input entries; InputError for a store that records none (a published one)."""
+    inputs = store.manifest.get("inputs") or {}
+    missing = [n for n in INPUT_NAMES if not isinstance(inputs.get(n), dict) or "path" not in inputs[n]]
+    if missing:
+        raise InputError(
+            f"{store.path / 'manifest.json'}: records no {', '.join(missing)} input: the store was not "
+            "computed by this project from a cohort, so nothing can be computed for it"
+        )
+    return {n: inputs[n] for n in INPUT_NAMES}
+
+
+def input_problems(store: ResultsStore, full: bool = True) -> list[str]:
+    """What changed in the store's inputs, one message each ([] when all are as recorded).
+
+    full=False only compares what the file system says (existence, size, and a digest only
+    when the modification time differs and full is True), so it takes microseconds."""
+    from compute.store import file_digest
+
+    problems = []
+    for name, entry in recorded_inputs(store).items():
+        path = store.resolve(entry["path"])
+        try:
+            stat = os.stat(path)
+        except OSError:
+            problems.append(f"the {name} file {path} is not there any more (moved or deleted)")
+            continue
+        if "size" in entry and stat.st_size != entry["size"]:
+            problems.append(f"the {name} file {path} changed since the store was made (size differs)")
+        elif full and stat.st_mtime_ns != entry.get("mtime_ns") and entry.get("sha256"):
+            if file_digest(path) != entry["sha256"]:
+                problems.append(f"the {name} file {path} changed since the store was made (sha256 differs)")
+    return problems
+
+
+def check_inputs(store: ResultsStore, full: bool = True) -> dict[str, Path]:
+    """The store's input paths, after checking them; InputError naming every changed file."""
+    problems = input_problems(store, full)
+    if problems:
+        raise InputError(f"{store.path / 'manifest.json'}: " + "; ".join(problems))
+    return {name: store.resolve(entry["path"]) for name, entry in recorded_inputs(store).items()}
+
+
+def manifest_input(store: ResultsStore, name: str) -> Path:
+    """One input file the manifest records, checked unchanged (paths may be relative to the store)."""
+    entry = (store.manifest.get("inputs") or {}).get(name)
+    if not entry or "path" not in entry:
+        raise InputError(f"{store.path / 'manifest.json'}: records no {name} input")
+    path = store.resolve(entry["path"])
+    if not path.is_file():
+        raise InputError(f"{path}: the {name} this store was made from is not there")
+    from compute.store import file_digest
+
+    if entry.get("sha256") and file_digest(path) != entry["sha256"]:
+        raise InputError(f"{path}: changed since the store was made (sha256 differs from its manifest)")
+    return path
+
+
+def cohort_gene_table(store: ResultsStore) -> pd.DataFrame | None:
+    """gene_id and gene_name of the cohort's genes table the manifest records (the genes a run of
+    this store could compute); None when the store records none or the file is not there."""
+    entry = (store.manifest.get("inputs") or {}).get("genes")
+    if not isinstance(entry, dict) or "path" not in entry:
+        return None
+    path = store.resolve(entry["path"])
+    try:
+        table = pd.read_csv(path, sep="\t", dtype=str, usecols=["gene_id", "gene_name"], comment="#")
+    except (OSError, ValueError):
+        return None
+    return table.dropna(subset=["gene_id"]).drop_duplicates("gene_id").fillna({"gene_name": ""})
