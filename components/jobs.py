@@ -22,7 +22,7 @@ from components.data import Datasets, Selection
 from compute.jobs import Job, JobBoard
 from compute.store.inputs import input_problems
 from compute.store.priority import ask_first
-from compute.store.progress import read_progress
+from compute.store.progress import read_progress, run_active
 
 log = logging.getLogger(__name__)
 VIEW = "jobs"
@@ -125,18 +125,13 @@ def job_row(job: Job) -> html.Div:
     return html.Div(children, className=f"jobs-job state-{job.state}", id=f"{VIEW}-job-{job.id}")
 
 
-def precompute_running(datasets: Datasets, dataset: str) -> bool:
-    run = read_progress(datasets.store(dataset).path)
-    return bool(run) and run.get("state") in ("running", "finalizing")
-
-
 def request_gene(settings: ComputeSettings, datasets: Datasets, dataset: str, gene_id: str) -> str:
     """Compute a gene of the cohort: taken next by a precompute running on the store, else a job."""
     store = datasets.store(dataset)
     problems = input_problems(store, full=False)
     if problems:
         return "Cannot compute here: " + "; ".join(problems)
-    if precompute_running(datasets, dataset):
+    if run_active(store.path):
         ask_first(store.path, gene_id)
         return f"{gene_id} goes next in the precompute running on this store."
     job = settings.board.submit("gene", store.path, [gene_id], device=settings.device)
@@ -219,7 +214,7 @@ def register(app: Dash, datasets: Datasets, settings: ComputeSettings | None = N
             problems = input_problems(store, full=False)
             if problems:
                 return "Cannot start: " + "; ".join(problems)
-            if precompute_running(datasets, sel.dataset):
+            if run_active(store.path):
                 return "A precompute is running on this store already."
             job = board.submit("precompute", store.path, device=settings.device)
             return f"Precompute job {job.id} {job.state}."

@@ -3,6 +3,7 @@ them before a finalize, the gene queue a dashboard can reorder, and the job boar
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 
@@ -18,7 +19,7 @@ from compute.stats import cohort_statistics
 from compute.store import ResultsStore
 from compute.store.inputs import input_problems
 from compute.store.priority import ask_first, read_priority
-from compute.store.progress import read_progress
+from compute.store.progress import read_progress, run_active
 from tests.cohort_files import simulated_cohort
 from tests.test_pipeline import files_for, settings_for, tiny_weights  # noqa: F401 (fixture)
 
@@ -165,3 +166,19 @@ def test_a_precompute_takes_genes_asked_for_first(cohort, tiny_weights, tmp_path
     record = read_progress(out)
     assert record["state"] == "finished" and record["done"] == 3 and record["last_gene"] == "G2"
     assert "pytest" in record["command"] or "python" in record["command"]
+
+
+def test_a_run_whose_process_died_is_not_active(tmp_path):
+    import json
+    import socket
+    import subprocess
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid that no longer runs
+    for state in ("running", "finalizing"):
+        record = {"state": state, "host": socket.gethostname(), "pid": gone.pid}
+        (tmp_path / "progress.json").write_text(json.dumps(record))
+        assert read_progress(tmp_path)["state"] == "stopped" and not run_active(tmp_path)
+    record["pid"] = os.getpid()
+    (tmp_path / "progress.json").write_text(json.dumps(record))
+    assert run_active(tmp_path)

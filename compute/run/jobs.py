@@ -19,7 +19,7 @@ from compute.errors import InputError
 from compute.jobs import Job, JobBoard
 from compute.run.gene import format_error
 from compute.store import ResultsStore
-from compute.store.progress import read_progress
+from compute.store.progress import run_active
 
 
 def run_job(board_dir: str | Path, job_id: str) -> int:
@@ -74,8 +74,7 @@ def _run_genes(board: JobBoard, job: Job) -> None:
     from compute.run.on_demand import compute_genes
 
     store = ResultsStore(job.store)
-    running = read_progress(store.path)
-    if running and running.get("state") == "running":
+    if run_active(store.path):
         raise InputError(f"{store.path}: a precompute is running on this store; it was asked to take "
                          f"{', '.join(job.genes)} next instead")  # fmt: skip
     outcome = compute_genes(store.path, job.genes, device=job.device, progress=_reporter(board, job))

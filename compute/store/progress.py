@@ -15,6 +15,7 @@ from typing import Any
 from compute.store import write_json_atomic
 
 PROGRESS_FILE = "progress.json"
+ACTIVE_STATES = ("running", "finalizing")  # a process is writing the store
 
 
 class RunProgress:
@@ -63,17 +64,23 @@ class RunProgress:
 
 
 def read_progress(store_path: str | Path) -> dict[str, Any] | None:
-    """The last run's record, with `state` 'stopped' when it says running but its process is gone."""
+    """The last run's record, with `state` 'stopped' when it says active but its process is gone."""
     try:
         record = json.loads((Path(store_path) / PROGRESS_FILE).read_text())
     except (OSError, ValueError):
         return None
     if not isinstance(record, dict):
         return None
-    if record.get("state") == "running" and record.get("host") == socket.gethostname():
+    if record.get("state") in ACTIVE_STATES and record.get("host") == socket.gethostname():
         if not pid_alive(record.get("pid")):
             record["state"] = "stopped"
     return record
+
+
+def run_active(store_path: str | Path) -> bool:
+    """Whether a precompute is writing the store now (its record says so and its process lives)."""
+    record = read_progress(store_path)
+    return record is not None and record.get("state") in ACTIVE_STATES
 
 
 def pid_alive(pid: object) -> bool:
