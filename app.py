@@ -2,7 +2,7 @@
 
 Serves linked views of one or more results stores (default: the shipped
 data/published and data/demo) with a production WSGI server: gunicorn with N worker
-processes of `--threads` threads each (default: one worker per two CPU cores, up to
+processes of `--threads` threads each (default: one worker per CPU core, up to
 MAX_WORKERS), or waitress in this one process with `--workers 1`; `--debug` runs
 Dash's development server instead. The workers share what they render through one
 view cache on disk (`--cache DIR`, components/view_cache.py). Everything is served by
@@ -13,12 +13,14 @@ otherwise.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from dash import Dash, html
+from threadpoolctl import threadpool_limits
 
 import components
 from components import jobs, navigation, request_guard
@@ -87,10 +89,11 @@ def default_jobs_dir() -> Path:
 
 
 def default_workers() -> int:
-    """One server process per two CPU cores this process may use, at most MAX_WORKERS: one process
-    already keeps about 1.5 cores busy during a gene switch (numpy and pyarrow release the GIL),
-    so on two cores a second one adds memory, not speed (docs/benchmarks.md)."""
-    return max(1, min(len(os.sched_getaffinity(0)) // 2, MAX_WORKERS))
+    """One server process per CPU core this process may use, at most MAX_WORKERS: most of a gene
+    switch is Python holding the GIL (Dash, the HTTP server, building figures), so one process
+    uses about one core; on two cores two workers served eight sessions 1.6x faster than one
+    process (docs/benchmarks.md), for about twice the memory."""
+    return max(1, min(len(os.sched_getaffinity(0)), MAX_WORKERS))
 
 
 def create_app(
@@ -139,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--workers", type=int, default=default_workers(),
-        help=f"server processes (default: one per two CPU cores, at most {MAX_WORKERS}: {default_workers()} "
+        help=f"server processes (default: one per CPU core, at most {MAX_WORKERS}: {default_workers()} "
         "here); 1 serves from this process (waitress), more run gunicorn",
     )  # fmt: skip
     parser.add_argument(
@@ -175,11 +178,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     cache_dir = Path(args.cache) if args.cache else jobs_dir / "views"
 
     def make_app() -> Dash:  # in each server process: its own stores' handles, caches and job board
+        # the views' linear algebra is one small matrix-vector product at a time: BLAS worker threads
+        # would only spin between calls, taking CPU from the requests
+        threadpool_limits(limits=1, user_api="blas")
         compute = None
         if not args.no_jobs:
             board = JobBoard(jobs_dir)
             compute = jobs.ComputeSettings(board, allow_precompute=args.allow_compute, device=args.device)
-        app = create_app(paths, compute, ViewCache(cache_dir, size_limit=args.cache_mb << 20))
+        views = ViewCache(cache_dir, size_limit=args.cache_mb << 20, shared=args.workers > 1)
+        app = create_app(paths, compute, views)
         app.datasets.warm()  # the tables every first page reads, before the first request
         return app
 
@@ -211,6 +218,9 @@ def serve(app: Dash, host: str, port: int, threads: int = 8) -> None:
     and half-sent requests, bounded request sizes; no debugger, no reloader."""
     from waitress import serve as waitress_serve
 
+    # waitress warns on every request that has to wait for a thread: under load (a class, a talk)
+    # that is a line per request, and the logging alone took ~5% of the server's time
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     waitress_serve(
         app.server, host=host, port=port, threads=max(threads, 1), channel_timeout=60,
         max_request_body_size=request_guard.MAX_BODY, max_request_header_size=64 * 1024,

@@ -60,6 +60,9 @@ def measure(store: Path, switches: int) -> dict:
     import numpy as np
     import pandas as pd
     from plotly.io.json import to_json_plotly
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")  # as each server process does (app.py)
 
     import components
     from app import build_layout, create_app
@@ -81,10 +84,10 @@ def measure(store: Path, switches: int) -> dict:
         sent += serialise(fig)
         sent += serialise(search.options(search.matches(datasets.genes(sel.dataset), gene_name[:3])))
         for view in components.GENE_VIEWS:
-            shown = view.render(datasets, sel)
-            if isinstance(shown, tuple):  # (figure, note): the figure as its callback sends it
-                shown = (theme.typed_arrays(shown[0]), *shown[1:])
-            sent += serialise(shown)
+            answer = view.render(datasets, sel)
+            if isinstance(answer, tuple):  # (figure, note): the figure as its callback sends it
+                answer = (theme.typed_arrays(answer[0]), *answer[1:])
+            sent += serialise(answer)
         return time.perf_counter() - start, sent
 
     start = time.perf_counter()
@@ -101,8 +104,9 @@ def measure(store: Path, switches: int) -> dict:
     first_load = layout_s + first_s
 
     switch_s, switch_bytes = [], []
+    shown = volcano.shown_key(app.datasets, app.datasets.default, "all")  # the page has the cloud: Patches
     for name in picks.gene_name.iloc[1:]:
-        seconds, sent = page(app, str(name), app.datasets.default)
+        seconds, sent = page(app, str(name), shown)
         switch_s.append(seconds)
         switch_bytes.append(sent)
     # The dashboard's peak, before the baseline below (pyarrow's filtered reads of whole tables) adds its own.

@@ -15,6 +15,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -27,7 +28,7 @@ from components.view_cache import ViewCache, code_tag
 from compute.stats.ld import WindowLD
 from compute.store import ResultsStore
 from compute.store import subsets as gene_subsets
-from compute.store.genotypes import GeneGenotypes, genotype_row
+from compute.store.genotypes import GeneGenotypes
 from compute.store.inputs import cohort_gene_table
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ MESSAGE_CHARS = 500
 LOGO_TABLE = "ism_logo"  # optional (python -m compute ism-logo): ISM of every base around drivers
 MOTIF_TABLE = "motifs"  # optional (python -m compute motifs): motifs each SNV breaks or creates
 REFRESH_SECONDS = 1.0  # how often a dataset's store is asked whether it changed
+PREFETCH_QUEUE = 2  # genes whose genotypes are read ahead at once, at most (more are left to the views)
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,6 @@ class GeneData:
     gene: pd.Series
     variants: pd.DataFrame
     people: pd.DataFrame
-    null: pd.DataFrame
 
 
 class Datasets:
@@ -105,7 +106,7 @@ class Datasets:
         self._lock = threading.RLock()  # re-entered: gene() reads genes() under it
         self._drivers: dict[str, pd.DataFrame] = {}
         self._lookup: dict[str, dict[str, str]] = {}
-        self._ids: dict[str, frozenset[str]] = {}
+        self._positions: dict[str, dict[str, int]] = {}
         self._available: dict[str, list[str]] = {}
         self._has_genotypes: dict[str, bool] = {}
         self._splits: dict[str, dict[str, str] | None] = {}
@@ -113,12 +114,11 @@ class Datasets:
         self._population: dict[str, pd.DataFrame] = {}
         self._cohort: dict[str, pd.DataFrame | None] = {}
         self._failed: dict[str, dict[str, str]] = {}
+        self._manifests: dict[str, dict] = {}
         self._versions: dict[str, tuple[float, tuple[int, ...]]] = {}  # name -> (checked at, version)
         self._cache_tags: dict[str, str] = {}  # name -> the store's part of every view cache key
-        # ResultsStore keeps one open ParquetFile per table, and pyarrow's reads of one file from
-        # two threads at once can fail ("ReadRangeCache did not find matching cache entry"): the
-        # reads of one store's rows take turns within a process (processes read in parallel)
-        self._reading = {name: threading.RLock() for name in self.stores}
+        self._prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
+        self._prefetching = threading.BoundedSemaphore(PREFETCH_QUEUE)
 
     def _fresh(self, name: str) -> None:
         """Forget a dataset's cached tables when its store changed (a gene landed, a finalize),
@@ -132,8 +132,9 @@ class Datasets:
         tag = cache_tag(store, version, self._code)
         with self._lock:
             if checked is not None and checked[1] != version:
-                for cache in (self._drivers, self._lookup, self._ids, self._available, self._has_genotypes,
-                              self._splits, self._population, self._cohort, self._failed):  # fmt: skip
+                for cache in (self._drivers, self._lookup, self._positions, self._available,
+                              self._has_genotypes, self._splits, self._population, self._cohort,
+                              self._failed, self._manifests):  # fmt: skip
                     cache.pop(name, None)
                 for key in [k for k in self._subsets if k[0] == name]:
                     del self._subsets[key]
@@ -143,9 +144,12 @@ class Datasets:
     def cached(self, name: str, key: tuple, compute: Callable[[], T], *, disk: bool = True) -> T:
         """A value computed from dataset `name` as it is now, through the view cache: the key is
         prefixed with the store's path, version and tables and the dashboard code's hash, so a
-        store that changed is never answered from what was computed before."""
+        store that changed is never answered from what was computed before. A gene's data (its
+        rows, genotypes, r²) is computed by one process of the server while the others wait for
+        it; a rendered view (key "view", ...) is asked for by one request and is not waited for."""
         self._fresh(name)
-        return self.view_cache.get((self._cache_tags[name], *key), compute, disk=disk)
+        wait = key[0] != "view"
+        return self.view_cache.get((self._cache_tags[name], *key), compute, disk=disk, wait=wait)
 
     def warm(self) -> None:
         """Read what the first page of every dataset needs (gene tables and lookups, drivers,
@@ -169,6 +173,26 @@ class Datasets:
                 self.population(name)
             except Exception:
                 log.warning("warm-up of dataset %s stopped", name, exc_info=True)
+
+    def prefetch(self, name: str, gene_id: str, variant_id: str | None) -> None:
+        """Start reading what the selected SNV's views need first (the gene's genotypes, r² with the
+        SNV) on a background thread: the page asks for the card and the SNV views only once the URL
+        has its answer, and they then find it ready or being made (the view cache computes a key
+        once). Skipped when the reader is busy; a failure here fails again in the view that needs it."""
+        if variant_id is None or not self.has_genotypes(name):
+            return
+        if not self._prefetching.acquire(blocking=False):
+            return
+
+        def read() -> None:
+            try:
+                self.ld(name, gene_id, variant_id)
+            except Exception:
+                log.debug("prefetch of %s %s stopped", name, gene_id, exc_info=True)
+            finally:
+                self._prefetching.release()
+
+        self._prefetcher.submit(read)
 
     def version_tag(self, name: str) -> str:
         """A short name of the store's state: changes whenever its genes do."""
@@ -203,7 +227,8 @@ class Datasets:
         cohort = self.cohort_genes(name)
         if cohort is None:
             return frozenset()
-        return frozenset(cohort["gene_id"]) - self._gene_ids(name)
+        computed = self._gene_rows(name)
+        return frozenset(g for g in cohort["gene_id"] if g not in computed)
 
     def find_pending(self, name: str, query: str) -> str | None:
         """Gene ID of a cohort gene not computed yet, by exact ID or name (case-insensitive)."""
@@ -229,12 +254,20 @@ class Datasets:
 
     def genes(self, name: str) -> pd.DataFrame:
         self._fresh(name)
-        with self._reading[name]:
-            return self.stores[name].genes()
+        return self.stores[name].genes()
+
+    def manifest(self, name: str) -> dict:
+        """The store's manifest, read once per store version (views ask for it on every switch;
+        read-only)."""
+        self._fresh(name)
+        with self._lock:
+            if name not in self._manifests:
+                self._manifests[name] = self.stores[name].manifest
+            return self._manifests[name]
 
     def has_people(self, name: str) -> bool:
         store = self.stores[name]
-        return bool(store.manifest.get("has_people", True)) and store.readable("people")
+        return bool(self.manifest(name).get("has_people", True)) and store.readable("people")
 
     def has_genotypes(self, name: str) -> bool:
         self._fresh(name)
@@ -248,9 +281,7 @@ class Datasets:
         some of its people (compute.store.ResultsStore.people_split), else None."""
         with self._lock:
             if name not in self._splits:
-                with self._reading[name]:
-                    split = self.stores[name].people_split() if self.has_people(name) else None
-                self._splits[name] = split
+                self._splits[name] = self.stores[name].people_split() if self.has_people(name) else None
             return self._splits[name]
 
     def subsets(self, name: str) -> list[str]:
@@ -296,24 +327,30 @@ class Datasets:
             return self._population[name]
 
     def describe(self, name: str) -> str:
-        manifest = self.stores[name].manifest
+        manifest = self.manifest(name)
         return str(manifest.get("description") or manifest.get("dataset") or name)
 
     def model_note(self, name: str) -> str | None:
         """What the dashboard must say about a dataset's model: set for a demo model, else None."""
-        manifest = self.stores[name].manifest
+        manifest = self.manifest(name)
         if not manifest.get("demo_model"):
             return None
         return str(manifest.get("model_note") or "demo model: not a trained Enformer")
 
     def has_gene(self, name: str, gene_id: str) -> bool:
-        return gene_id in self._gene_ids(name)
+        return gene_id in self._gene_rows(name)
 
-    def _gene_ids(self, name: str) -> frozenset[str]:
+    def gene_row(self, name: str, gene_id: str) -> pd.Series | None:
+        """The gene's row of genes(name), by a lookup (not a scan of the table); None if unknown."""
+        position = self._gene_rows(name).get(gene_id)
+        return None if position is None else self.genes(name).iloc[position]
+
+    def _gene_rows(self, name: str) -> dict[str, int]:
+        """gene_id -> its row position in genes(name)."""
         self._fresh(name)
-        if name not in self._ids:
-            self._ids[name] = frozenset(self.genes(name)["gene_id"].astype(str))
-        return self._ids[name]
+        if name not in self._positions:
+            self._positions[name] = {g: i for i, g in enumerate(self.genes(name)["gene_id"].astype(str))}
+        return self._positions[name]
 
     def find_gene(self, name: str, query: str) -> str | None:
         """Gene ID for an exact gene ID or a gene name (case-insensitive), else None."""
@@ -330,17 +367,14 @@ class Datasets:
 
         def read() -> GeneData:
             store = self.stores[name]
-            genes = self.genes(name)
-            row = genes.loc[genes.gene_id == gene_id]
-            if row.empty:
+            row = self.gene_row(name, gene_id)
+            if row is None:
                 raise KeyError(gene_id)
-            with self._reading[name]:
-                return GeneData(
-                    gene=row.iloc[0],
-                    variants=store.variants(gene_id) if store.readable("variants") else pd.DataFrame(),
-                    people=store.people(gene_id) if self.has_people(name) else pd.DataFrame(),
-                    null=store.null(gene_id) if store.readable("null") else pd.DataFrame(),
-                )
+            return GeneData(
+                gene=row,
+                variants=store.variants(gene_id) if store.readable("variants") else pd.DataFrame(),
+                people=store.people(gene_id) if self.has_people(name) else pd.DataFrame(),
+            )
 
         return self.cached(name, ("gene", gene_id), read)
 
@@ -349,8 +383,7 @@ class Datasets:
         self._fresh(name)
         with self._lock:
             if name not in self._drivers:
-                with self._reading[name]:
-                    self._drivers[name] = self.stores[name].drivers(columns=["gene_id", "tss_distance"])
+                self._drivers[name] = self.stores[name].drivers(columns=["gene_id", "tss_distance"])
             return self._drivers[name]
 
     def subset_drivers(self, name: str, subset: str | None) -> pd.DataFrame:
@@ -369,11 +402,7 @@ class Datasets:
             return None
 
         def packed() -> dict | None:
-            with self._reading[name]:
-                found = self.stores[name].genotypes(gene_id)
-            if found is None:
-                return None
-            return genotype_row(gene_id, found.person_ids, found.variant_ids, found.alleles)
+            return self.stores[name].genotype_row(gene_id)
 
         def unpacked() -> GeneGenotypes | None:
             row = self.cached(name, ("genotypes", gene_id), packed)
@@ -381,14 +410,26 @@ class Datasets:
 
         return self.cached(name, ("genotypes-unpacked", gene_id), unpacked, disk=False)
 
-    def dosage(self, name: str, gene_id: str, variant_id: str) -> pd.Series | None:
-        """Dosage (0/1/2) per person_id of one SNV, when the store has genotypes and the SNV."""
+    def people_dosage(self, name: str, gene_id: str, variant_id: str) -> np.ndarray | None:
+        """Dosage (0/1/2) of one SNV per row of the gene's people table (int8; -1 for a person the
+        genotypes do not hold), when the store has genotypes and the SNV: what the people views
+        colour and group by, without a join on names."""
 
-        def compute() -> pd.Series | None:
+        def rows() -> np.ndarray:  # genotype column of each people row, once per gene
             found = self.genotypes(name, gene_id)
-            return None if found is None else found.snv_dosage(variant_id)
+            people = self.gene(name, gene_id).people["person_id"].to_numpy(object)
+            return pd.Index(found.person_ids).get_indexer(people)
 
-        return self.cached(name, ("dosage", gene_id, variant_id), compute)
+        def compute() -> np.ndarray | None:
+            found = self.genotypes(name, gene_id)
+            k = None if found is None else found.index(variant_id)
+            if k is None:
+                return None
+            where = self.cached(name, ("people-rows", gene_id), rows, disk=False)
+            dosage = found.alleles[:, :, k].sum(axis=1, dtype=np.int8)
+            return np.where(where >= 0, dosage[where], -1).astype(np.int8)
+
+        return self.cached(name, ("people-dosage", gene_id, variant_id), compute, disk=False)
 
     def heldout_r(self, name: str, gene_id: str) -> tuple[float, int] | None:
         """Pearson r of predicted vs observed over the people the model never saw (the 'test'
@@ -410,7 +451,7 @@ class Datasets:
             found = self.genotypes(name, gene_id)
             return 0 if found is None else len(found.person_ids)
 
-        return self.cached(name, ("ld-people", gene_id), count)
+        return self.cached(name, ("ld-people", gene_id), count, disk=False)
 
     def ld(self, name: str, gene_id: str, variant_id: str) -> pd.Series | None:
         """r² with `variant_id` of every SNV of the gene's window (index variant_id), from the

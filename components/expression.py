@@ -42,22 +42,23 @@ def frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
     if sel.gene_id is None or not datasets.has_people(sel.dataset):
         return pd.DataFrame(columns=["person_id", "hap1", "hap2", "predicted", "observed"])
     people = datasets.gene(sel.dataset, sel.gene_id).people
-    out = people[["person_id", "hap1", "hap2", "predicted", "observed"]].copy()
-    out["hap_difference"] = out["hap1"] - out["hap2"]
-    dosage = datasets.dosage(sel.dataset, sel.gene_id, sel.snv) if sel.snv else None
-    if dosage is not None and len(dosage):
-        out["dosage"] = out["person_id"].map(dosage).astype("Int8")
+    columns = {c: people[c].array for c in ("person_id", "hap1", "hap2", "predicted", "observed")}
+    columns["hap_difference"] = people["hap1"].to_numpy(float) - people["hap2"].to_numpy(float)
+    dosage = datasets.people_dosage(sel.dataset, sel.gene_id, sel.snv) if sel.snv else None
+    if dosage is not None and len(dosage):  # missing where a person has no genotypes
+        columns["dosage"] = pd.arrays.IntegerArray(np.maximum(dosage, 0).astype(np.int8), dosage < 0)
+    out = pd.DataFrame(columns)
     split = datasets.people_split(sel.dataset)
     if split is not None:
         out["split"] = out["person_id"].map(split).fillna("training")
     return out
 
 
-def _marker(part: pd.DataFrame, colour) -> dict:
+def _marker(split: np.ndarray | None, colour) -> dict:
     """Marker of a group of people; by split (symbol, size, opacity) when the data has one."""
-    if "split" not in part.columns:
+    if split is None:
         return {"color": colour, "size": 6, "opacity": 0.8}
-    style = [SPLIT_MARKERS[s] for s in part["split"]]
+    style = [SPLIT_MARKERS[s] for s in split]
     return {
         "color": colour, "symbol": [s[0] for s in style], "size": [s[1] for s in style],
         "opacity": 0.85, "line": {"width": 0.5, "color": "#333"},
@@ -91,39 +92,39 @@ def figure(data: pd.DataFrame, gene_name: str, snv: str | None, revision: str = 
         "<b>%{text}</b><br>predicted %{x:.3f}<br>observed %{y:.3f}"
         "<br>hap1 %{customdata[0]:.3f}, hap2 %{customdata[1]:.3f}"
     )
+    # numpy masks over the people's columns, taken once: a gene has ~800 people and three groups
+    x, y = data["predicted"].to_numpy(float), data["observed"].to_numpy(float)
+    people, haps = data["person_id"].to_numpy(object), data[["hap1", "hap2"]].to_numpy(float)
+    split = data["split"].to_numpy(object) if "split" in data.columns else None
     traces = []
     if "dosage" in data.columns:
+        dosage = data["dosage"].to_numpy(float, na_value=np.nan)
         for g in (0, 1, 2):
-            part = data.loc[data["dosage"] == g]
+            mask = dosage == g
             traces.append(
                 {
-                    "type": "scattergl", "x": part["predicted"].to_numpy(), "y": part["observed"].to_numpy(),
-                    "mode": "markers", "name": f"{g} ALT ({len(part)})",
-                    "marker": _marker(part, theme.DOSAGE[g]),
-                    "text": part["person_id"].to_numpy(object),
-                    "customdata": part[["hap1", "hap2"]].to_numpy(float),
+                    "type": "scattergl", "x": x[mask], "y": y[mask], "mode": "markers",
+                    "name": f"{g} ALT ({int(mask.sum())})",
+                    "marker": _marker(None if split is None else split[mask], theme.DOSAGE[g]),
+                    "text": people[mask], "customdata": haps[mask],
                     "hovertemplate": hover + f"<br>{snv}: {g} ALT<extra></extra>",
                 }
             )  # fmt: skip
     else:
-        limit = float(np.nanmax(np.abs(data["hap_difference"]))) if len(data) else 0.0
+        difference = data["hap_difference"].to_numpy(float)
+        limit = float(np.nanmax(np.abs(difference))) if len(data) else 0.0
         limit = limit if np.isfinite(limit) and limit > 0 else 1.0
         traces.append(
             {
-                "type": "scattergl", "x": data["predicted"].to_numpy(), "y": data["observed"].to_numpy(),
-                "mode": "markers", "name": "people", "showlegend": False,
+                "type": "scattergl", "x": x, "y": y, "mode": "markers", "name": "people", "showlegend": False,
                 "marker": {
-                    **_marker(data, data["hap_difference"].to_numpy()), "colorscale": "PuOr", "cmin": -limit,
-                    "cmax": limit,
+                    **_marker(split, difference), "colorscale": "PuOr", "cmin": -limit, "cmax": limit,
                     "colorbar": {"title": {"text": "hap1 − hap2", "side": "right"}, "thickness": 12},
                 },
-                "text": data["person_id"].to_numpy(object),
-                "customdata": data[["hap1", "hap2"]].to_numpy(float),
-                "hovertemplate": hover + "<extra></extra>",
+                "text": people, "customdata": haps, "hovertemplate": hover + "<extra></extra>",
             }
         )  # fmt: skip
     traces += split_legend(data)
-    x, y = data["predicted"].to_numpy(float), data["observed"].to_numpy(float)
     r = pearson(x, y)
     if np.isfinite(r):
         slope, intercept = np.polyfit(x, y, 1)
@@ -137,10 +138,10 @@ def figure(data: pd.DataFrame, gene_name: str, snv: str | None, revision: str = 
         )  # fmt: skip
     text = f"<b>{gene_name}</b>  r = {r:.3f}, n = {len(data):,}"
     if "split" in data.columns:  # the fit that is a test first; the all-people r includes training
-        test = data.loc[data["split"] == "test"]
-        r_test = pearson(test["predicted"].to_numpy(float), test["observed"].to_numpy(float))
+        test = split == "test"
+        r_test = pearson(x[test], y[test])
         text = (
-            f"<b>{gene_name}</b>  held-out r = {r_test:.3f}, n = {len(test):,}"
+            f"<b>{gene_name}</b>  held-out r = {r_test:.3f}, n = {int(test.sum()):,}"
             f"<br>all people r = {r:.3f}, n = {len(data):,}"
         )
     label = theme.note(text, 0.01, 0.99, bgcolor="rgba(255,255,255,0.8)")

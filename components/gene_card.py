@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 from dash import Dash, Input, Output, html
 
@@ -51,23 +52,23 @@ def rows(gene: pd.Series) -> list[tuple[str, str]]:
 
 
 def driver_list(variants: pd.DataFrame, snv: str | None) -> html.Div:
-    if variants.empty or not flag(variants.is_driver).any():
+    is_driver = flag(variants.is_driver) if not variants.empty else np.zeros(0, bool)
+    if not is_driver.any():
         return html.P("No driver SNVs.", className="card-muted")
-    drivers = variants.loc[flag(variants.is_driver)]
-    drivers = drivers.assign(support_state=support(drivers.supported), main=flag(drivers.is_main_driver))
-    drivers = drivers.sort_values("driver_gain", ascending=False)
+    drivers = variants.loc[is_driver]
+    ids = drivers["variant_id"].to_numpy(object)
+    distance, ism, slope = (drivers[c].to_numpy(float) for c in ("tss_distance", "ism", "eqtl_slope"))
+    state, main = support(drivers["supported"]), flag(drivers["is_main_driver"])
     items = []
-    for d in drivers.itertuples():
-        kind = {"unknown": "no eQTL"}.get(d.support_state, d.support_state)
+    for i in np.argsort(-drivers["driver_gain"].to_numpy(float), kind="stable"):  # largest gain first
+        kind = {"unknown": "no eQTL"}.get(state[i], state[i])
         label = [
-            html.Span(d.variant_id, className="snv-id"),
-            html.Span(f" {int(d.tss_distance):+,} bp, ISM {d.ism:+.3f}, eQTL {d.eqtl_slope:+.3f}"),
-            html.Span(f" {kind}" + (", main" if d.main else ""), className=f"tag {d.support_state}"),
+            html.Span(ids[i], className="snv-id"),
+            html.Span(f" {int(distance[i]):+,} bp, ISM {ism[i]:+.3f}, eQTL {slope[i]:+.3f}"),
+            html.Span(f" {kind}" + (", main" if main[i] else ""), className=f"tag {state[i]}"),
         ]
-        classes = "snv-button selected" if d.variant_id == snv else "snv-button"
-        items.append(
-            html.Li(html.Button(label, id={"type": "card-snv", "index": d.variant_id}, className=classes))
-        )
+        classes = "snv-button selected" if ids[i] == snv else "snv-button"
+        items.append(html.Li(html.Button(label, id={"type": "card-snv", "index": ids[i]}, className=classes)))
     return html.Ul(items, className="driver-list", id="card-drivers")
 
 
@@ -82,11 +83,13 @@ def ld_partners(datasets: Datasets, sel: Selection) -> list:
     if ld is None:
         return []
     n = datasets.ld_people(sel.dataset, sel.gene_id)
-    strong = ld.drop(sel.snv, errors="ignore")
-    strong = strong[strong >= STRONG_LD].sort_values(ascending=False)
+    ids, r2 = ld.index.to_numpy(object), ld.to_numpy(float)
+    keep = np.flatnonzero((r2 >= STRONG_LD) & (ids != sel.snv))
+    keep = keep[np.argsort(-r2[keep], kind="stable")]  # strongest first
+    strong = list(zip(ids[keep].tolist(), r2[keep].tolist(), strict=True))
     title = html.H3(f"In strong LD with {sel.snv}")
     note = html.P(f"r² ≥ {STRONG_LD:g} among this dataset's {n:,} people", className="card-muted")
-    if strong.empty:
+    if not strong:
         return [
             title,
             html.P(
@@ -98,11 +101,11 @@ def ld_partners(datasets: Datasets, sel: Selection) -> list:
     items = [
         html.Li(
             html.Button(
-                [html.Span(v, className="snv-id"), html.Span(f" r² {r2:.2f}")],
+                [html.Span(v, className="snv-id"), html.Span(f" r² {value:.2f}")],
                 id={"type": "card-snv", "index": f"{LD_PREFIX}{v}"}, className="snv-button",
             )
         )
-        for v, r2 in strong.head(LD_SHOWN).items()
+        for v, value in strong[:LD_SHOWN]
     ]  # fmt: skip
     more = (
         [html.P(f"and {len(strong) - LD_SHOWN:,} more", className="card-muted")]

@@ -6,6 +6,7 @@ table has (gene_id, variant_id, person_id, dosage); otherwise it says so.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from dash import Dash, html
 
@@ -30,30 +31,38 @@ def frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
     empty = pd.DataFrame(columns=["person_id", "dosage", "observed", "predicted"])
     if sel.gene_id is None or sel.snv is None or not datasets.has_people(sel.dataset):
         return empty
-    dosage = datasets.dosage(sel.dataset, sel.gene_id, sel.snv)
+    dosage = datasets.people_dosage(sel.dataset, sel.gene_id, sel.snv)
     if dosage is None:
         return empty
     people = datasets.gene(sel.dataset, sel.gene_id).people
-    out = people[["person_id", "observed", "predicted"]].copy()
-    out["dosage"] = out["person_id"].map(dosage).astype("Int8")
-    return out.dropna(subset=["dosage"])[["person_id", "dosage", "observed", "predicted"]]
+    known = dosage >= 0  # people without genotypes are left out
+    return pd.DataFrame(
+        {
+            "person_id": people["person_id"].array[known],
+            "dosage": pd.array(dosage[known], dtype="Int8"),
+            "observed": people["observed"].to_numpy(float)[known],
+            "predicted": people["predicted"].to_numpy(float)[known],
+        }
+    )
 
 
 def figure(data: pd.DataFrame, snv: str, revision: str = "") -> dict:
+    dosage = data["dosage"].to_numpy(float, na_value=np.nan)
+    observed, people = data["observed"].to_numpy(float), data["person_id"].to_numpy(object)
     traces = []
     for g in (0, 1, 2):
-        part = data.loc[data["dosage"] == g]
-        if part.empty:
+        mask = dosage == g
+        n = int(mask.sum())
+        if n == 0:
             continue
         traces.append(
             {
-                "type": "violin", "x": [f"{LABELS[g]}<br>n = {len(part)}"] * len(part),
-                "y": part["observed"].to_numpy(float), "name": LABELS[g], "showlegend": False,
+                "type": "violin", "x": [f"{LABELS[g]}<br>n = {n}"] * n,
+                "y": observed[mask], "name": LABELS[g], "showlegend": False,
                 "line": {"color": theme.DOSAGE[g]}, "fillcolor": theme.DOSAGE[g], "opacity": 0.6,
                 "box": {"visible": True}, "meanline": {"visible": True}, "points": "all", "pointpos": 0,
                 "jitter": 0.4, "marker": {"size": 3, "color": "#333", "opacity": 0.5},
-                "text": part["person_id"].to_numpy(object),
-                "hovertemplate": "%{text}: observed %{y:.3f}<extra></extra>",
+                "text": people[mask], "hovertemplate": "%{text}: observed %{y:.3f}<extra></extra>",
             }
         )  # fmt: skip
     return {

@@ -15,7 +15,7 @@ from dash import Dash, html
 from components import theme
 from components.data import Datasets, Selection
 from components.export import register_selection_view
-from components.snv_common import gene_frame, has_ld, ld_note, selected_trace, snv_traces
+from components.snv_common import Points, SnvTable, gene_frame, gene_snvs, ld_note, selected_trace, snv_traces
 
 VIEW = "ism_eqtl"
 QUADRANTS = [
@@ -38,8 +38,9 @@ def frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
     return gene_frame(datasets, sel)
 
 
-def figure(data: pd.DataFrame, snv: str | None, revision: str = "") -> dict:
-    traces = [*snv_traces(data, "ism", "eqtl_slope"), selected_trace(data, snv, "ism", "eqtl_slope")]
+def figure(table: SnvTable, snv: str | None, revision: str = "") -> dict:
+    points = Points(table, "ism", "eqtl_slope")
+    traces = [*snv_traces(points), selected_trace(points, snv)]
     quadrants = [
         theme.note(text, x, y, xanchor, yanchor, font={"size": 11, "color": "#777"})
         for x, y, xanchor, yanchor, text in QUADRANTS
@@ -49,15 +50,15 @@ def figure(data: pd.DataFrame, snv: str | None, revision: str = "") -> dict:
         "layout": theme.layout(
             revision=revision, annotations=quadrants,
             shapes=[theme.hline(0, "#999"), theme.vline(0, "#999")],
-            xaxis=theme.axis("ISM: Enformer score, ALT − REF (a.u.)", range=symmetric(data["ism"])),
-            yaxis=theme.axis("eQTL slope (expression per ALT allele)", range=symmetric(data["eqtl_slope"])),
+            xaxis=theme.axis("ISM: Enformer score, ALT − REF (a.u.)", range=symmetric(points.x)),
+            yaxis=theme.axis("eQTL slope (expression per ALT allele)", range=symmetric(points.y)),
         ),
     }  # fmt: skip
 
 
-def symmetric(values: pd.Series) -> list[float]:
+def symmetric(values: np.ndarray) -> list[float]:
     """An axis range centred on 0, so the four quadrants read as equal."""
-    top = float(np.nanmax(np.abs(values.to_numpy(float)))) if len(values) else 0.0
+    top = float(np.nanmax(np.abs(values))) if len(values) else 0.0
     top = top * 1.12 if np.isfinite(top) and top > 0 else 1.0
     return [-top, top]
 
@@ -65,17 +66,17 @@ def symmetric(values: pd.Series) -> list[float]:
 def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
     if sel.gene_id is None:
         return theme.message_figure("Pick a gene to see its SNVs."), ""
-    data = frame(datasets, sel)
-    if data.empty:
-        if not datasets.store(sel.dataset).manifest.get("has_all_variants", True):
+    table = gene_snvs(datasets, sel)
+    if not len(table):
+        if not datasets.manifest(sel.dataset).get("has_all_variants", True):
             return theme.message_figure("No driver SNVs in this gene (this dataset lists drivers only)."), ""
         return theme.message_figure("No SNVs in this gene's window."), ""
     note = ""
-    if not datasets.store(sel.dataset).manifest.get("has_all_variants", True):
+    if not datasets.manifest(sel.dataset).get("has_all_variants", True):
         note = "This dataset lists driver SNVs only."
-    elif has_ld(data):
+    elif table.has_ld:
         note = ld_note(sel.snv, datasets.ld_people(sel.dataset, sel.gene_id))
-    return figure(data, sel.snv, sel.gene_id), note
+    return figure(table, sel.snv, sel.gene_id), note
 
 
 def register(app: Dash, datasets: Datasets) -> None:

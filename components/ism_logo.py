@@ -62,7 +62,7 @@ def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
         return theme.message_figure("Pick a gene and a SNV to see the ISM around it.", height=HEIGHT), ""
     rows = datasets.logo_rows(sel.dataset, sel.gene_id, sel.snv)
     if rows is None:
-        manifest = datasets.store(sel.dataset).manifest
+        manifest = datasets.manifest(sel.dataset)
         if manifest.get("kind") == "published":
             message = "The published results carry no sequence, so no ISM around SNVs."
         else:

@@ -8,7 +8,7 @@ from dash import Dash, html
 from components import theme
 from components.data import Datasets, Selection
 from components.export import register_selection_view
-from components.snv_common import gene_frame, has_ld, ld_note, selected_trace, snv_traces
+from components.snv_common import Points, SnvTable, gene_frame, gene_snvs, ld_note, selected_trace, snv_traces
 
 VIEW = "locus"
 WINDOW_HALF_KB = 98.304
@@ -28,11 +28,9 @@ def frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
     return gene_frame(datasets, sel)
 
 
-def figure(data: pd.DataFrame, snv: str | None, gene: pd.Series) -> dict:
-    traces = [
-        *snv_traces(data, "tss_distance", "ism", scale_x=1e-3),
-        selected_trace(data, snv, "tss_distance", "ism", scale_x=1e-3),
-    ]
+def figure(table: SnvTable, snv: str | None, gene: pd.Series) -> dict:
+    points = Points(table, "tss_distance", "ism", scale_x=1e-3)
+    traces = [*snv_traces(points), selected_trace(points, snv)]
     tss_label = {
         "text": f"TSS ({gene['strand']} strand)", "x": 0, "xref": "x", "y": 1, "yref": "y domain",
         "xanchor": "left", "yanchor": "bottom", "showarrow": False, "font": {"color": theme.TSS, "size": 12},
@@ -54,16 +52,16 @@ def figure(data: pd.DataFrame, snv: str | None, gene: pd.Series) -> dict:
 def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
     if sel.gene_id is None:
         return theme.message_figure("Pick a gene to see its locus.", height=320), ""
-    data = frame(datasets, sel)
-    if data.empty:
-        if not datasets.store(sel.dataset).manifest.get("has_all_variants", True):
+    table = gene_snvs(datasets, sel)
+    if not len(table):
+        if not datasets.manifest(sel.dataset).get("has_all_variants", True):
             return theme.message_figure(
                 "No driver SNVs in this gene (this dataset lists drivers only).", height=320
             ), ""
         return theme.message_figure("No SNVs in this gene's window.", height=320), ""
     gene = datasets.gene(sel.dataset, sel.gene_id).gene
-    note = ld_note(sel.snv, datasets.ld_people(sel.dataset, sel.gene_id)) if has_ld(data) else ""
-    return figure(data, sel.snv, gene), note
+    note = ld_note(sel.snv, datasets.ld_people(sel.dataset, sel.gene_id)) if table.has_ld else ""
+    return figure(table, sel.snv, gene), note
 
 
 def register(app: Dash, datasets: Datasets) -> None:

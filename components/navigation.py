@@ -36,10 +36,9 @@ def dataset_switcher() -> html.Nav:
 
 def url_name(datasets: Datasets, dataset: str, gene_id: str) -> str:
     """The gene's name in URLs when it names one gene only, else its ID."""
-    genes = datasets.genes(dataset)
-    name = genes.loc[genes.gene_id == gene_id, "gene_name"]
-    if len(name) and datasets.find_gene(dataset, str(name.iloc[0])) == gene_id:
-        return str(name.iloc[0])
+    row = datasets.gene_row(dataset, gene_id)
+    if row is not None and datasets.find_gene(dataset, str(row["gene_name"])) == gene_id:
+        return str(row["gene_name"])
     return gene_id
 
 
@@ -65,6 +64,8 @@ def register(app: Dash, datasets: Datasets) -> None:
         sel = selection_for(datasets, pathname, search)
         if ctx.triggered_id == "jobs-version" and sel.to_dict() == current:
             return no_update, no_update, no_update  # the store changed, not what this page shows
+        if sel.gene_id is not None:
+            datasets.prefetch(sel.dataset, sel.gene_id, sel.snv)
         return sel.to_dict(), sel.message or "", "message" if sel.message else "message hidden"
 
     @app.callback(

@@ -43,12 +43,13 @@ def frame(datasets: Datasets, sel: Selection, subset: str | None = None) -> pd.D
     column = gene_subsets.all_track_column(genes)
     out = part[["gene_id", "gene_name", "r", "significant"]].copy()
     out["r_all_tracks"] = part[column].to_numpy(float) if column else np.nan
-    return out.reset_index(drop=True)
+    out.index = pd.Index(out["gene_id"].to_numpy(object))  # the highlight finds its row by a lookup
+    return out
 
 
 def track_label(datasets: Datasets, dataset: str) -> str:
     """The single track's name: CAGE brain for track 4980 (the paper's), else its index."""
-    model = datasets.store(dataset).manifest.get("model") or {}
+    model = datasets.manifest(dataset).get("model") or {}
     track = model.get("track", model.get("track_index"))  # computed stores: track; published: track_index
     return "CAGE brain, adult" if track in (None, 4980) else f"track {track}"
 
@@ -90,7 +91,7 @@ def figure(
 
 
 def highlight_trace(data: pd.DataFrame, selected: str | None) -> dict:
-    row = data.loc[data["gene_id"] == selected] if selected else data.iloc[0:0]
+    row = data.iloc[[data.index.get_loc(selected)]] if selected and selected in data.index else data.iloc[0:0]
     return {
         "type": "scattergl", "x": row["r"].to_numpy(float), "y": row["r_all_tracks"].to_numpy(float),
         "mode": "markers+text", "text": row["gene_name"].to_numpy(object), "textposition": "top center",

@@ -39,10 +39,10 @@ NUMBERS = ["tss_distance", "maf", "ism", "eqtl_slope"]
 FORMATS = {"tss_distance": ":+,", "maf": ":.3f", "ism": ":+.4f", "eqtl_slope": ":+.4f", LD_COLUMN: ":.3f"}
 
 
-def hover_fields(data: pd.DataFrame, x: str, y: str, scale_x: float = 1.0) -> tuple[list, dict[str, str]]:
+def hover_fields(has_ld_column: bool, x: str, y: str, scale_x: float = 1.0) -> tuple[list, dict[str, str]]:
     """The columns of customdata, and the hovertemplate field of each hover number."""
     columns, fields = [], {}
-    for column in NUMBERS + ([LD_COLUMN] if LD_COLUMN in data.columns else []):
+    for column in NUMBERS + ([LD_COLUMN] if has_ld_column else []):
         if column == y:
             fields[column] = f"%{{y{FORMATS[column]}}}"
         elif column == x and scale_x == 1.0:
@@ -67,26 +67,58 @@ def snv_frame(variants: pd.DataFrame, ld: pd.Series | None = None) -> pd.DataFra
         return pd.DataFrame(columns=SNV_COLUMNS)
     frame = variants[SNV_COLUMNS].reset_index(drop=True)
     if ld is not None:
-        frame[LD_COLUMN] = frame["variant_id"].map(ld).astype(float)
+        ids = frame["variant_id"].to_numpy(object)
+        same_order = len(ld) == len(ids) and bool((ld.index.to_numpy(object) == ids).all())
+        # the stored genotypes list the window's SNVs in the variants table's order: no join then
+        frame[LD_COLUMN] = ld.to_numpy(float) if same_order else frame["variant_id"].map(ld).astype(float)
     return frame
+
+
+class SnvTable:
+    """A gene's plotted SNVs (`snv_frame`) as the numpy arrays the SNV views draw from: ids, hover
+    text, numbers, marker sizes, driver classes and LD bins, made once per gene and SNV and shared
+    by the views (each takes its own x and y)."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame
+        self.ids = frame["variant_id"].to_numpy(object)
+        chrom, ref, alt = (frame[c].to_numpy(object, na_value="?") for c in ("chrom", "ref", "alt"))
+        where = zip(chrom.tolist(), frame["pos"].tolist(), ref.tolist(), alt.tolist(), strict=True)
+        self.hovertext = np.array([f"chr{c}:{p:,} {r}>{a}" for c, p, r, a in where], dtype=object)
+        numeric = [*NUMBERS, "grad_x_input", *([LD_COLUMN] if LD_COLUMN in frame.columns else [])]
+        self.numbers = {c: frame[c].to_numpy(float) for c in numeric}
+        self.size = marker_size(frame["maf"])
+        self.driver = flag(frame["is_driver"])
+        self.state = support(frame["supported"])
+        ld = self.numbers.get(LD_COLUMN)
+        self.has_ld = ld is not None and bool(np.isfinite(ld).any())
+        self.bins = r2_bin(ld) if self.has_ld else None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def column(self, name: str) -> np.ndarray:
+        found = self.numbers.get(name)
+        return found if found is not None else self.frame[name].to_numpy(float)
 
 
 def gene_frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
     """The plotted SNVs of the selected gene, with r² to the selected SNV where the dataset has
-    genotypes; made once per gene and SNV in a process (the ISM vs eQTL and locus views share it;
-    read-only)."""
+    genotypes (what the SNV views export)."""
+    return gene_snvs(datasets, sel).frame
+
+
+def gene_snvs(datasets: Datasets, sel: Selection) -> SnvTable:
+    """`SnvTable` of the selected gene and SNV; made once per gene and SNV in a process (the ISM vs
+    eQTL and locus views share it; read-only)."""
     if sel.gene_id is None:
-        return snv_frame(pd.DataFrame())
+        return SnvTable(snv_frame(pd.DataFrame()))
 
-    def make() -> pd.DataFrame:
+    def make() -> SnvTable:
         ld = datasets.ld(sel.dataset, sel.gene_id, sel.snv) if sel.snv else None
-        return snv_frame(datasets.gene(sel.dataset, sel.gene_id).variants, ld)
+        return SnvTable(snv_frame(datasets.gene(sel.dataset, sel.gene_id).variants, ld))
 
-    return datasets.cached(sel.dataset, ("snv-frame", sel.gene_id, sel.snv), make, disk=False)
-
-
-def has_ld(data: pd.DataFrame) -> bool:
-    return LD_COLUMN in data.columns and bool(data[LD_COLUMN].notna().any())
+    return datasets.cached(sel.dataset, ("snv-table", sel.gene_id, sel.snv), make, disk=False)
 
 
 def ld_note(snv: str, n_people: int) -> str:
@@ -97,32 +129,23 @@ def ld_note(snv: str, n_people: int) -> str:
     )
 
 
-def point_data(data: pd.DataFrame, columns: list[str]) -> dict:
-    """text, hovertext and customdata (of `columns`) of SNV points, in the order of `data`."""
-    chrom, ref, alt = (data[c].to_numpy(object, na_value="?") for c in ("chrom", "ref", "alt"))
-    where = zip(chrom.tolist(), data["pos"].tolist(), ref.tolist(), alt.tolist(), strict=True)
-    numbers = [data[c].to_numpy(np.float32) for c in columns]
-    return {
-        "text": data["variant_id"].to_numpy(object),
-        "hovertext": np.array([f"chr{c}:{p:,} {r}>{a}" for c, p, r, a in where], dtype=object),
-        "customdata": np.column_stack(numbers) if numbers else np.zeros((len(data), 0), np.float32),
-    }
-
-
 class Points:
-    """The per-point arrays of a gene's SNVs for one view, made once per figure; `take(mask)`
-    gives those of a group of points (numpy indexing, not a DataFrame selection per trace)."""
+    """One view's per-point arrays of a gene's SNVs (x, y, sizes, text, hover text, customdata);
+    `take(mask)` gives those of a group of points (numpy indexing, not a selection per trace)."""
 
-    def __init__(self, data: pd.DataFrame, x: str, y: str, scale_x: float = 1.0):
-        columns, self.fields = hover_fields(data, x, y, scale_x)
-        self.x = data[x].to_numpy(float) * scale_x
-        self.y = data[y].to_numpy(float)
-        self.size = marker_size(data["maf"])
-        self.point = point_data(data, columns)
-        self.ids = self.point["text"]
+    def __init__(self, table: SnvTable, x: str, y: str, scale_x: float = 1.0):
+        self.table = table
+        columns, self.fields = hover_fields(LD_COLUMN in table.numbers, x, y, scale_x)
+        self.x, self.y = table.column(x) * scale_x, table.column(y)
+        numbers = [table.numbers[c].astype(np.float32) for c in columns]
+        self.point = {
+            "text": table.ids,
+            "hovertext": table.hovertext,
+            "customdata": np.column_stack(numbers) if numbers else np.zeros((len(table), 0), np.float32),
+        }
 
     def take(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
-        return self.x[mask], self.y[mask], self.size[mask], {k: v[mask] for k, v in self.point.items()}
+        return self.x[mask], self.y[mask], self.table.size[mask], {k: v[mask] for k, v in self.point.items()}
 
     def hover(self, kind: str, ld: bool = False) -> str:
         return hover(self.fields, kind, ld)
@@ -145,14 +168,13 @@ def marker_size(maf: pd.Series, smallest: float = 4, largest: float = 16) -> np.
     return smallest + (largest - smallest) * np.nan_to_num(m)
 
 
-def snv_traces(data: pd.DataFrame, x: str, y: str, scale_x: float = 1.0) -> list[dict]:
+def snv_traces(points: Points) -> list[dict]:
     """Non-drivers in grey, supported and unsupported drivers in colour; SNV id as `text`.
-    With r² to the selected SNV (`ld_r2`), SNVs are coloured by LD instead (`ld_traces`)."""
-    if has_ld(data):
-        return ld_traces(data, x, y, scale_x)
-    points = Points(data, x, y, scale_x)
-    driver = flag(data["is_driver"])
-    state = support(data["supported"])
+    With r² to the selected SNV, SNVs are coloured by LD instead (`ld_traces`)."""
+    table = points.table
+    if table.has_ld:
+        return ld_traces(points)
+    driver, state = table.driver, table.state
     groups = [
         ("other SNVs", ~driver, theme.BACKGROUND_SNV, 0.45, 0, "not a driver"),
         ("supported driver", driver & (state == "supported"), theme.SUPPORTED, 0.95, 1, "driver, supported"),
@@ -176,14 +198,13 @@ def snv_traces(data: pd.DataFrame, x: str, y: str, scale_x: float = 1.0) -> list
     return traces
 
 
-def ld_traces(data: pd.DataFrame, x: str, y: str, scale_x: float = 1.0) -> list[dict]:
+def ld_traces(points: Points) -> list[dict]:
     """LocusZoom's view: SNVs coloured by r² bin with the LD reference; drivers ringed in their
     support colour (green supported, orange unsupported) on top."""
-    points = Points(data, x, y, scale_x)
-    bins = r2_bin(data[LD_COLUMN].to_numpy(float))
+    table = points.table
     traces = []
     for b in range(len(LD_LABELS) - 1, -2, -1):  # legend from strong LD down
-        mask = bins == b
+        mask = table.bins == b
         if b == -1 and not mask.any():
             continue
         name, colour = (
@@ -199,8 +220,7 @@ def ld_traces(data: pd.DataFrame, x: str, y: str, scale_x: float = 1.0) -> list[
                 "hovertemplate": points.hover(name, ld=True), **point,
             }
         )  # fmt: skip
-    driver = flag(data["is_driver"])
-    state = support(data["supported"])
+    driver, state = table.driver, table.state
     for name, colour, mask in (
         ("supported driver", theme.SUPPORTED, driver & (state == "supported")),
         ("unsupported driver", theme.UNSUPPORTED, driver & (state == "unsupported")),
@@ -221,21 +241,21 @@ def ld_traces(data: pd.DataFrame, x: str, y: str, scale_x: float = 1.0) -> list[
     return traces
 
 
-def selected_trace(data: pd.DataFrame, snv: str | None, x: str, y: str, scale_x: float = 1.0) -> dict:
-    row = data.loc[data["variant_id"] == snv] if snv else data.iloc[0:0]
-    points = Points(row, x, y, scale_x)
-    px, py, _, point = points.take(np.ones(len(row), bool))
-    if has_ld(data):  # LocusZoom marks the LD reference with a purple diamond
+def selected_trace(points: Points, snv: str | None) -> dict:
+    mask = points.table.ids == snv if snv else np.zeros(len(points.table), bool)
+    px, py, _, point = points.take(mask)
+    shown = bool(mask.any())
+    if points.table.has_ld:  # LocusZoom marks the LD reference with a purple diamond
         return {
             "type": "scatter", "x": px, "y": py, "mode": "markers", "name": "LD reference: the selected SNV",
-            "showlegend": len(row) > 0,
+            "showlegend": shown,
             "marker": {"symbol": "diamond", "size": 16, "color": theme.LD_REFERENCE,
                        "line": {"color": "#222", "width": 1.5}},
             "hovertemplate": points.hover("selected: LD reference", ld=True), **point,
         }  # fmt: skip
     return {
         "type": "scatter", "x": px, "y": py, "mode": "markers", "name": "selected SNV",
-        "showlegend": len(row) > 0,
+        "showlegend": shown,
         "marker": {"size": 22, "color": "rgba(0,0,0,0)", "line": {"color": theme.SELECTED, "width": 2.5}},
         "hovertemplate": points.hover("selected"), **point,
     }  # fmt: skip

@@ -104,25 +104,27 @@ def panel_top(counts: np.ndarray) -> int:
 
 
 def driver_traces(drivers: pd.DataFrame, gene_name: str | None, k: int, top: int) -> list[dict]:
-    """The selected gene's drivers in panel k, one trace per support state."""
+    """The selected gene's drivers in panel k, one trace per support state (numpy masks: this
+    runs on every gene switch, on a handful of rows)."""
     _, half, _ = PANELS[k]
     suffix = "" if k == 0 else str(k + 1)
     scale = 1e-3 if half > 1_000 else 1.0
-    inside = drivers.loc[drivers["tss_distance"].abs() <= half]
-    state = support(inside["supported"])
+    distance = drivers["tss_distance"].to_numpy(float)
+    ids = drivers["variant_id"].to_numpy(object)
+    state = support(drivers["supported"])
+    inside = np.abs(distance) <= half
     traces = []
     for name, colour in SUPPORT:
-        sub = inside.loc[state == name]
+        mask = inside & (state == name)
         traces.append(
             {
                 "type": "scatter", "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
-                "x": sub["tss_distance"].to_numpy(float) * scale, "y": np.full(len(sub), top * 1.08),
+                "x": distance[mask] * scale, "y": np.full(int(mask.sum()), top * 1.08),
                 "mode": "markers", "name": f"{gene_name or 'selected gene'}: {name} driver",
-                "showlegend": k == 0 and len(sub) > 0,
+                "showlegend": k == 0 and bool(mask.any()),
                 "marker": {"symbol": "triangle-down", "size": 13, "color": colour,
                            "line": {"color": "#222", "width": 1}},
-                "text": sub["variant_id"].to_numpy(object),
-                "customdata": sub["tss_distance"].to_numpy(float),
+                "text": ids[mask], "customdata": distance[mask],
                 "hovertemplate": "<b>%{text}</b><br>%{customdata:+,} bp from TSS<extra></extra>",
             }
         )  # fmt: skip
@@ -130,14 +132,18 @@ def driver_traces(drivers: pd.DataFrame, gene_name: str | None, k: int, top: int
 
 
 def selected_drivers(datasets: Datasets, sel: Selection) -> tuple[pd.DataFrame, str | None]:
-    """The selected gene's driver rows and its name (none without a gene)."""
-    drivers = pd.DataFrame(columns=["variant_id", "tss_distance", "supported"])
+    """The selected gene's driver rows and its name (none without a gene; made once per gene)."""
     if sel.gene_id is None:
-        return drivers, None
-    gene = datasets.gene(sel.dataset, sel.gene_id)
-    if not gene.variants.empty:
-        drivers = gene.variants.loc[flag(gene.variants.is_driver)]
-    return drivers, str(gene.gene["gene_name"])
+        return pd.DataFrame({"variant_id": [], "tss_distance": [], "supported": []}), None
+
+    def drivers() -> pd.DataFrame:
+        variants = datasets.gene(sel.dataset, sel.gene_id).variants
+        if variants.empty:
+            return pd.DataFrame({"variant_id": [], "tss_distance": [], "supported": []})
+        return variants.loc[flag(variants.is_driver), ["variant_id", "tss_distance", "supported"]]
+
+    found = datasets.cached(sel.dataset, (VIEW, "drivers", sel.gene_id), drivers, disk=False)
+    return found, str(datasets.gene(sel.dataset, sel.gene_id).gene["gene_name"])
 
 
 def render(datasets: Datasets, sel: Selection, subset: str | None = None) -> tuple[dict, str]:

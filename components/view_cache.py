@@ -10,7 +10,9 @@ answered from old entries: they are simply never asked for again and age out.
 
 While one thread or process computes a key, the others asking for it wait for its answer instead
 of computing it again (a gene switch in the browser sends a dozen requests at once, which land
-on different workers). A cache that fails (a full disk, a locked database) only costs the
+on different workers). A cache that no other process fills (`shared=False`: a server of one
+process) needs no lock between processes and is written behind, by one thread, so a request
+never waits for the disk. A cache that fails (a full disk, a locked database) only costs the
 computation: a request never fails because of it.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import queue
 import threading
 import time
 from collections import OrderedDict
@@ -37,6 +40,7 @@ SIZE_LIMIT = 1 << 30  # bytes on disk, all workers together
 MEMORY_LIMIT = 128 << 20  # bytes per process (an estimate: arrays, frames and strings counted)
 LOCK_SECONDS = 10.0  # a worker that died while computing holds its key at most this long
 WAIT_SECONDS = 5.0  # then the others compute it themselves
+WRITE_BEHIND = 32  # values waiting for the disk at most (a busier moment skips writing the rest)
 _MISSING = object()
 
 
@@ -54,10 +58,8 @@ def size_of(value: object, depth: int = 0) -> int:
     it runs on every value kept)."""
     if isinstance(value, np.ndarray):
         return value.nbytes if value.dtype != object else 64 * value.size
-    if isinstance(value, pd.DataFrame):  # the column buffers (memory_usage walks arrow strings: slow)
-        return sum(getattr(value[c].array, "nbytes", 64 * len(value)) for c in value.columns) + 100
-    if isinstance(value, pd.Series):
-        return getattr(value.array, "nbytes", 64 * len(value)) + 64 * len(value)
+    if isinstance(value, pd.DataFrame | pd.Series):  # 16 bytes a cell, index too: numbers, short strings
+        return 16 * (value.size + len(value.index)) + 100  # (nbytes of arrow strings is slow)
     if isinstance(value, str | bytes):
         return len(value) + 50
     if depth > 4 or isinstance(value, Component):  # a rendered card: a few KB
@@ -75,13 +77,15 @@ def size_of(value: object, depth: int = 0) -> int:
 class ViewCache:
     """get(key, compute): the cached value of `key`, computed once by whoever asks first.
 
-    `directory=None` keeps values in this process's memory only (tests, one-off scripts)."""
+    `directory=None` keeps values in this process's memory only (tests, one-off scripts);
+    `shared=False` where no other process uses the directory at the same time."""
 
     def __init__(
         self,
         directory: str | Path | None = None,
         size_limit: int = SIZE_LIMIT,
         memory_limit: int = MEMORY_LIMIT,
+        shared: bool = True,
     ):
         self.directory = Path(directory) if directory is not None else None
         self.disk: diskcache.Cache | None = None
@@ -94,10 +98,14 @@ class ViewCache:
         self._lock = threading.Lock()
         self._computing: dict[str, list] = {}  # key -> [its lock, threads holding or waiting]
         self.counts = {"memory": 0, "disk": 0, "computed": 0}
+        self.shared = shared
+        self._pending: queue.Queue | None = None  # (key, value) to write behind, when not shared
 
-    def get(self, key: Sequence, compute: Callable[[], T], *, disk: bool = True) -> T:
+    def get(self, key: Sequence, compute: Callable[[], T], *, disk: bool = True, wait: bool = True) -> T:
         """The value of `key`; `disk=False` for values only worth keeping in this process (large
-        and quick to remake from other cached values, or not picklable)."""
+        and quick to remake from other cached values, or not picklable); `wait=False` for values
+        one request asks for (a rendered view): other processes do not wait for it, and it is
+        written behind."""
         name = "|".join(map(str, key))
         found = self._remembered(name)
         if found is _MISSING and disk:
@@ -106,16 +114,25 @@ class ViewCache:
             return found
         with self._key_lock(name):  # one thread of this process computes it
             found = self._remembered(name)
-            if found is _MISSING and disk and self.disk is not None:
+            if found is _MISSING and disk and self.disk is not None and self.shared and wait:
                 with self._process_lock(name):  # and one process of the server
                     found = self._read(name)
                     if found is _MISSING:
                         found = self._compute(name, compute)
                         self._write(name, found)
+            elif found is _MISSING and disk and self.disk is not None:
+                found = self._compute(name, compute)
+                self._write_behind(name, found)
             elif found is _MISSING:
                 found = self._compute(name, compute)
             self._remember(name, found)
             return found
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait until the values written behind are on disk (tests; a server never needs to)."""
+        deadline = time.monotonic() + timeout
+        while self._pending is not None and self._pending.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def clear_memory(self) -> None:
         with self._lock:
@@ -177,6 +194,24 @@ class ViewCache:
             self.disk.set(name, value, retry=True)
         except Exception:
             log.warning("view cache: cannot keep %.120s", name, exc_info=True)
+
+    def _write_behind(self, name: str, value: object) -> None:
+        with self._lock:
+            if self._pending is None:
+                self._pending = queue.Queue(WRITE_BEHIND)
+                threading.Thread(target=self._writer, name="view-cache-writer", daemon=True).start()
+        try:
+            self._pending.put_nowait((name, value))
+        except queue.Full:
+            pass  # computed again if it is asked for once memory forgot it
+
+    def _writer(self) -> None:
+        while True:
+            name, value = self._pending.get()
+            try:
+                self._write(name, value)
+            finally:
+                self._pending.task_done()
 
     def _process_lock(self, name: str) -> _ProcessLock:
         return _ProcessLock(self.disk, f"lock|{name}")

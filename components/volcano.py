@@ -35,6 +35,7 @@ def frame(datasets: Datasets, sel: Selection, subset: str | None = None) -> pd.D
     genes = datasets.genes(sel.dataset)
     out = genes.loc[datasets.subset_mask(sel.dataset, subset).to_numpy(bool), COLUMNS].copy()
     out["neg_log10_p_null"] = neg_log10(out["p_null"].to_numpy(float))
+    out.index = pd.Index(out["gene_id"].to_numpy(object))  # the highlight finds its row by a lookup
     return out
 
 
@@ -93,7 +94,7 @@ def figure(data: pd.DataFrame, selected: str | None, dataset: str = "") -> dict:
 
 
 def highlight_trace(data: pd.DataFrame, selected: str | None) -> dict:
-    row = data.loc[data["gene_id"] == selected] if selected else data.iloc[0:0]
+    row = data.iloc[[data.index.get_loc(selected)]] if selected and selected in data.index else data.iloc[0:0]
     return {
         "type": "scattergl", "x": row["r"].to_numpy(), "y": row["neg_log10_p_null"].to_numpy(),
         "mode": "markers+text", "name": "selected", "text": row["gene_name"].to_numpy(),

@@ -166,7 +166,9 @@ def test_grad_x_input_agrees_in_sign_with_ism():
     alt = ((ref[offsets] + rng.integers(1, 4, offsets.size)) % 4).astype(np.uint8)
     effects = ism(model, ModelSpec(summary="sum"), ref, offsets, alt)
     grads = grad_x_input(model, ModelSpec(summary="sum"), ref, offsets, alt)
-    large = np.abs(effects) > 0.01 * np.abs(effects).max()
+    # the effects here are a few float32 steps of the score apart (about 47 steps the largest):
+    # signs are compared where they are several steps, not where one rounding can flip them
+    large = np.abs(effects) > 0.1 * np.abs(effects).max()
     assert large.sum() >= 20
     np.testing.assert_array_equal(np.sign(grads[large]), np.sign(effects[large]))
     assert np.corrcoef(grads, effects)[0, 1] > 0.99

@@ -138,7 +138,7 @@ def test_views_without_people_say_so(datasets):
 def test_ism_eqtl_driver_classes_and_sizes(datasets):
     sel = selection(datasets, "GSTM3")
     data = ism_eqtl.frame(datasets, sel).drop(columns=snv_common.LD_COLUMN)  # a store without genotypes
-    fig = valid(ism_eqtl.figure(data, sel.snv))
+    fig = valid(ism_eqtl.figure(snv_common.SnvTable(data), sel.snv))
     variants = datasets.store("full").variants(sel.gene_id)
     drivers = variants.loc[variants.is_driver]
     other, supported, unsupported = fig.data[:3]
@@ -226,7 +226,7 @@ def test_genotype_violins_group_people_by_dosage(datasets):
 def test_genotype_view_without_genotype_table_explains(stores, tmp_path):
     datasets = Datasets([stores / "drivers_only"])
     sel = selection(datasets, dataset="drivers_only")
-    assert datasets.dosage("drivers_only", sel.gene_id, sel.snv) is None
+    assert datasets.people_dosage("drivers_only", sel.gene_id, sel.snv) is None
 
 
 def packed_dosage(store_path, gene_id: str) -> pd.DataFrame:
@@ -240,11 +240,17 @@ def packed_dosage(store_path, gene_id: str) -> pd.DataFrame:
     return pd.DataFrame(haps.sum(axis=1).T, index=list(row.person_ids), columns=list(row.variant_ids))
 
 
+def person_dosage(datasets, name: str, gene_id: str, variant_id: str) -> pd.Series:
+    """Datasets.people_dosage by person_id (the people rows it is aligned with)."""
+    people = datasets.gene(name, gene_id).people["person_id"]
+    return pd.Series(datasets.people_dosage(name, gene_id, variant_id), index=people.to_numpy(object))
+
+
 def test_dosage_reader_matches_the_raw_bits(datasets):
     for gene_id in datasets.genes("full").gene_id[::9]:
         expected = packed_dosage(datasets.store("full").path, gene_id)
         for variant_id in expected.columns[::13]:
-            got = datasets.dosage("full", gene_id, variant_id)
+            got = person_dosage(datasets, "full", gene_id, variant_id)
             assert got.to_dict() == expected[variant_id].to_dict()
 
 
@@ -354,7 +360,7 @@ def test_one_gene_switch_reads_each_table_once(stores, monkeypatch):
     datasets = Datasets([stores / "full"])
     store = datasets.store("full")
     calls = []
-    for name in ("variants", "people", "null"):
+    for name in ("variants", "people", "null", "genotype_row"):
         original = getattr(store, name)
         monkeypatch.setattr(
             store, name, lambda gene_id, _o=original, _n=name: calls.append(_n) or _o(gene_id)
@@ -362,7 +368,7 @@ def test_one_gene_switch_reads_each_table_once(stores, monkeypatch):
     sel = navigation.selection_for(datasets, "/gene/SYN30", "?dataset=full")
     for view in components.GENE_VIEWS:
         view.render(datasets, sel)
-    assert sorted(calls) == ["null", "people", "variants"]
+    assert sorted(calls) == ["genotype_row", "people", "variants"]  # no view shows the null draws
 
 
 def test_app_layout_ids_and_offline_page(stores):
@@ -453,7 +459,7 @@ def test_demo_store_in_the_switcher_with_its_note_in_every_view():
             fig, text = view.render(datasets, sel)
             valid(fig)
         # the demo store has per-person genotypes: violins of observed expression by dosage
-        dosage = datasets.dosage("demo", sel.gene_id, sel.snv)
+        dosage = person_dosage(datasets, "demo", sel.gene_id, sel.snv)
         row = datasets.gene("demo", sel.gene_id).variants.set_index("variant_id").loc[sel.snv]
         expected = bcftools_dosage(DEMO / "inputs" / "cohort.vcf.gz", str(row.chrom), int(row.pos), row.alt)
         assert dosage.to_dict() == expected[dosage.index].to_dict() and len(dosage) == 839

@@ -110,9 +110,11 @@ def test_ld_against_numpy_with_monomorphic_snvs_and_bins():
     for k in (0, 2, 29):
         expected = np.array([np.corrcoef(dosage[:, k], dosage[:, j])[0, 1] ** 2 for j in range(30) if j != 4])
         got = ld.r2(k)
-        np.testing.assert_allclose(np.delete(got, 4), expected, atol=1e-6)
+        np.testing.assert_allclose(np.delete(got, 4), expected, atol=1e-12)  # exact sums, float64 r²
         assert np.isnan(got[4]) and got[k] == 1.0
-    assert ld.r2(2)[7] == pytest.approx(1.0, abs=1e-6)
+        floats = WindowLD(dosage.astype(float) / 2).r2(k)  # not dosages: computed in float64
+        np.testing.assert_allclose(np.delete(floats, 4), expected, atol=1e-12)
+    assert ld.r2(2)[7] == pytest.approx(1.0, abs=1e-12)
     assert np.isnan(r2_with(dosage, 4)).all()
     edges = np.array([0.0, 0.1999, 0.2, 0.4, 0.6, 0.6 - 1e-12, 0.8, 1.0, np.nan])
     assert r2_bin(edges).tolist() == [0, 0, 1, 2, 3, 2, 4, 4, -1]

@@ -13,28 +13,41 @@ R2_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
 
 class WindowLD:
-    """r² of the SNVs of one window with any of them: the centred dosages are kept, so each new
-    reference SNV costs one matrix-vector product (people x SNVs), not a correlation matrix."""
+    """r² of the SNVs of one window with any of them. Each SNV's dosage sum and sum of squares
+    are kept with the dosages (as float32 rows, one per SNV), so each new reference SNV costs one
+    matrix-vector product (SNVs x people) and no centred copy of the matrix is ever made. For
+    integer dosages every sum and product is an integer below 2**24, exact in float32, so r² is
+    computed in float64 from exact sums."""
 
     def __init__(self, dosage: np.ndarray):
-        x = np.asarray(dosage, dtype=np.float64)
-        centred = x - x.mean(axis=0)
-        self._norms = np.sqrt(np.einsum("ij,ij->j", centred, centred))
-        self._centred = centred.astype(np.float32)  # half the memory; r² to ~1e-6
+        x = np.asarray(dosage)
+        integer = np.issubdtype(x.dtype, np.integer)
+        largest = max(int(x.max(initial=0)), -int(x.min(initial=0))) if integer else None
+        exact = largest is not None and x.shape[0] * largest**2 < 1 << 24
+        rows = np.ascontiguousarray(x.T, dtype=np.float32 if exact else np.float64)
+        self._rows = rows  # (n_snvs, n_people)
+        self._n = x.shape[0]
+        ones = np.ones(rows.shape[1], dtype=rows.dtype)
+        self._sums = (rows @ ones).astype(np.float64)  # exact for integer dosages (see above)
+        squares = np.einsum("ij,ij->i", rows, rows).astype(np.float64)
+        # n x the variance of each SNV's dosage; 0 (not a tiny rounding error) for a constant one
+        spread = squares - self._sums * self._sums / max(self._n, 1)
+        self._spread = np.where(spread > 1e-9 * np.maximum(squares, 1.0), spread, 0.0)
 
     @property
     def n_snvs(self) -> int:
-        return self._centred.shape[1]
+        return self._rows.shape[0]
 
     def r2(self, index: int) -> np.ndarray:
         """r² of every SNV with SNV `index`; NaN where either does not vary, 1 for itself."""
-        norms, ref_norm = self._norms, self._norms[index]
-        dot = (self._centred.T @ self._centred[:, index]).astype(np.float64)
+        dot = (self._rows @ self._rows[index]).astype(np.float64)
+        covariance = dot - self._sums * self._sums[index] / max(self._n, 1)
+        spread, ref_spread = self._spread, self._spread[index]
         with np.errstate(invalid="ignore", divide="ignore"):
-            r = dot / (norms * ref_norm)
-        r2 = np.clip(r * r, 0.0, 1.0)
-        r2[(norms == 0) | (ref_norm == 0)] = np.nan
-        if ref_norm > 0:
+            r2 = covariance * covariance / (spread * ref_spread)
+        r2 = np.clip(r2, 0.0, 1.0)
+        r2[(spread == 0) | (ref_spread == 0)] = np.nan
+        if ref_spread > 0:
             r2[index] = 1.0
         return r2
 

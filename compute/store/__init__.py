@@ -9,12 +9,14 @@ gene's row groups from the Parquet statistics and read only those.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import os
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,15 +56,16 @@ DRIVERS_TABLE = "drivers"  # the driver rows of variants, written with it
 # Written when the run had genotypes (every computed store since genotypes were packed;
 # `python -m compute genotypes STORE` adds them to an older one).
 OPTIONAL_TABLES = {GENOTYPES_TABLE: GENOTYPE_COLUMNS}
-# Rows per Parquet row group: small enough that one gene's rows come from one or
-# two groups, large enough that 20 M variant rows stay a few hundred groups.
+# Rows per Parquet row group: a reader decodes whole groups, so one gene's rows should fill
+# most of the one or two it reads (at full scale a gene has ~3,000 variant rows, 839 people
+# rows and one genotypes row of ~0.6 MB); a group costs ~2 KB of footer, read once per process.
 ROW_GROUP_ROWS = {
     "genes": 1 << 16,
-    "people": 1 << 14,
-    "variants": 1 << 14,
-    "null": 1 << 14,
-    GENOTYPES_TABLE: 4,
-}  # fmt: skip  (a genotypes row is one gene, ~0.6 MB at full size)
+    "people": 1 << 11,
+    "variants": 1 << 12,
+    "null": 1 << 12,
+    GENOTYPES_TABLE: 1,
+}  # fmt: skip
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -137,10 +140,22 @@ def write_parquet_atomic(path: Path, frame: pd.DataFrame, row_group_rows: int = 
 
 @dataclass
 class _GeneIndex:
-    """Which row groups of one table hold which gene, from Parquet statistics."""
+    """Which row groups of one table hold which gene, from Parquet statistics. Safe to read from
+    several threads: pyarrow's reads of one open file from two threads at once can fail
+    ("ReadRangeCache did not find matching cache entry"), so they take turns on this file only
+    (another table, or the same table in another process, is read meanwhile)."""
 
     file: pq.ParquetFile
     groups: list[tuple[str, str]] = field(default_factory=list)  # (min gene_id, max gene_id)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    sorted: bool = False  # groups in gene order, not overlapping: found by bisection
+
+    def __post_init__(self) -> None:
+        lows, highs = [g[0] for g in self.groups], [g[1] for g in self.groups]
+        self._highs = highs
+        self.sorted = all(a <= b for a, b in zip(lows, highs, strict=True)) and all(
+            h <= lo for h, lo in zip(highs, lows[1:], strict=False)
+        )
 
     @classmethod
     def open(cls, path: Path) -> _GeneIndex:
@@ -153,13 +168,33 @@ class _GeneIndex:
             groups.append((stats.min, stats.max) if known else ("", "\uffff"))
         return cls(file, groups)
 
+    def groups_of(self, gene_id: str) -> list[int]:
+        """The row groups that may hold the gene (a table of 20 M rows has ~5,000 groups)."""
+        if not self.sorted:
+            return [i for i, (lo, hi) in enumerate(self.groups) if lo <= gene_id <= hi]
+        wanted = []
+        for i in range(bisect.bisect_left(self._highs, gene_id), len(self.groups)):
+            if self.groups[i][0] > gene_id:
+                break
+            wanted.append(i)
+        return wanted
+
     def read(self, gene_id: str) -> pd.DataFrame:
-        wanted = [i for i, (lo, hi) in enumerate(self.groups) if lo <= gene_id <= hi]
+        wanted = self.groups_of(gene_id)
         if not wanted:
             return self.file.schema_arrow.empty_table().to_pandas()
-        table = self.file.read_row_groups(wanted)
-        table = table.filter(pc.equal(table["gene_id"], gene_id))
-        return table.to_pandas()
+        # one gene's groups are small: decoding them on this thread costs a fifth less CPU than
+        # handing them to pyarrow's pool, and a server reads many genes at once on its own threads
+        with self.lock:
+            table = self.file.read_row_groups(wanted, use_threads=False)
+        ids = table["gene_id"]
+        mask = pc.equal(ids, gene_id)
+        first, count = pc.index(ids, gene_id).as_py(), pc.sum(mask).as_py() or 0
+        if first >= 0 and pc.all(mask.slice(first, count)).as_py():
+            table = table.slice(first, count)  # the gene's rows are together: no copy
+        else:
+            table = table.filter(mask)
+        return table.to_pandas(use_threads=False)
 
 
 class ResultsStore:
@@ -404,9 +439,10 @@ class ResultsStore:
             return live.gene_rows(name, gene_id, (TABLES | OPTIONAL_TABLES)[name])
         if not self.has_table(name):
             return pd.DataFrame(columns=(TABLES | OPTIONAL_TABLES)[name])
-        if name not in self._indexes:
-            self._indexes[name] = _GeneIndex.open(self.path / f"{name}.parquet")
-        return self._indexes[name].read(gene_id)
+        index = self._indexes.get(name)  # one lookup: another thread may replace the dict meanwhile
+        if index is None:
+            index = self._indexes[name] = _GeneIndex.open(self.path / f"{name}.parquet")
+        return index.read(gene_id)
 
     def people(self, gene_id: str) -> pd.DataFrame:
         return self._gene_rows("people", gene_id)
@@ -431,10 +467,15 @@ class ResultsStore:
 
     def genotypes(self, gene_id: str) -> GeneGenotypes | None:
         """One gene's people x SNVs genotypes; None when the store or the gene has none."""
+        row = self.genotype_row(gene_id)
+        return None if row is None else GeneGenotypes.from_row(row)
+
+    def genotype_row(self, gene_id: str) -> dict | None:
+        """One gene's row of the genotypes table as stored (bits packed); None without one."""
         if not self.has_genotypes():
             return None
         rows = self._gene_rows(GENOTYPES_TABLE, gene_id)
-        return GeneGenotypes.from_row(rows.iloc[0]) if len(rows) else None
+        return rows.iloc[0].to_dict() if len(rows) else None
 
     def people_split(self) -> dict[str, str] | None:
         """'training', 'validation' or 'test' per person_id when the store's model was fine-tuned

@@ -76,8 +76,10 @@ class GeneGenotypes:
 
     @property
     def dosage(self) -> np.ndarray:
-        """ALT dosage, int8 (n_people, n_snvs), values 0, 1, 2."""
-        return self.alleles.sum(axis=1, dtype=np.int8)
+        """ALT dosage, int8 (n_people, n_snvs), values 0, 1, 2 (a transposed view: SNV-major in
+        memory, as the bits are, so a reader per SNV, as the LD helper is, takes rows)."""
+        by_snv = self.alleles.transpose(2, 1, 0)  # (n_snvs, 2, n_people): contiguous when unpacked
+        return (by_snv[:, 0, :] + by_snv[:, 1, :]).astype(np.int8).T
 
     def index(self, variant_id: str) -> int | None:
         try:
