@@ -6,10 +6,10 @@
 Starts `python app.py --results DIR --no-jobs` on 127.0.0.1 in its own process (gunicorn with
 `--workers N`, waitress with `--workers 1`; a fresh, empty view cache each time) and replays what
 a browser tab sends. The first page load: the page, the layout, the dependencies, the URL
-callback and every callback the selection triggers. A gene switch: the URL callback, then every
-server callback that follows the selection (card, volcano, scatter, ISM vs eQTL, locus,
-histograms, violins, logo, sensitivity, dataset links, filter, jobs strip) at once over six
-connections, as a browser does, each with the state the previous answers left (so the volcano,
+callback, every callback the selection triggers and those of the dataset (filter bar, jobs
+strip). A gene switch: the URL callback, then every server callback that follows the selection
+(card, volcano, scatter, ISM vs eQTL, locus, histograms, violins, logo, sensitivity, dataset
+links, pending-gene banner) at once over six connections, as a browser does, each with the state the previous answers left (so the volcano,
 sensitivity and histogram panels answer with Patches). Each tab also polls the jobs strip every
 2 s. Sessions run in parallel. Prints, for each worker count and session count: p50, p95 and
 max of a full gene switch and the throughput; for one session the same genes again (then
@@ -44,7 +44,8 @@ sys.path.insert(0, str(ROOT))
 from docs.screenshots import free_port  # noqa: E402
 
 SELECTION = {"id": "app-selection", "property": "data"}
-URL_OUTPUT = "..app-selection.data...app-message.children...app-message.className.."
+URL = {"id": "url", "property": "pathname"}
+DATASET = {"id": "app-dataset", "property": "data"}
 POLL = {"id": "jobs-poll", "property": "n_intervals"}
 BROWSER_CONNECTIONS = 6  # what a browser opens to one host (HTTP/1.1)
 POLL_SECONDS = 2.0  # components/jobs.py POLL_MS
@@ -61,12 +62,19 @@ def outputs_of(key: str) -> list[dict] | dict:
     return specs if key.startswith("..") else specs[0]
 
 
+def url_callback(callbacks: dict) -> str:
+    """The output key of the callback that reads the URL into the selection."""
+    return next(key for key, callback in callbacks.items() if URL in callback["inputs"])
+
+
 def switch_callbacks(callbacks: dict) -> list[tuple[str, dict]]:
-    """The server callbacks a selection change runs (not the exports, which need a click)."""
+    """The server callbacks a selection change runs (not the exports, which need a click; not the
+    views of a whole dataset, which a gene switch within it leaves alone)."""
+    url = url_callback(callbacks)
     return [
         (key, callback)
         for key, callback in callbacks.items()
-        if key != URL_OUTPUT and "download" not in key and any(i == SELECTION for i in callback["inputs"])
+        if key != url and "download" not in key and any(i == SELECTION for i in callback["inputs"])
     ]
 
 
@@ -149,7 +157,7 @@ class Session:
     def switch(self, gene: str, dataset: str) -> None:
         """What one gene switch sends: the URL callback, then everything the selection triggers."""
         url = {"url.pathname": f"/gene/{gene}", "url.search": f"?dataset={dataset}"}
-        self.post(URL_OUTPUT, {"id": "url", "property": "pathname"}, url)
+        self.post(url_callback(self.callbacks), URL, url)
         with self.lock:
             self.state.update(url)
         futures = [self.pool.submit(self.post, key, SELECTION) for key, _ in self.switching]
@@ -160,6 +168,9 @@ class Session:
         for path in (f"/gene/{gene}?dataset={dataset}", "/_dash-layout", "/_dash-dependencies"):
             self.request("GET", path)
         self.switch(gene, dataset)
+        dataset_views = [key for key, c in self.callbacks.items() if DATASET in c["inputs"]]
+        for future in [self.pool.submit(self.post, key, DATASET) for key in dataset_views]:
+            future.result()  # the filter bar and the compute strip, once a page
 
     def poll(self) -> None:
         key = next((k for k, c in self.callbacks.items() if POLL in c["inputs"]), None)

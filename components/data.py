@@ -76,6 +76,12 @@ class Selection:
         return cls(dataset, gene_id, snv, message[:MESSAGE_CHARS] if message else message, pending)
 
 
+def dataset_name(value, datasets: Datasets) -> str | None:
+    """The dataset a callback received (the `app-dataset` store), if this server has it; None for
+    anything else (a forged request), so no callback looks up a name a request made up."""
+    return value if isinstance(value, str) and value in datasets.stores else None
+
+
 @dataclass
 class GeneData:
     """One gene's rows of every table, read once per gene switch."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
-from components.data import Datasets, Selection
+from components.data import Datasets, dataset_name
 from compute.store.subsets import SUBSETS
 
 VIEW = "filter"
@@ -58,14 +58,14 @@ def register(app: Dash, datasets: Datasets) -> None:
     @app.callback(
         Output(f"{VIEW}-subset", "options"),
         Output(f"{VIEW}-count", "children"),
-        Input("app-selection", "data"),
+        Input("app-dataset", "data"),
         Input(f"{VIEW}-subset", "value"),
         Input("jobs-version", "data"),
         State(f"{VIEW}-subset", "options"),
     )
-    def update(selection, subset, _version, current):
-        sel = Selection.from_dict(selection, datasets)
-        if sel is None:
+    def update(dataset, subset, _version, current):
+        dataset = dataset_name(dataset, datasets)
+        if dataset is None:
             return current, ""
-        found = options(datasets.subsets(sel.dataset))
-        return found if found != current else no_update, count_text(datasets, sel.dataset, subset)
+        found = options(datasets.subsets(dataset))
+        return found if found != current else no_update, count_text(datasets, dataset, subset)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
-from components.data import Datasets, Selection
+from components.data import Datasets, Selection, dataset_name
 from compute.jobs import Job, JobBoard
 from compute.store.inputs import input_problems
 from compute.store.priority import ask_first
@@ -148,22 +148,22 @@ def register(app: Dash, datasets: Datasets, settings: ComputeSettings | None = N
         Output(f"{VIEW}-list", "children"),
         Output(f"{VIEW}-controls", "className"),
         Input(f"{VIEW}-poll", "n_intervals"),
-        Input("app-selection", "data"),
+        Input("app-dataset", "data"),
         State(f"{VIEW}-version", "data"),
     )
-    def poll(_n, selection, version):
-        sel = Selection.from_dict(selection, datasets)
-        if sel is None:
+    def poll(_n, dataset, version):
+        dataset = dataset_name(dataset, datasets)
+        if dataset is None:
             return no_update, no_update, no_update, no_update
         if board is not None:
             board.tick()
-        tag = datasets.version_tag(sel.dataset)
-        jobs = board.jobs(datasets.store(sel.dataset).path)[-SHOWN_JOBS:] if board is not None else []
+        tag = datasets.version_tag(dataset)
+        jobs = board.jobs(datasets.store(dataset).path)[-SHOWN_JOBS:] if board is not None else []
         allowed = board is not None and settings.allow_precompute
         controls = "jobs-controls" if allowed else "jobs-controls hidden"
         return (
             tag if tag != version else no_update,
-            run_summary(datasets, sel.dataset),
+            run_summary(datasets, dataset),
             [job_row(job) for job in reversed(jobs)],
             controls,
         )

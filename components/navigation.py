@@ -23,6 +23,7 @@ def layout() -> list:
     return [
         dcc.Location(id="url", refresh="callback-nav"),
         dcc.Store(id="app-selection"),
+        dcc.Store(id="app-dataset"),  # the selection's dataset, set only when it changes
     ]
 
 
@@ -55,18 +56,23 @@ def register(app: Dash, datasets: Datasets) -> None:
         Output("app-selection", "data"),
         Output("app-message", "children"),
         Output("app-message", "className"),
+        Output("app-dataset", "data"),
         Input("url", "pathname"),
         Input("url", "search"),
         Input("jobs-version", "data"),
         State("app-selection", "data"),
+        State("app-dataset", "data"),
     )
-    def read_url(pathname, search, _version, current):
+    def read_url(pathname, search, _version, current, current_dataset):
         sel = selection_for(datasets, pathname, search)
         if ctx.triggered_id == "jobs-version" and sel.to_dict() == current:
-            return no_update, no_update, no_update  # the store changed, not what this page shows
+            return no_update, no_update, no_update, no_update  # the store changed, not what this page shows
         if sel.gene_id is not None:
             datasets.prefetch(sel.dataset, sel.gene_id, sel.snv)
-        return sel.to_dict(), sel.message or "", "message" if sel.message else "message hidden"
+        # the views of a whole dataset (the filter bar, the compute strip) follow `app-dataset`:
+        # a gene switch within a dataset does not ask them for anything
+        dataset = sel.dataset if sel.dataset != current_dataset else no_update
+        return sel.to_dict(), sel.message or "", "message" if sel.message else "message hidden", dataset
 
     @app.callback(
         Output("url", "href"),

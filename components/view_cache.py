@@ -245,15 +245,18 @@ class _ProcessLock:
         self.disk, self.key, self.held = disk, key, False
 
     def __enter__(self) -> None:
-        deadline = time.monotonic() + WAIT_SECONDS
+        deadline, pause = time.monotonic() + WAIT_SECONDS, 0.002
         while True:
             try:
                 self.held = self.disk.add(self.key, os.getpid(), expire=LOCK_SECONDS, retry=True)
+                if self.held or time.monotonic() > deadline:
+                    return
+                # while another process holds it: look (a read), do not try again (a write)
+                while self.key in self.disk and time.monotonic() < deadline:
+                    time.sleep(pause)
+                    pause = min(2 * pause, 0.016)
             except Exception:
                 return
-            if self.held or time.monotonic() > deadline:
-                return
-            time.sleep(0.002)
 
     def __exit__(self, *_) -> None:
         if self.held:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -75,12 +76,12 @@ def test_callbacks_with_nothing_new_leave_their_output_alone(datasets):
 
     app = create_app([datasets.store("full").path])
     http = app.server.test_client()
-    selection = parse_url(app.datasets, "/gene/DDX11", "").to_dict()
+    dataset = parse_url(app.datasets, "/gene/DDX11", "").dataset
     key = "..filter-subset.options...filter-count.children.."
 
     def answer(current):
-        body = {"output": key, "outputs": outputs_of(key), "changedPropIds": ["app-selection.data"],
-                "inputs": [{"id": "app-selection", "property": "data", "value": selection},
+        body = {"output": key, "outputs": outputs_of(key), "changedPropIds": ["app-dataset.data"],
+                "inputs": [{"id": "app-dataset", "property": "data", "value": dataset},
                            {"id": "filter-subset", "property": "value", "value": "all"},
                            {"id": "jobs-version", "property": "data", "value": None}],
                 "state": [{"id": "filter-subset", "property": "options", "value": current}]}  # fmt: skip
@@ -92,3 +93,35 @@ def test_callbacks_with_nothing_new_leave_their_output_alone(datasets):
     assert "filter-subset" in first and "filter-count" in first
     again = answer(first["filter-subset"]["options"])
     assert "filter-subset" not in again and "filter-count" in again
+
+
+def test_a_gene_switch_leaves_the_views_of_the_dataset_alone(datasets, tmp_path):
+    """The URL callback sets `app-dataset` only when the dataset changes, so the filter bar and
+    the compute strip (inputs: `app-dataset`) are not asked for anything on a gene switch."""
+    from app import create_app
+    from benchmarks.bench_load import outputs_of, url_callback
+
+    shutil.copytree(datasets.store("full").path, tmp_path / "other")
+    app = create_app([datasets.store("full").path, tmp_path / "other"])
+    http = app.server.test_client()
+    callbacks = {d["output"]: d for d in json.loads(http.get("/_dash-dependencies").data)}
+    key = url_callback(callbacks)
+    followers = [k for k, c in callbacks.items() if {"id": "app-dataset", "property": "data"} in c["inputs"]]
+    assert any("filter-subset" in k for k in followers) and any("jobs-version" in k for k in followers)
+
+    def answer(path, dataset, current):
+        values = {"url.pathname": path, "url.search": f"?dataset={dataset}", "jobs-version.data": None,
+                  "app-selection.data": None, "app-dataset.data": current}  # fmt: skip
+        def filled(specs: list[dict]) -> list[dict]:
+            return [{**i, "value": values[f"{i['id']}.{i['property']}"]} for i in specs]
+
+        body = {"output": key, "outputs": outputs_of(key), "changedPropIds": ["url.pathname"],
+                "inputs": filled(callbacks[key]["inputs"]), "state": filled(callbacks[key]["state"])}
+        response = http.post("/_dash-update-component", json=body)
+        assert response.status_code == 200
+        return json.loads(response.data)["response"]
+
+    assert answer("/gene/DDX11", "full", None)["app-dataset"]["data"] == "full"
+    switched = answer("/gene/GSTM3", "full", "full")
+    assert "app-dataset" not in switched and switched["app-selection"]["data"]["gene_id"]
+    assert answer("/gene/DDX11", "other", "full")["app-dataset"]["data"] == "other"
