@@ -91,8 +91,8 @@ def default_jobs_dir() -> Path:
 def default_workers() -> int:
     """One server process per CPU core this process may use, at most MAX_WORKERS: most of a gene
     switch is Python holding the GIL (Dash, the HTTP server, building figures), so one process
-    uses about one core; on two cores two workers served eight sessions 1.6x faster than one
-    process (docs/benchmarks.md), for about twice the memory."""
+    uses about one core; on two cores two workers served eight sessions 1.5x the gene switches a
+    second of one process (docs/benchmarks.md), for about twice the memory."""
     return max(1, min(len(os.sched_getaffinity(0)), MAX_WORKERS))
 
 
