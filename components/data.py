@@ -428,11 +428,10 @@ class Datasets:
 
         def compute() -> np.ndarray | None:
             found = self.genotypes(name, gene_id)
-            k = None if found is None else found.index(variant_id)
-            if k is None:
+            dosage = None if found is None else found.snv_dosage_array(variant_id)
+            if dosage is None:
                 return None
             where = self.cached(name, ("people-rows", gene_id), rows, disk=False)
-            dosage = found.alleles[:, :, k].sum(axis=1, dtype=np.int8)
             return np.where(where >= 0, dosage[where], -1).astype(np.int8)
 
         return self.cached(name, ("people-dosage", gene_id, variant_id), compute, disk=False)

@@ -85,7 +85,7 @@ class SnvTable:
         chrom, ref, alt = (frame[c].to_numpy(object, na_value="?") for c in ("chrom", "ref", "alt"))
         where = zip(chrom.tolist(), frame["pos"].tolist(), ref.tolist(), alt.tolist(), strict=True)
         self.hovertext = np.array([f"chr{c}:{p:,} {r}>{a}" for c, p, r, a in where], dtype=object)
-        numeric = [*NUMBERS, "grad_x_input", *([LD_COLUMN] if LD_COLUMN in frame.columns else [])]
+        numeric = [*NUMBERS, *([LD_COLUMN] if LD_COLUMN in frame.columns else [])]  # axes and hover
         self.numbers = {c: frame[c].to_numpy(float) for c in numeric}
         self.size = marker_size(frame["maf"])
         self.driver = flag(frame["is_driver"])

@@ -89,8 +89,12 @@ class GeneGenotypes:
 
     def snv_dosage(self, variant_id: str) -> pd.Series | None:
         """Dosage per person_id of one SNV; None when the SNV is not in the window."""
-        k = self.index(variant_id)
-        if k is None:
+        dosage = self.snv_dosage_array(variant_id)
+        if dosage is None:
             return None
-        dosage = self.alleles[:, :, k].sum(axis=1, dtype=np.int8)
         return pd.Series(dosage, index=pd.Index(self.person_ids, name="person_id"), name="dosage")
+
+    def snv_dosage_array(self, variant_id: str) -> np.ndarray | None:
+        """The same as int8 in the order of `person_ids` (no index built)."""
+        k = self.index(variant_id)
+        return None if k is None else self.alleles[:, :, k].sum(axis=1, dtype=np.int8)
