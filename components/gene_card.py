@@ -9,7 +9,7 @@ import pandas as pd
 from dash import Dash, Input, Output, html
 
 from components.data import Datasets, Selection
-from components.snv_common import LD_PREFIX, STRONG_LD, flag, support
+from components.snv_common import LD_PREFIX, STRONG_LD, chrom_label, flag, support
 from compute.store.subsets import ALL_TRACK_R
 
 VIEW = "card"
@@ -133,6 +133,10 @@ def render(datasets: Datasets, sel: Selection) -> list:
     r = float(gene["r"])
     heldout = datasets.heldout_r(sel.dataset, sel.gene_id)
     headline = [f"r = {r:+.3f}" if math.isfinite(r) else "r not available"]
+    reason = gene.get("reason")
+    why = []
+    if isinstance(reason, str):  # a gene without SNVs (or without variation) is a result too
+        why = [html.P(f"No r: {reason}.", className="card-muted", id="card-no-r")]
     all_people = []
     if heldout is not None:  # a model fine-tuned on some of these people: report the test fit
         r, n = heldout
@@ -152,10 +156,11 @@ def render(datasets: Datasets, sel: Selection) -> list:
             ]
         ),
         html.P(
-            f"chr{gene['chrom']}:{int(gene['tss']):,} ({gene['strand']}), dataset {sel.dataset}",
+            f"{chrom_label(gene['chrom'])}:{int(gene['tss']):,} ({gene['strand']}), dataset {sel.dataset}",
             className="card-muted",
         ),
         html.Div(headline, className=f"card-r {sign}", id="card-r"),
+        *why,
         *all_people,
         html.Dl([part for label, value in rows(gene) for part in (html.Dt(label), html.Dd(value))]),
         html.H3("Driver SNVs"),

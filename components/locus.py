@@ -8,7 +8,16 @@ from dash import Dash, html
 from components import theme
 from components.data import Datasets, Selection
 from components.export import register_selection_view
-from components.snv_common import Points, SnvTable, gene_frame, gene_snvs, ld_note, selected_trace, snv_traces
+from components.snv_common import (
+    Points,
+    SnvTable,
+    chrom_label,
+    gene_frame,
+    gene_snvs,
+    ld_note,
+    selected_trace,
+    snv_traces,
+)
 
 VIEW = "locus"
 WINDOW_HALF_KB = 98.304
@@ -41,7 +50,7 @@ def figure(table: SnvTable, snv: str | None, gene: pd.Series) -> dict:
             height=320, revision=str(gene["gene_id"]), annotations=[tss_label],
             shapes=[theme.vline(0, theme.TSS, dash="dot", width=1.5), theme.hline(0, "#bbb")],
             xaxis=theme.axis(
-                f"SNV position − TSS (kb); TSS at chr{gene['chrom']}:{int(gene['tss']):,}",
+                f"SNV position − TSS (kb); TSS at {chrom_label(gene['chrom'])}:{int(gene['tss']):,}",
                 range=[-WINDOW_HALF_KB, WINDOW_HALF_KB],
             ),
             yaxis=theme.axis("ISM, ALT − REF (a.u.)"),

@@ -74,6 +74,12 @@ def snv_frame(variants: pd.DataFrame, ld: pd.Series | None = None) -> pd.DataFra
     return frame
 
 
+def chrom_label(chrom) -> str:
+    """'chr22' whether a store names the chromosome '22' or 'chr22' (it keeps the VCF's names)."""
+    chrom = str(chrom)
+    return chrom if chrom.lower().startswith("chr") else f"chr{chrom}"
+
+
 class SnvTable:
     """A gene's plotted SNVs (`snv_frame`) as the numpy arrays the SNV views draw from: ids, hover
     text, numbers, marker sizes, driver classes and LD bins, made once per gene and SNV and shared
@@ -84,7 +90,7 @@ class SnvTable:
         self.ids = frame["variant_id"].to_numpy(object)
         chrom, ref, alt = (frame[c].to_numpy(object, na_value="?") for c in ("chrom", "ref", "alt"))
         where = zip(chrom.tolist(), frame["pos"].tolist(), ref.tolist(), alt.tolist(), strict=True)
-        self.hovertext = np.array([f"chr{c}:{p:,} {r}>{a}" for c, p, r, a in where], dtype=object)
+        self.hovertext = np.array([f"{chrom_label(c)}:{p:,} {r}>{a}" for c, p, r, a in where], dtype=object)
         numeric = [*NUMBERS, *([LD_COLUMN] if LD_COLUMN in frame.columns else [])]  # axes and hover
         self.numbers = {c: frame[c].to_numpy(float) for c in numeric}
         self.size = marker_size(frame["maf"])

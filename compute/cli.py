@@ -372,6 +372,7 @@ def _precompute(args: argparse.Namespace) -> int:
         cpus_per_worker=args.cpus_per_worker,
         progress=not args.no_progress,
         stats_workers=_stats_workers(args.stats_workers, args.device),
+        announce=print,
     )
     return _print_status(store.path)
 
@@ -491,6 +492,11 @@ def _print_status(path) -> int:
         print(line)
         for node, count in sorted((run.get("nodes") or {}).items()):
             print(f"  genes computed on {node}: {count}")
+    no_result = sorted(status["no_result"].items())
+    for gene_id, reason in no_result[:10]:
+        print(f"  no r for {gene_id}: {reason}")
+    if len(no_result) > 10:
+        print(f"  no r for {len(no_result) - 10} more genes (the genes table's reason column says why)")
     for gene_id, error in status["failed"].items():
         print(f"  failed {gene_id}: {error}")
     return 1 if status["failed"] else 0

@@ -248,6 +248,15 @@ class Cohort:
         lines += [
             f"window: {self.window:,} bp around each TSS",
             f"SNVs per gene window: min {int(n.min())}, median {float(np.median(n)):g}, max {int(n.max())}",
+        ]
+        without = self.genes.loc[n == 0, "gene_id"].tolist()
+        if without:
+            more = ", ..." if len(without) > 5 else ""
+            lines.append(
+                f"genes with no SNV in their window: {len(without)} ({', '.join(without[:5])}{more}); "
+                "they are stored with r NaN and that reason"
+            )
+        lines += [
             f"indels skipped: {self.counts.indels}",
             f"multi-allelic records: {self.counts.multiallelic} (most common ALT kept as the SNV)",
             f"missing or unphased genotypes read as REF: {self.counts.missing} (policy: {self.missing})",

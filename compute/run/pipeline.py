@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import shlex
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, replace
 from importlib import metadata
 from pathlib import Path
@@ -105,6 +105,7 @@ def precompute(
     command: str | None = None,
     gpus_per_worker: float | None = None,
     cpus_per_worker: float | None = None,
+    announce: Callable[[str], None] | None = None,
 ) -> ResultsStore:
     """Compute every gene not yet in the store at `out`, then finalize it.
 
@@ -116,6 +117,7 @@ def precompute(
     command line).
     gpus_per_worker, cpus_per_worker: Ray backend only, what each actor asks for (None: one GPU
     where the cluster has GPUs, else two CPUs); the actors' plan goes into manifest["ray"].
+    announce: called with the cohort's summary (what was read, dropped and counted) before any gene.
     """
     from compute.run.backends import RayResources, run_genes
     from compute.stats import cohort_statistics
@@ -134,6 +136,8 @@ def precompute(
     settings = replace(settings, window=window)
     cohort = files.load(window)
     gene_ids = select_genes(cohort, genes, files.genes)
+    if announce is not None:
+        announce(cohort.summary())
     store = ResultsStore.create(out, run_manifest(files, settings, gene_ids))
     todo = [g for g in gene_ids if g not in store.done_genes()]
     bar = _progress(len(gene_ids), len(gene_ids) - len(todo), progress)
@@ -184,10 +188,16 @@ def store_status(path: str | Path) -> dict[str, Any]:
     done = store.done_genes() if (store.path / "parts").is_dir() else set(store.genes().gene_id)
     failed = store.failures()
     left = [g for g in planned if g not in done and g not in failed]
+    genes = store.genes()
+    no_result = {}
+    if "reason" in genes.columns:
+        with_reason = genes.loc[genes["reason"].notna(), ["gene_id", "reason"]]
+        no_result = dict(zip(with_reason["gene_id"], with_reason["reason"], strict=True))
     return {
         "planned": len(planned) or len(done),
         "done": len(done),
         "failed": failed,
+        "no_result": no_result,  # genes done without an r, with the reason (no SNV in the window, ...)
         "left": left,
         "finalized": bool(manifest.get("finalized")),
         "run": read_progress(store.path),  # the last precompute's record, None before any

@@ -39,6 +39,7 @@ __all__ = [
     "gene_statistics",
     "linear_approximation",
     "linear_approximation_r",
+    "no_result_reason",
     "null_correlations",
     "null_pvalues",
     "null_rank_pvalue",
@@ -263,6 +264,20 @@ class GeneStatistics:
     null_r: np.ndarray
 
 
+def no_result_reason(score: np.ndarray, observed: np.ndarray, dosage: np.ndarray) -> str | None:
+    """Why a gene has no r (a result, not an error), or None when it has one."""
+    n_people = len(score)
+    if dosage.shape[1] == 0:
+        return "no SNV in the window"
+    if not (dosage != dosage[:1]).any():
+        return f"no SNV polymorphic among the {n_people} people"
+    if np.isnan(pearson(observed, observed)[0]):
+        return f"observed expression is the same for all {n_people} people"
+    if np.isnan(pearson(score, score)[0]):
+        return f"predicted expression is the same for all {n_people} people"
+    return None
+
+
 def gene_statistics(
     gene_id: str,
     score: np.ndarray,
@@ -280,7 +295,9 @@ def gene_statistics(
 
     score, observed (n_people,); dosage (n_people, n_snvs) ALT counts; ism, pos (n_snvs,).
     `gene` holds: n_people, n_snvs, r, p_r, null_mean, null_std, linear_r, n_drivers,
-    predixcan_r, mean_observed, std_observed, mean_predicted, std_predicted (std ddof=0).
+    predixcan_r, mean_observed, std_observed, mean_predicted, std_predicted (std ddof=0), and
+    reason: why r is NaN (`no_result_reason`: no SNV in the window, none polymorphic, constant
+    expression), else None; such a gene keeps its rows with NaN r, null, linear r and baseline.
     `variants` (rows in SNV input order): alt_freq, maf, tss_distance,
     tss_distance_stranded, eqtl_slope, eqtl_p, is_driver, is_main_driver, driver_gain,
     supported (sign agreement for every SNV; the dashboard reads it for drivers).
@@ -303,8 +320,12 @@ def gene_statistics(
     if np.asarray(pos).shape != ism.shape:
         raise ValueError(f"gene_statistics({gene_id}): pos has shape {np.shape(pos)}, expected {ism.shape}")
 
-    r, p_r = pearson(score, observed)
-    null_r = null_correlations(G, observed, n_draws, rng_for_gene(gene_id, seed))
+    reason = no_result_reason(score, observed, G)
+    r, p_r = pearson(score, observed) if reason is None else (np.nan, np.nan)
+    if G.shape[1] and G.std(axis=0).any():
+        null_r = null_correlations(G, observed, n_draws, rng_for_gene(gene_id, seed))
+    else:
+        null_r = np.full(n_draws, np.nan)  # no predictor of genotype can vary: no null either
     null_mean, null_std = null_summary(null_r)
     slope, slope_p = eqtl(G, observed)
     table = drivers(ism, G, score)
@@ -319,13 +340,14 @@ def gene_statistics(
         "p_r": p_r,
         "null_mean": null_mean,
         "null_std": null_std,
-        "linear_r": linear_approximation_r(ism, G, score),
+        "linear_r": linear_approximation_r(ism, G, score) if reason is None else np.nan,
         "n_drivers": int(table["is_driver"].sum()),
-        "predixcan_r": predixcan_r(G, observed, seed=seed) if predixcan else float("nan"),
+        "predixcan_r": predixcan_r(G, observed, seed=seed) if predixcan and reason is None else np.nan,
         "mean_observed": float(observed.mean()),
         "std_observed": float(observed.std()),
         "mean_predicted": float(score.mean()),
         "std_predicted": float(score.std()),
+        "reason": reason,
     }
     variants = pd.DataFrame(
         {

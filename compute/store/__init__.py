@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from compute.errors import InputError
 from compute.store.genotypes import GENOTYPE_COLUMNS, GENOTYPES_TABLE, GeneGenotypes
 from compute.store.live import LiveParts
+from compute.store.schemas import arrow_table, schema_of
 
 GENE_COLUMNS = [
     "gene_id", "gene_name", "chrom", "tss", "strand", "n_people", "n_snvs",
@@ -125,10 +126,13 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
-def write_parquet_atomic(path: Path, frame: pd.DataFrame, row_group_rows: int = 1 << 16) -> None:
-    """Write a DataFrame as Parquet through a temporary file and a rename."""
+def write_parquet_atomic(
+    path: Path, frame: pd.DataFrame, row_group_rows: int = 1 << 16, table_name: str | None = None
+) -> None:
+    """Write a DataFrame as Parquet through a temporary file and a rename; `table_name` gives its
+    columns the declared types of that store table (compute/store/schemas.py)."""
     path = Path(path)
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = arrow_table(table_name or "", frame)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -289,7 +293,7 @@ class ResultsStore:
             if genotypes is not None:
                 frames[GENOTYPES_TABLE] = pd.DataFrame([{**genotypes, "gene_id": gene_id}])
             for name, frame in frames.items():
-                pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp / f"{name}.parquet")
+                pq.write_table(arrow_table(name, frame), tmp / f"{name}.parquet")
             final = parts / gene_id
             if final.exists():  # a rerun of a gene replaces its old result whole
                 shutil.rmtree(final)
@@ -355,7 +359,7 @@ class ResultsStore:
             raise ValueError(f"{name} table lacks columns {missing}")
         ordered = columns + [c for c in frame.columns if c not in columns]
         frame = frame[ordered].sort_values("gene_id", kind="stable").reset_index(drop=True)
-        write_parquet_atomic(self.path / f"{name}.parquet", frame, ROW_GROUP_ROWS[name])
+        write_parquet_atomic(self.path / f"{name}.parquet", frame, ROW_GROUP_ROWS[name], name)
         self._indexes.pop(name, None)
         if name == "genes":
             self._genes = None
@@ -369,7 +373,8 @@ class ResultsStore:
         if variants is None:
             variants = pd.read_parquet(self.path / "variants.parquet", filters=[("is_driver", "==", True)])
         drivers = variants.loc[variants["is_driver"].fillna(False).astype(bool)].reset_index(drop=True)
-        write_parquet_atomic(self.path / f"{DRIVERS_TABLE}.parquet", drivers, ROW_GROUP_ROWS["variants"])
+        path = self.path / f"{DRIVERS_TABLE}.parquet"
+        write_parquet_atomic(path, drivers, ROW_GROUP_ROWS["variants"], DRIVERS_TABLE)
 
     # ----- reading --------------------------------------------------------------
 
@@ -533,7 +538,11 @@ class GenotypesWriter:
     def _flush(self) -> None:
         if not self._rows:
             return
-        table = pa.Table.from_pandas(pd.DataFrame(self._rows)[GENOTYPE_COLUMNS], preserve_index=False)
+        table = pa.Table.from_pandas(
+            pd.DataFrame(self._rows)[GENOTYPE_COLUMNS],
+            schema=schema_of(GENOTYPES_TABLE, GENOTYPE_COLUMNS),
+            preserve_index=False,
+        )  # declared types: a first gene without SNVs has empty lists, which alone read as null
         if self._writer is None:
             self._writer = pq.ParquetWriter(self.tmp, table.schema, compression="zstd")
         self._writer.write_table(table)
