@@ -51,6 +51,11 @@ def selection_for(datasets: Datasets, pathname: str | None, search: str | None) 
         return Selection(datasets.default, message="This address could not be read. Search for a gene.")
 
 
+def message(sel: Selection) -> tuple[str, str]:
+    """The banner's text and class for a selection."""
+    return sel.message or "", "message" if sel.message else "message hidden"
+
+
 def register(app: Dash, datasets: Datasets) -> None:
     @app.callback(
         Output("app-selection", "data"),
@@ -59,20 +64,35 @@ def register(app: Dash, datasets: Datasets) -> None:
         Output("app-dataset", "data"),
         Input("url", "pathname"),
         Input("url", "search"),
-        Input("jobs-version", "data"),
-        State("app-selection", "data"),
         State("app-dataset", "data"),
     )
-    def read_url(pathname, search, _version, current, current_dataset):
+    def read_url(pathname, search, current_dataset):
         sel = selection_for(datasets, pathname, search)
-        if ctx.triggered_id == "jobs-version" and sel.to_dict() == current:
-            return no_update, no_update, no_update, no_update  # the store changed, not what this page shows
         if sel.gene_id is not None:
             datasets.prefetch(sel.dataset, sel.gene_id, sel.snv)
         # the views of a whole dataset (the filter bar, the compute strip) follow `app-dataset`:
         # a gene switch within a dataset does not ask them for anything
         dataset = sel.dataset if sel.dataset != current_dataset else no_update
-        return sel.to_dict(), sel.message or "", "message" if sel.message else "message hidden", dataset
+        return sel.to_dict(), *message(sel), dataset
+
+    # A store that changed (a gene landed: a page waiting for it now shows it) reads the URL again.
+    # Its own callback, writing the selection only: the compute strip's poll, which writes
+    # `jobs-version`, follows `app-dataset`, so `read_url` taking `jobs-version` would close a cycle.
+    @app.callback(
+        Output("app-selection", "data", allow_duplicate=True),
+        Output("app-message", "children", allow_duplicate=True),
+        Output("app-message", "className", allow_duplicate=True),
+        Input("jobs-version", "data"),
+        State("url", "pathname"),
+        State("url", "search"),
+        State("app-selection", "data"),
+        prevent_initial_call=True,
+    )
+    def reread_url(_version, pathname, search, current):
+        sel = selection_for(datasets, pathname, search)
+        if sel.to_dict() == current:
+            return no_update, no_update, no_update  # the store changed, not what this page shows
+        return sel.to_dict(), *message(sel)
 
     @app.callback(
         Output("url", "href"),
