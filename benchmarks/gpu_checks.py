@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from compute.engine.model import save_weights, small_model  # noqa: E402
-from compute.run.gene import CohortFiles, ModelOptions, RunSettings, StatsOptions  # noqa: E402
 from compute.run.pipeline import precompute  # noqa: E402
+from compute.run.settings import CohortFiles, ModelOptions, RunSettings, StatsOptions  # noqa: E402
 
 EXAMPLE = ROOT / "data" / "example"
 RTOL, ATOL = 1e-4, 1e-5

@@ -14,7 +14,19 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from compute.engine.catalog import ENFORMER
 from compute.errors import InputError
+from compute.run.settings import (
+    DEFAULT_TRACK,
+    CohortFiles,
+    ModelOptions,
+    RunSettings,
+    StatsOptions,
+    add_device,
+    add_options,
+    from_args,
+    run_settings_from_args,
+)
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -40,18 +52,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cohort_args(p)
 
     p = sub.add_parser("haplotypes", help="write personal haplotype sequences as FASTA")
-    p.add_argument("--fasta", required=True)
-    p.add_argument("--vcf", required=True)
+    add_options(p, CohortFiles, skip=("genes", "expression"))
     p.add_argument("--region", required=True, help="CHR:START-END, 1-based inclusive")
     p.add_argument("--out", required=True)
-    p.add_argument("--samples", nargs="+", help="sample IDs (default: all in the VCF)")
-    _add_genotype_policy_args(p)
+    _add_repeatable(p, "--samples", "sample IDs (default: all in the VCF)")
 
     p = sub.add_parser("precompute", help="run a cohort through Enformer and write a results store")
-    _add_cohort_args(p, model_window=True)
-    p.add_argument("--weights", required=True, help="local Enformer directory (save_pretrained)")
+    add_options(p, CohortFiles)
+    add_options(p, RunSettings)
+    add_options(p, ModelOptions)
+    add_options(p, StatsOptions)
     p.add_argument("--out", required=True, help="results store directory (created or resumed)")
-    p.add_argument("--gene", nargs="+", help="only these gene IDs (default: all genes of the cohort)")
+    _add_repeatable(p, "--gene", "only these gene IDs (default: all genes of the cohort)")
     p.add_argument("--backend", choices=["local", "ray"], default="local")
     p.add_argument("--ray-address", help="address of an existing Ray cluster (default: start one here)")
     p.add_argument(
@@ -63,30 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--cpus-per-worker", type=float, metavar="N",
         help="CPUs each Ray worker asks for (--backend ray; default: 1 with a GPU, else 2)",
     )  # fmt: skip
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
-    p.add_argument("--track", type=int, default=4980, help="output track index (4980: CAGE:brain, adult)")
-    p.add_argument(
-        "--output-head", default="human", metavar="NAME",
-        help="output head: human, or one added by `finetune --new-head NAME` (then --track 0)",
-    )  # fmt: skip
-    p.add_argument("--summary", choices=["sum_log", "sum"], default="sum_log")
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model")
-    p.add_argument("--reverse-complement", action="store_true", help="average with the reverse complement")
-    p.add_argument("--shifts", type=int, nargs="*", default=[], help="also average over these bp shifts")
-    p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument(
-        "--all-tracks", metavar="CSV",
-        help="also score with an elastic net over all tracks (tracks,weights CSV with an offset row, "
-        "e.g. data/published/source/GTExWeights.csv): people column predicted_all_tracks, gene r_all_tracks",
-    )  # fmt: skip
-    p.add_argument("--no-gradients", action="store_true", help="skip gradient x input")
     p.add_argument(
         "--stats-workers", type=int, metavar="N",
         help="processes for the per-gene statistics while the model goes on (local backend; "
         "default: all cores but one when the model runs on a GPU, else 0: in this process)",
     )  # fmt: skip
-    _add_stats_args(p)
     p.add_argument("--no-progress", action="store_true")
 
     p = sub.add_parser(
@@ -96,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cohort_args(p)
     p.set_defaults(window=40_001)
     p.add_argument("--out", required=True, help="results store directory (created or resumed)")
-    p.add_argument("--gene", nargs="+", help="only these gene IDs (default: all genes of the cohort)")
+    _add_repeatable(p, "--gene", "only these gene IDs (default: all genes of the cohort)")
     p.add_argument("--kernels", type=int, default=900, help="conv kernels")
     p.add_argument("--kernel-width", type=int, default=10, help="conv kernel width in bp")
     p.add_argument("--pool", type=int, default=900, help="average pooling width in bp")
@@ -108,9 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--validation", type=float, default=0.1, help="fraction of genes for early stopping")
     p.add_argument("--test", type=float, default=0.1, help="fraction of genes held out for evaluation")
     p.add_argument("--batch-size", type=int, default=32, help="sequences scored at a time")
-    p.add_argument("--device", default="cpu", help="cpu (default, deterministic), cuda, cuda:N or auto")
-    p.add_argument("--no-gradients", action="store_true", help="skip gradient x input")
-    _add_stats_args(p)
+    add_device(p, default="cpu")  # deterministic
+    add_options(p, RunSettings, skip=("window",))
+    add_options(p, StatsOptions)
     p.add_argument("--no-progress", action="store_true")
 
     p = sub.add_parser(
@@ -125,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument("--out", required=True, metavar="MODEL_DIR", help="fine-tuned model directory")
     p.add_argument("--results", metavar="DIR", help="evaluation store on the held-out people (default: none)")
-    p.add_argument("--track", type=int, default=4980, help="track trained (or a new head's start)")
+    p.add_argument("--track", type=int, default=DEFAULT_TRACK, help="track trained (or a new head's start)")
     p.add_argument("--new-head", metavar="NAME", help="train a new one-track output head NAME")
     p.add_argument("--summary", choices=["sum_log", "sum"], default="sum_log")
     p.add_argument("--loss", choices=["mse", "rank", "mse+rank"], default="mse",
@@ -145,9 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test", type=float, default=0.15, help="fraction of people held out for the evaluation")
     p.add_argument("--test-genes", type=float, default=0.2, help="fraction of genes held out")
     p.add_argument("--resume", action="store_true", help="carry on from MODEL_DIR/checkpoint.pt")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
-    p.add_argument("--no-gradients", action="store_true", help="skip gradient x input in the evaluation")
-    _add_stats_args(p)
+    add_device(p)
+    add_options(p, RunSettings, skip=("window",))
+    add_options(p, StatsOptions)
     p.add_argument("--no-progress", action="store_true")
 
     p = sub.add_parser("status", help="what a results store holds: genes done, failed and left")
@@ -174,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("store", metavar="STORE", help="computed results store")
     p.add_argument("gene", nargs="+", metavar="GENE", help="gene IDs of the store's cohort")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    add_device(p)
     p.add_argument("--batch-size", type=int, default=4)
 
     p = sub.add_parser("jobs", help="the dashboard's background jobs (app.py --jobs DIR)")
@@ -205,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--snvs", choices=["drivers", "all"], default="drivers",
         help="drivers (plus the largest-|ISM| SNV of genes without drivers), or every SNV",
     )  # fmt: skip
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    add_device(p)
 
     p = sub.add_parser(
         "compare", help="sign agreement of significant correlations between two stores (e.g. ensembling)"
@@ -238,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("out", help="results store directory to create (new or empty)")
     q.add_argument("--people", type=int, default=839, help="number of people (default 839)")
     q.add_argument("--seed", type=int, default=2023, help="random seed (default 2023)")
-    q.add_argument("--genes", nargs="+", help="gene names or IDs to compute (default: all 25 of the region)")
+    _add_repeatable(q, "--genes", "gene names or IDs to compute (default: all 25 of the region)")
     q.add_argument(
         "--no-finetune", action="store_true",
         help="keep the small model random instead of fine-tuning it on the training people (minutes)",
@@ -248,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "bench", help="throughput of the Enformer engine against a naive loop, with correctness checks"
     )
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    add_device(p)
     p.add_argument(
         "--config", choices=["small", "full"], default="small",
         help="small random Enformer, or the full-size architecture (random weights, 196,608 bp)",
@@ -273,47 +266,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_stats_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--null-draws", type=int, default=50)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--convention", choices=["published", "textbook"], default="published")
-    p.add_argument("--no-predixcan", action="store_true", help="skip the elastic-net baseline")
+def _add_repeatable(p: argparse.ArgumentParser, flag: str, help: str) -> None:
+    """An option of several values: `--gene A --gene B` means both, as `--gene A B` does."""
+    p.add_argument(flag, nargs="+", action="extend", help=help)
 
 
-def _add_cohort_args(p: argparse.ArgumentParser, model_window: bool = False) -> None:
-    p.add_argument("--fasta", required=True, help="reference FASTA (plain or bgzip, indexed)")
-    p.add_argument("--vcf", required=True, help="phased VCF/BCF, bgzip + index")
-    p.add_argument("--genes", required=True, help="genes TSV (gene_id, gene_name, chrom, tss, strand) or GTF")
-    p.add_argument("--expression", required=True, help="genes x people matrix: TSV, CSV or Parquet")
-    if model_window:
-        p.add_argument("--window", type=int, help="bp around each TSS (default: the model's window)")
-    else:
-        p.add_argument("--window", type=int, default=196_608, help="window length in bp around each TSS")
-    _add_genotype_policy_args(p)
-
-
-def _add_genotype_policy_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--missing",
-        choices=["error", "reference"],
-        default="error",
-        help="unphased or missing genotypes: stop with an error, or read as REF and report the count",
-    )
+def _add_cohort_args(p: argparse.ArgumentParser) -> None:
+    """The cohort's files and a window without a model (validate, cnn-baseline, finetune)."""
+    add_options(p, CohortFiles)
+    p.add_argument("--window", type=int, default=ENFORMER.window, help="window length in bp around each TSS")
 
 
 @command("validate")
 def _validate(args: argparse.Namespace) -> int:
-    from compute.cohort.inputs import load_cohort
-
-    cohort = load_cohort(
-        fasta=args.fasta,
-        vcf=args.vcf,
-        genes=args.genes,
-        expression=args.expression,
-        window=args.window,
-        missing=args.missing,
-    )
-    print(cohort.summary())
+    print(from_args(CohortFiles, args).load(args.window).summary())
     return 0
 
 
@@ -334,47 +300,30 @@ def _haplotypes(args: argparse.Namespace) -> int:
 
 @command("precompute")
 def _precompute(args: argparse.Namespace) -> int:
-    from compute.run.gene import CohortFiles, ModelOptions, RunSettings, StatsOptions
     from compute.run.pipeline import precompute
 
-    files = CohortFiles(args.fasta, args.vcf, args.genes, args.expression, args.missing)
-    settings = RunSettings(
-        window=args.window,
-        model=ModelOptions(
-            weights=args.weights,
-            track=args.track,
-            head=args.output_head,
-            summary=args.summary,
-            precision=args.precision,
-            compile=args.compile,
-            reverse_complement=args.reverse_complement,
-            shifts=tuple(args.shifts),
-            batch_size=args.batch_size,
-            device=args.device,
-            all_tracks=args.all_tracks,
-        ),
-        stats=StatsOptions(
-            null_draws=args.null_draws,
-            seed=args.seed,
-            convention=args.convention,
-            predixcan=not args.no_predixcan,
-        ),
-        gradients=not args.no_gradients,
-    )
     store = precompute(
-        files,
-        settings,
+        from_args(CohortFiles, args),
+        run_settings_from_args(args),
         args.out,
         genes=args.gene,
-        backend=args.backend,
-        ray_address=args.ray_address,
-        gpus_per_worker=args.gpus_per_worker,
-        cpus_per_worker=args.cpus_per_worker,
+        backend=_backend(args),
         progress=not args.no_progress,
-        stats_workers=_stats_workers(args.stats_workers, args.device),
         announce=print,
     )
     return _print_status(store.path)
+
+
+def _backend(args: argparse.Namespace):
+    """Where precompute runs genes, from its options."""
+    from compute.run.backends import LocalBackend, RayBackend, RayResources
+
+    resources = RayResources(args.gpus_per_worker, args.cpus_per_worker)  # a bad ask fails before any work
+    if args.backend == "ray":
+        return RayBackend(args.ray_address, resources)
+    if resources != RayResources():
+        raise InputError("--gpus-per-worker and --cpus-per-worker are for --backend ray")
+    return LocalBackend(_stats_workers(args.stats_workers, args.device))
 
 
 def _stats_workers(asked: int | None, device: str) -> int:
@@ -394,10 +343,17 @@ def _stats_workers(asked: int | None, device: str) -> int:
 def _cnn_baseline(args: argparse.Namespace) -> int:
     from compute.analyses.cnn.baseline import CNNSettings, SplitOptions, run_cnn_baseline
     from compute.analyses.cnn.model import CNNConfig, TrainOptions
-    from compute.run.gene import CohortFiles, StatsOptions
 
-    for name in ("kernels", "kernel_width", "pool", "hidden", "epochs", "patience", "train_batch_size",
-                 "batch_size"):
+    for name in (
+        "kernels",
+        "kernel_width",
+        "pool",
+        "hidden",
+        "epochs",
+        "patience",
+        "train_batch_size",
+        "batch_size",
+    ):
         if getattr(args, name) < 1:
             flag = "--" + name.replace("_", "-")
             raise InputError(f"{flag}: expected a positive number, found {getattr(args, name)}")
@@ -413,30 +369,29 @@ def _cnn_baseline(args: argparse.Namespace) -> int:
         config=config,
         training=TrainOptions(args.epochs, args.train_batch_size, args.lr, args.patience, args.seed),
         split=SplitOptions(args.validation, args.test, args.seed),
-        stats=StatsOptions(
-            null_draws=args.null_draws, seed=args.seed, convention=args.convention,
-            predixcan=not args.no_predixcan,
-        ),  # fmt: skip
-        gradients=not args.no_gradients,
+        stats=from_args(StatsOptions, args),
+        gradients=args.gradients,
         batch_size=args.batch_size,
         device=args.device,
     )
-    files = CohortFiles(args.fasta, args.vcf, args.genes, args.expression, args.missing)
+    files = from_args(CohortFiles, args)
     store = run_cnn_baseline(files, settings, args.out, genes=args.gene, progress=not args.no_progress)
     summary = store.manifest.get("cnn", {})
     print(
         "CNN reference score vs mean expression: "
-        + ", ".join(f"{s} r = {summary.get(f'r_{s}', float('nan')):.3f} ({summary.get(f'n_{s}', 0)} genes)"
-                    for s in ("train", "validation", "test"))
+        + ", ".join(
+            f"{s} r = {summary.get(f'r_{s}', float('nan')):.3f} ({summary.get(f'n_{s}', 0)} genes)"
+            for s in ("train", "validation", "test")
+        )
     )
     return _print_status(store.path)
+
 
 @command("finetune")
 def _finetune(args: argparse.Namespace) -> int:
     import json
 
     from compute.analyses.finetune.train import FinetuneOptions, run_finetune
-    from compute.run.gene import StatsOptions
 
     try:
         small = json.loads(args.small) if args.small is not None else None
@@ -450,12 +405,11 @@ def _finetune(args: argparse.Namespace) -> int:
         validation_fraction=args.validation, test_fraction=args.test, test_gene_fraction=args.test_genes,
         seed=args.seed,
     )  # fmt: skip
-    stats = StatsOptions(null_draws=args.null_draws, seed=args.seed, convention=args.convention,
-                         predixcan=not args.no_predixcan)  # fmt: skip
+    stats = from_args(StatsOptions, args)
     files = {"fasta": args.fasta, "vcf": args.vcf, "genes": args.genes, "expression": args.expression}
     result, store = run_finetune(
         files, options, args.out, weights=args.weights, small=small, results=args.results, stats=stats,
-        missing=args.missing, device=args.device, resume=args.resume, gradients=not args.no_gradients,
+        missing=args.missing, device=args.device, resume=args.resume, gradients=args.gradients,
         progress=not args.no_progress,
     )  # fmt: skip
     best = result.history[result.best_epoch]
@@ -664,7 +618,11 @@ def _demo(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     store = build_demo(
-        args.out, n_people=args.people, seed=args.seed, genes=args.genes, progress=not args.no_progress,
+        args.out,
+        n_people=args.people,
+        seed=args.seed,
+        genes=args.genes,
+        progress=not args.no_progress,
         finetune=not args.no_finetune,
     )
     print(f"demo store built in {time.perf_counter() - started:.0f} s")

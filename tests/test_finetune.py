@@ -302,8 +302,8 @@ def test_precompute_runs_the_finetuned_model(tiny_cohort, tmp_path, capsys, new_
     """`precompute --weights MODEL_DIR [--head NAME --track 0]` scores people with the fine-tuned
     weights of the best epoch, on the trained track or on the new head."""
     from compute.errors import ModelError
-    from compute.run.gene import CohortFiles, ModelOptions, RunSettings, StatsOptions
     from compute.run.pipeline import precompute
+    from compute.run.settings import CohortFiles, ModelOptions, RunSettings, StatsOptions
 
     pc, cohort = tiny_cohort
     options = _options(epochs=1, new_head=new_head, track=3 if new_head else 0)

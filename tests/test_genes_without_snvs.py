@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from compute.engine.model import save_weights, small_model
-from compute.run.gene import CohortFiles, ModelOptions, RunSettings, StatsOptions
 from compute.run.pipeline import precompute, store_status
+from compute.run.settings import CohortFiles, ModelOptions, RunSettings, StatsOptions
 from compute.store import ResultsStore
 from tests.cohort_files import random_sequence, write_expression, write_fasta, write_genes, write_vcf
 

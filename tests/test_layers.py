@@ -140,3 +140,16 @@ def test_the_checks_catch_what_they_are_for():
     assert layer_of("compute.stats.drivers") < layer_of("compute.run.pipeline")
     assert layer_of("compute.errors") == 0 and layer_of("compute.cli") == len(LAYERS) - 1
     assert _imports_torch("compute.engine.model", compute_graph())
+
+
+def test_the_settings_and_the_command_line_load_no_torch():
+    """The command line (its --help) and the dashboard's jobs read every option without torch."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, compute.run.settings, compute.cli; compute.cli.build_parser(); "
+        "assert 'torch' not in sys.modules, 'torch'"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -18,8 +18,10 @@ from compute.cohort.reference import Reference, encode, gene_window
 from compute.engine.attribution import ism
 from compute.engine.model import haplotype_bases, load_model, save_weights, score_tokens, small_model
 from compute.errors import InputError, ModelError
-from compute.run.gene import CohortFiles, ModelOptions, RunSettings, StatsOptions, haplotype_snvs, model_spec
+from compute.run.backends import RayBackend
+from compute.run.gene import haplotype_snvs, model_spec
 from compute.run.pipeline import precompute, store_status
+from compute.run.settings import CohortFiles, ModelOptions, RunSettings, StatsOptions
 from compute.store import ResultsStore
 from tests.cohort_files import (
     random_sequence,
@@ -266,7 +268,7 @@ def test_local_and_ray_backends_give_identical_stores(tmp_path, tiny_weights, co
     weights = tiny_weights
     local, ray_store = tmp_path / "local", tmp_path / "ray"
     precompute(files_for(cohort), settings_for(weights), local, progress=False)
-    precompute(files_for(cohort), settings_for(weights), ray_store, backend="ray", progress=False)
+    precompute(files_for(cohort), settings_for(weights), ray_store, backend=RayBackend(), progress=False)
     a, b = read_store(local), read_store(ray_store)
     assert list(a) == list(b)
     for name in a:

@@ -13,8 +13,8 @@ from compute.cohort.reference import Reference, gene_window
 from compute.engine.model import load_model, save_weights, small_model
 from compute.engine.track_heads import load_track_weights
 from compute.errors import ModelError
-from compute.run.gene import CohortFiles, ModelOptions, RunSettings, StatsOptions
 from compute.run.pipeline import precompute
+from compute.run.settings import CohortFiles, ModelOptions, RunSettings, StatsOptions
 from compute.store.subsets import track_agreement
 from tests.cohort_files import simulated_cohort
 

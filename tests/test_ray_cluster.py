@@ -19,6 +19,7 @@ import pytest
 
 from compute.cli import main
 from compute.engine.model import save_weights, small_model
+from compute.run.backends import RayBackend, RayResources
 from compute.run.pipeline import precompute, store_status
 from compute.run.queue import GeneQueue
 from compute.store import ResultsStore
@@ -136,6 +137,10 @@ def assert_same_store(a: dict[str, pd.DataFrame], path: Path) -> None:
     assert ResultsStore(path).failures() == {}
 
 
+def on_cluster(cluster) -> RayBackend:
+    return RayBackend(cluster.address, RayResources(cpus_per_worker=1))
+
+
 def cohort_args(c: dict) -> list[str]:
     return [f"--{k}={c[k]}" for k in ("fasta", "vcf", "genes", "expression")] + ["--missing", "reference"]
 
@@ -201,8 +206,8 @@ def test_a_worker_killed_mid_gene_ends_in_the_same_store(
     out = tmp_path / "ray"
     try:
         with caplog.at_level(logging.WARNING, logger=RAY_LOG):
-            precompute(files_for(cohort), settings_for(weights), out, backend="ray",
-                       ray_address=cluster.address, progress=False, cpus_per_worker=1)  # fmt: skip
+            precompute(files_for(cohort), settings_for(weights), out, backend=on_cluster(cluster),
+                       progress=False)  # fmt: skip
     finally:
         killed = watch.stop()
     assert killed, "no gene ran on the cluster"
@@ -218,8 +223,8 @@ def test_a_node_removed_mid_run_ends_in_the_same_store(
     out = tmp_path / "ray"
     try:
         with caplog.at_level(logging.WARNING, logger=RAY_LOG):
-            precompute(files_for(cohort), settings_for(weights), out, backend="ray",
-                       ray_address=cluster.address, progress=False, cpus_per_worker=1)  # fmt: skip
+            precompute(files_for(cohort), settings_for(weights), out, backend=on_cluster(cluster),
+                       progress=False)  # fmt: skip
     finally:
         removed = watch.stop()
         if removed:  # the next test finds three nodes again

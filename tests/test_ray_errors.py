@@ -13,7 +13,7 @@ import pytest
 from compute.cli import main
 from compute.errors import InputError
 from compute.run.backends import RayResources, check_ray_cluster, probe_ray_address, workers_that_fit
-from compute.run.gene import CohortFiles, ModelOptions, RunSettings, StatsOptions
+from compute.run.settings import CohortFiles, ModelOptions, RunSettings, StatsOptions
 from tests.cohort_files import simulated_cohort
 
 

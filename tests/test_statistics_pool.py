@@ -11,6 +11,7 @@ import pytest
 
 from compute.cli import main
 from compute.errors import InputError
+from compute.run.backends import LocalBackend
 from compute.run.pipeline import precompute
 from compute.run.statistics import recompute_gene_statistics
 from compute.store import ResultsStore
@@ -34,7 +35,7 @@ def run(tmp_path_factory):
 
 def test_precompute_with_statistics_workers_writes_the_same_store(run):
     base, files, settings, serial = run
-    pooled = precompute(files, settings, base / "pooled", progress=False, stats_workers=2)
+    pooled = precompute(files, settings, base / "pooled", progress=False, backend=LocalBackend(2))
     for name, frame in tables(serial).items():
         pd.testing.assert_frame_equal(tables(pooled)[name], frame, check_exact=True, obj=name)
 
@@ -63,5 +64,5 @@ def test_per_gene_statistics_need_genotypes(run, tmp_path, capsys):
 def test_a_failing_gene_in_a_worker_is_recorded_and_the_others_go_on(run, tmp_path):
     base, files, settings, _ = run
     bad = replace(settings, stats=replace(settings.stats, null_draws=-1))  # np.random rejects it per gene
-    store = precompute(files, bad, tmp_path / "bad", progress=False, stats_workers=1)
+    store = precompute(files, bad, tmp_path / "bad", progress=False, backend=LocalBackend(stats_workers=1))
     assert sorted(store.failures()) == ["G1", "G2", "G3"]

@@ -87,7 +87,7 @@ def finetune_demo_model(files, gene_ids: Sequence[str], out_dir: str | Path, see
 
 def demo_settings(weights: str | Path, seed: int = DEFAULT_SEED):
     """The precompute settings of the demo (CPU, fp32, default track and summary)."""
-    from compute.run.gene import ModelOptions, RunSettings, StatsOptions
+    from compute.run.settings import ModelOptions, RunSettings, StatsOptions
 
     return RunSettings(
         window=DEMO_WINDOW,
@@ -131,8 +131,8 @@ def build_demo(
     always hold every gene. held_back: names or IDs of those genes the store leaves for the
     dashboard to compute on demand (the model is fine-tuned on them all the same).
     """
-    from compute.run.gene import CohortFiles
     from compute.run.pipeline import precompute
+    from compute.run.settings import CohortFiles
 
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):

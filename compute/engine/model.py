@@ -27,9 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from compute.engine.catalog import ENFORMER
 from compute.errors import InputError, ModelError
 
-FULL_WINDOW = 196_608
+FULL_WINDOW = ENFORMER.window
 OFFICIAL_WEIGHTS = "EleutherAI/enformer-official-rough"
 SUMMARIES = ("sum_log", "sum")
 PRECISIONS = ("fp32", "bf16")
@@ -56,7 +57,7 @@ class ModelSpec:
     bin by bin before the summary.
     """
 
-    track: int = 4980
+    track: int = ENFORMER.default_track
     bins: tuple[int, ...] | None = None
     summary: str = "sum_log"
     precision: str = "fp32"

@@ -1,4 +1,5 @@
-"""Where genes run: in this process (`local`) or on a Ray cluster (`ray`).
+"""Where genes run: in this process (`LocalBackend`) or on a Ray cluster (`RayBackend`), each an
+object holding its own options.
 
 Both yield `(gene_id, GeneResult | None, error | None)` as genes finish; the
 caller writes results, so the store has a single writer whatever the backend.
@@ -11,13 +12,14 @@ import math
 import re
 import socket
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from compute.errors import InputError
-from compute.run.gene import CohortFiles, GeneResult, GeneWorker, RunSettings, format_error
+from compute.run.gene import GeneResult, GeneWorker, format_error
 from compute.run.queue import GeneQueue
+from compute.run.settings import CohortFiles, RunSettings
 
 if TYPE_CHECKING:
     from compute.engine.model import Model
@@ -26,31 +28,50 @@ Outcome = tuple[str, GeneResult | None, str | None]
 log = logging.getLogger(__name__)
 
 
-def run_genes(
-    files: CohortFiles,
-    settings: RunSettings,
-    gene_ids: Sequence[str],
-    backend: str = "local",
-    ray_address: str | None = None,
-    model: Model | None = None,
-    stats_workers: int = 0,
-    store_path: str | Path | None = None,
-    ray_resources: RayResources | None = None,
-    on_ray_plan: Callable[[dict[str, Any]], None] | None = None,
-) -> Iterator[Outcome]:
-    """model: an already loaded model for the local backend (Ray actors load their own);
-    stats_workers: processes that compute the local backend's statistics while the model
-    goes on (0: in this process, after each gene's model work); store_path: the store whose
-    priority list (genes asked for first) both backends read between genes; ray_resources,
-    on_ray_plan: what each Ray actor asks for, and a call with the actors' plan (run_ray)."""
-    if not gene_ids:
-        return iter(())
-    queue = GeneQueue(gene_ids, store_path)
-    if backend == "local":
-        return run_local(files, settings, queue, model, stats_workers)
-    if backend == "ray":
-        return run_ray(files, settings, queue, ray_address, resources=ray_resources, on_plan=on_ray_plan)
-    raise InputError(f"unknown backend {backend!r}: expected 'local' or 'ray'")
+@dataclass(frozen=True)
+class LocalBackend:
+    """Genes in this process, one at a time. stats_workers: processes that compute the statistics
+    while the model goes on with the next genes (0: in this process, after each gene's model work)."""
+
+    stats_workers: int = 0
+    name: ClassVar[str] = "local"
+    loads_model_here: ClassVar[bool] = True  # the caller's loaded model is the one that runs
+
+    def prepare(self) -> None:
+        """Checks that take seconds, before the model and the cohort are read (none here)."""
+
+    def run(self, files: CohortFiles, settings: RunSettings, queue: GeneQueue, model: Model | None = None,
+            on_plan: Callable[[dict[str, Any]], None] | None = None) -> Iterator[Outcome]:  # fmt: skip
+        """Outcomes as genes finish; `model`: an already loaded model, else one is loaded."""
+        if not queue:
+            return iter(())
+        return run_local(files, settings, queue, model, self.stats_workers)
+
+
+@dataclass(frozen=True)
+class RayBackend:
+    """Genes on a Ray cluster, one per task, on actors that each load the model once.
+
+    address: an existing cluster's HOST:PORT (None: start one on this machine); resources: what
+    each actor asks for (--gpus-per-worker, --cpus-per-worker)."""
+
+    address: str | None = None
+    resources: RayResources = field(default_factory=lambda: RayResources())
+    name: ClassVar[str] = "ray"
+    loads_model_here: ClassVar[bool] = False  # the actors load their own, on their devices
+
+    def prepare(self) -> None:
+        probe_ray_address(self.address)  # in seconds, before the model and the cohort are read
+
+    def run(self, files: CohortFiles, settings: RunSettings, queue: GeneQueue, model: Model | None = None,
+            on_plan: Callable[[dict[str, Any]], None] | None = None) -> Iterator[Outcome]:  # fmt: skip
+        """Outcomes as genes finish; on_plan is called once with the actors' plan."""
+        if not queue:
+            return iter(())
+        return run_ray(files, settings, queue, self.address, resources=self.resources, on_plan=on_plan)
+
+
+Backend = LocalBackend | RayBackend
 
 
 def run_local(
@@ -87,16 +108,6 @@ def _run_one(worker: GeneWorker, gene_id: str) -> Outcome:
         return gene_id, worker.run(gene_id), None
     except Exception as err:  # one gene's failure is recorded; the others go on
         return gene_id, None, format_error(err)
-
-
-class _RayWorker:
-    """A GeneWorker living in a Ray actor: the model is loaded once per actor."""
-
-    def __init__(self, files: CohortFiles, settings: RunSettings):
-        self.worker = GeneWorker(files, settings)
-
-    def run(self, gene_id: str) -> Outcome:
-        return _run_one(self.worker, gene_id)
 
 
 def probe_ray_address(address: str | None, timeout: float = 5.0) -> None:

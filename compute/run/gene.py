@@ -1,4 +1,4 @@
-"""One gene end to end: the run's settings, the worker that scores a gene's people, ISM and
+"""One gene end to end: the worker that scores a gene's people, ISM and
 gradients with the model, and the statistics that turn those outputs into the store's rows."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import socket
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,76 +16,27 @@ import pandas as pd
 
 from compute.cohort.haplotypes import WindowVariants
 from compute.errors import InputError
+from compute.run.settings import CohortFiles, ModelOptions, RunSettings, StatsOptions
 from compute.store.genotypes import genotype_row
 
 if TYPE_CHECKING:
-    from compute.cohort.inputs import Cohort
     from compute.engine.model import Model, ModelSpec
     from compute.engine.track_heads import TrackWeights
 
 
-@dataclass(frozen=True)
-class CohortFiles:
-    """Where a cohort's inputs are; workers reopen them in their own process."""
+@dataclass
+class ModelOutputs:
+    """What the model gives for one gene: the contract between the worker (or any other scorer: the
+    CNN baseline, a fine-tuned model, a store's saved scores) and `assemble_gene`."""
 
-    fasta: str
-    vcf: str
-    genes: str
-    expression: str
-    missing: str = "error"
-
-    def load(self, window: int) -> Cohort:
-        """Read and validate the cohort for gene windows of `window` bp (cohort.inputs.load_cohort)."""
-        from compute.cohort.inputs import load_cohort
-
-        return load_cohort(
-            fasta=self.fasta,
-            vcf=self.vcf,
-            genes=self.genes,
-            expression=self.expression,
-            window=window,
-            missing=self.missing,
-        )
-
-
-@dataclass(frozen=True)
-class ModelOptions:
-    """How to build and run the model (DESIGN §4)."""
-
-    weights: str  # a local save_pretrained directory (real Enformer or a small demo model)
-    track: int = 4980
-    head: str = "human"  # or a head added by `finetune --new-head NAME` (its track 0)
-    summary: str = "sum_log"
-    precision: str = "fp32"
-    compile: bool = False
-    reverse_complement: bool = False
-    shifts: tuple[int, ...] = ()
-    batch_size: int = 4
-    device: str = "auto"
-    # The paper's elastic net over all tracks (a `tracks,weights` CSV such as GTExWeights.csv):
-    # when given, every person also gets the all-track score, in the same forward pass.
-    all_tracks: str | None = None
-
-
-@dataclass(frozen=True)
-class StatsOptions:
-    null_draws: int = 50
-    seed: int = 0
-    convention: str = "published"
-    predixcan: bool = True
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """Everything that decides a store's numbers; recorded in its manifest.
-
-    window: bp around each TSS; None takes the model's own input length.
-    """
-
-    window: int | None
-    model: ModelOptions
-    stats: StatsOptions = field(default_factory=StatsOptions)
-    gradients: bool = True
+    gene: pd.Series  # the gene's row of the cohort's genes table (gene_name, chrom, tss, strand)
+    window: WindowVariants  # the window's SNVs and the people's alleles
+    hap_scores: np.ndarray  # float (n_people, 2): each haplotype's score
+    ref_score: float  # the reference sequence's score
+    ism: np.ndarray  # float (n_snvs,): score with the SNV's ALT minus the reference's
+    grad_x_input: np.ndarray  # float (n_snvs,), NaN when gradients were not asked for
+    # the all-track head's scores (hap_scores (n_people, 2), ref_score), when the run has one
+    all_tracks: tuple[np.ndarray, float] | None = None
 
 
 @dataclass
@@ -168,7 +119,7 @@ class GeneWorker:
         self.cohort = files.load(settings.window)
         self.genes = self.cohort.genes.set_index("gene_id")
 
-    def model_outputs(self, gene_id: str, stage: StageHook | None = None) -> dict[str, Any]:
+    def model_outputs(self, gene_id: str, stage: StageHook | None = None) -> ModelOutputs:
         """Haplotype scores, reference score, ISM and gradients of one gene.
 
         stage: called with each step's name as it starts (STAGES), for a progress display."""
@@ -195,7 +146,6 @@ class GeneWorker:
         alt_tokens = window.alt_tokens
         hap_offsets, carried, carries = haplotype_snvs(window, offsets)
         batch = self.settings.model.batch_size
-        extra = {}
         stage("forwards")
         if self.track_weights is None:
             hap_scores = score_haplotypes(
@@ -211,10 +161,6 @@ class GeneWorker:
             )
             ref_heads = score_tokens_heads(self.model, self.spec, tw, ref_tokens[None], batch_size=1)
             hap_scores, ref_score = heads.single, float(ref_heads.single[0])
-            extra = {
-                "hap_scores_all_tracks": heads.all_tracks,
-                "ref_score_all_tracks": ref_heads.all_tracks[0],
-            }
         stage("ISM")
         ism_values = ism(self.model, self.spec, ref_tokens, offsets, alt_tokens, batch_size=batch)
         if self.settings.gradients:
@@ -224,15 +170,10 @@ class GeneWorker:
             if self.settings.gradients
             else np.full(len(offsets), np.nan)
         )
-        return {
-            "gene": gene,
-            "window": window,
-            "hap_scores": hap_scores,
-            "ref_score": ref_score,
-            "ism": ism_values,
-            "grad_x_input": grads,
-            **extra,
-        }
+        all_tracks = None
+        if self.track_weights is not None:
+            all_tracks = (heads.all_tracks, float(ref_heads.all_tracks[0]))
+        return ModelOutputs(gene, window, hap_scores, ref_score, ism_values, grads, all_tracks)
 
     def run(self, gene_id: str, stage: StageHook | None = None) -> GeneResult:
         started = time.perf_counter()
@@ -274,7 +215,7 @@ def haplotype_snvs(window: WindowVariants, offsets: np.ndarray) -> tuple[np.ndar
 
 def assemble_gene(
     gene_id: str,
-    outputs: dict[str, Any],
+    outputs: ModelOutputs,
     observed: np.ndarray,
     people: Sequence[str],
     stats_options: StatsOptions,
@@ -282,15 +223,15 @@ def assemble_gene(
     """Statistics of one gene from its model outputs and observed expression."""
     from compute.stats import gene_statistics
 
-    gene, window = outputs["gene"], outputs["window"]
-    hap_scores = np.asarray(outputs["hap_scores"], dtype=float)
+    gene, window = outputs.gene, outputs.window
+    hap_scores = np.asarray(outputs.hap_scores, dtype=float)
     predicted = hap_scores.mean(axis=1)
     stats = gene_statistics(
         gene_id=gene_id,
         score=predicted,
         observed=observed,
         dosage=window.dosage,
-        ism=outputs["ism"],
+        ism=outputs.ism,
         pos=window.variants["pos"].to_numpy(),
         tss=int(gene["tss"]),
         strand=gene["strand"],
@@ -304,12 +245,12 @@ def assemble_gene(
         chrom=str(gene["chrom"]),
         tss=int(gene["tss"]),
         strand=gene["strand"],
-        ref_score=outputs["ref_score"],
+        ref_score=outputs.ref_score,
     )
     variants = window.variants[["variant_id", "chrom", "pos", "ref", "alt"]].reset_index(drop=True)
     variants = pd.concat([variants, stats.variants.reset_index(drop=True)], axis=1)
-    variants["ism"] = outputs["ism"]
-    variants["grad_x_input"] = outputs["grad_x_input"]
+    variants["ism"] = outputs.ism
+    variants["grad_x_input"] = outputs.grad_x_input
     people_frame = pd.DataFrame(
         {
             "person_id": list(people),
@@ -319,16 +260,17 @@ def assemble_gene(
             "observed": observed,
         }
     )
-    if "hap_scores_all_tracks" in outputs:
+    if outputs.all_tracks is not None:
         from compute.stats.correlation import pearson
 
-        all_tracks = np.asarray(outputs["hap_scores_all_tracks"], dtype=float).mean(axis=1)
+        all_track_haps, all_track_ref = outputs.all_tracks
+        all_tracks = np.asarray(all_track_haps, dtype=float).mean(axis=1)
         people_frame["predicted_all_tracks"] = all_tracks
         r_all, p_all = pearson(all_tracks, observed)
         row.update(
             r_all_tracks=r_all,
             p_r_all_tracks=p_all,
-            ref_score_all_tracks=float(outputs["ref_score_all_tracks"]),
+            ref_score_all_tracks=float(all_track_ref),
         )
     null = pd.DataFrame({"draw": np.arange(len(stats.null_r)), "r": stats.null_r})
     genotypes = genotype_row(gene_id, window.people, variants["variant_id"], window.alleles)

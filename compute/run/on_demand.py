@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from compute.errors import InputError
-from compute.run.gene import STAGES, CohortFiles, ModelOptions, RunSettings, StatsOptions, format_error
+from compute.run.gene import STAGES, format_error
+from compute.run.settings import CohortFiles, RunSettings, from_manifest
 from compute.store import ResultsStore, safe_gene_id
 from compute.store.inputs import check_inputs
 
@@ -31,32 +31,12 @@ def settings_from_manifest(store: ResultsStore, device: str = "auto", batch_size
     against their recorded sha256 first (check=True) with an InputError naming each change."""
     manifest = store.manifest
     paths = check_inputs(store, full=check)
-    model = dict(manifest.get("model") or {})
-    if "weights" not in model:
-        raise InputError(f"{store.path / 'manifest.json'}: records no model weights")
-    settings = manifest.get("settings") or {}
-    if not settings.get("window"):
-        raise InputError(f"{store.path / 'manifest.json'}: records no window under settings")
-    options = ModelOptions(
-        weights=str(store.resolve(model["weights"])), track=int(model.get("track", 4980)),
-        head=str(model.get("head", "human")), summary=str(model.get("summary", "sum_log")),
-        precision=str(model.get("precision", "fp32")), compile=bool(model.get("compile", False)),
-        reverse_complement=bool(model.get("reverse_complement", False)),
-        shifts=tuple(int(s) for s in model.get("shifts", ())),
-        all_tracks=str(store.resolve(model["all_tracks"])) if model.get("all_tracks") else None,
-        batch_size=batch_size, device=device,
-    )  # fmt: skip
+    settings = from_manifest(manifest, store.path / "manifest.json", store.resolve, device, batch_size)
     files = CohortFiles(
         *(str(paths[n]) for n in ("fasta", "vcf", "genes", "expression")),
         missing=str(manifest.get("missing_genotypes", "error")),
     )
-    run = RunSettings(
-        window=int(settings["window"]),
-        model=options,
-        stats=StatsOptions(**(settings.get("stats") or {})),
-        gradients=bool(settings.get("gradients", True)),
-    )
-    return files, run
+    return files, settings
 
 
 def compute_genes(

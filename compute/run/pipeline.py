@@ -13,7 +13,7 @@ import hashlib
 import shlex
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,13 +21,15 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from compute.errors import InputError
-from compute.run.gene import CohortFiles, RunSettings, prepare_model, prepare_track_weights
+from compute.run.gene import prepare_model, prepare_track_weights
+from compute.run.settings import CohortFiles, RunSettings, same_run, to_manifest
 from compute.store import ResultsStore, file_digest, safe_gene_id
 from compute.store.inputs import INPUT_NAMES, input_record
 from compute.store.progress import RunProgress, read_progress
 
 if TYPE_CHECKING:
     from compute.cohort.inputs import Cohort
+    from compute.run.backends import Backend
 
 
 def weights_digest(weights_dir: str | Path) -> str:
@@ -53,24 +55,15 @@ def package_versions() -> dict[str, str]:
 
 def run_manifest(files: CohortFiles, settings: RunSettings, gene_ids: Sequence[str]) -> dict[str, Any]:
     inputs = {name: input_record(getattr(files, name)) for name in INPUT_NAMES}
-    model = asdict(settings.model)
-    model["weights_sha256"] = weights_digest(settings.model.weights)
-    if settings.model.all_tracks is None:
-        model.pop("all_tracks")  # so that stores made before the option existed still resume
-    else:
-        model["all_tracks_sha256"] = file_digest(settings.model.all_tracks)
-    model.pop("batch_size")
-    model.pop("device")  # where it ran does not change the numbers we promise to reproduce
+    recorded = to_manifest(settings)
+    recorded["model"]["weights_sha256"] = weights_digest(settings.model.weights)
+    if settings.model.all_tracks is not None:
+        recorded["model"]["all_tracks_sha256"] = file_digest(settings.model.all_tracks)
     return {
         "dataset": "computed",
         "inputs": inputs,
         "missing_genotypes": files.missing,  # how missing calls were read (compute/run/on_demand.py)
-        "model": model,
-        "settings": {
-            "window": settings.window,
-            "stats": asdict(settings.stats),
-            "gradients": settings.gradients,
-        },
+        **recorded,
         "packages": package_versions(),
         "genes": list(gene_ids),
         "has_people": True,
@@ -98,39 +91,29 @@ def precompute(
     settings: RunSettings,
     out: str | Path,
     genes: Iterable[str] | None = None,
-    backend: str = "local",
-    ray_address: str | None = None,
+    backend: Backend | None = None,
     progress: bool = True,
-    stats_workers: int = 0,
     command: str | None = None,
-    gpus_per_worker: float | None = None,
-    cpus_per_worker: float | None = None,
     announce: Callable[[str], None] | None = None,
 ) -> ResultsStore:
     """Compute every gene not yet in the store at `out`, then finalize it.
 
     Inputs are validated in full before the first gene. A gene that fails is
     recorded with its error and the others go on; a rerun retries it.
-    stats_workers: local backend only, processes for the per-gene statistics
-    (compute/run/statistics.py) while the model scores the next genes.
+    backend: where genes run (compute/run/backends.py; default: this process, statistics here too).
     command: what started the run, for the store's progress record (default: this process's
     command line).
-    gpus_per_worker, cpus_per_worker: Ray backend only, what each actor asks for (None: one GPU
-    where the cluster has GPUs, else two CPUs); the actors' plan goes into manifest["ray"].
     announce: called with the cohort's summary (what was read, dropped and counted) before any gene.
     """
-    from compute.run.backends import RayResources, run_genes
+    from compute.run.backends import LocalBackend
+    from compute.run.queue import GeneQueue
     from compute.stats import cohort_statistics
 
-    ray_resources = RayResources(gpus_per_worker, cpus_per_worker)  # a bad ask fails before any work
-    if backend != "ray" and ray_resources != RayResources():
-        raise InputError("--gpus-per-worker and --cpus-per-worker are for --backend ray")
-    if backend == "ray":
-        from compute.run.backends import probe_ray_address
-
-        probe_ray_address(ray_address)  # in seconds, before the model and the cohort are read
-    # The driver of a Ray run only checks the model: on the CPU, leaving GPUs to the actors.
-    check_options = replace(settings.model, device="cpu") if backend == "ray" else settings.model
+    backend = backend or LocalBackend()
+    backend.prepare()
+    # A backend whose workers load their own model (Ray) has it checked here on the CPU only,
+    # leaving the GPUs to them.
+    check_options = settings.model if backend.loads_model_here else replace(settings.model, device="cpu")
     model, _, window = prepare_model(check_options, settings.window)
     prepare_track_weights(settings.model, model)
     settings = replace(settings, window=window)
@@ -138,18 +121,18 @@ def precompute(
     gene_ids = select_genes(cohort, genes, files.genes)
     if announce is not None:
         announce(cohort.summary())
-    store = ResultsStore.create(out, run_manifest(files, settings, gene_ids))
+    store = ResultsStore.create(out, run_manifest(files, settings, gene_ids), same_run)
     todo = [g for g in gene_ids if g not in store.done_genes()]
     bar = _progress(len(gene_ids), len(gene_ids) - len(todo), progress)
     record = RunProgress(
         store.path, planned=len(gene_ids), done=len(gene_ids) - len(todo), failed=0,
-        device=str(settings.model.device), backend=backend, command=command or shlex.join(sys.argv),
+        device=str(settings.model.device), backend=backend.name, command=command or shlex.join(sys.argv),
     )  # fmt: skip
-    local_model = model if backend == "local" else None
+    local_model = model if backend.loads_model_here else None
     del model
-    outcomes = run_genes(
-        files, settings, todo, backend, ray_address, local_model, stats_workers, store.path,
-        ray_resources=ray_resources, on_ray_plan=lambda plan: store.update_manifest(ray=plan),
+    outcomes = backend.run(
+        files, settings, GeneQueue(todo, store.path), local_model,
+        on_plan=lambda plan: store.update_manifest(ray=plan),
     )  # fmt: skip
     try:
         for gene_id, result, error in outcomes:

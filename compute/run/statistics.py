@@ -15,7 +15,6 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,7 +22,8 @@ from tqdm import tqdm
 
 from compute.cohort.haplotypes import WindowVariants
 from compute.errors import InputError
-from compute.run.gene import GeneResult, StatsOptions, assemble_gene, format_error
+from compute.run.gene import GeneResult, ModelOutputs, assemble_gene, format_error
+from compute.run.settings import StatsOptions, read_section
 from compute.store import ResultsStore
 
 Outcome = tuple[str, GeneResult | None, str | None]
@@ -38,7 +38,7 @@ class StatisticsPool:
         self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
         self._pending: deque[tuple[str, Future]] = deque()
 
-    def submit(self, gene_id: str, outputs: dict[str, Any], observed, people, options: StatsOptions):
+    def submit(self, gene_id: str, outputs: ModelOutputs, observed, people, options: StatsOptions):
         future = self._pool.submit(assemble_gene, gene_id, outputs, observed, people, options)
         self._pending.append((gene_id, future))
 
@@ -65,7 +65,7 @@ class StatisticsPool:
         self._pool.shutdown(cancel_futures=True)
 
 
-def stored_outputs(store: ResultsStore, gene_id: str) -> tuple[dict[str, Any], np.ndarray, list[str]]:
+def stored_outputs(store: ResultsStore, gene_id: str) -> tuple[ModelOutputs, np.ndarray, list[str]]:
     """What `assemble_gene` takes, rebuilt from a store's rows of one gene."""
     gene = store.genes().set_index("gene_id").loc[gene_id]
     people = store.people(gene_id)
@@ -82,14 +82,14 @@ def stored_outputs(store: ResultsStore, gene_id: str) -> tuple[dict[str, Any], n
         alleles=alleles, codes=alleles, allele_tokens=np.zeros((len(variants), 2), np.uint8),
         people=list(people["person_id"]),
     )  # fmt: skip
-    outputs = {
-        "gene": gene,
-        "window": window,
-        "hap_scores": people[["hap1", "hap2"]].to_numpy(float),
-        "ism": variants["ism"].to_numpy(float),
-        "grad_x_input": variants["grad_x_input"].to_numpy(float),
-        "ref_score": float(gene["ref_score"]),
-    }
+    outputs = ModelOutputs(
+        gene=gene,
+        window=window,
+        hap_scores=people[["hap1", "hap2"]].to_numpy(float),
+        ref_score=float(gene["ref_score"]),
+        ism=variants["ism"].to_numpy(float),
+        grad_x_input=variants["grad_x_input"].to_numpy(float),
+    )
     return outputs, people["observed"].to_numpy(float), list(people["person_id"])
 
 
@@ -106,8 +106,7 @@ def recompute_gene_statistics(path: str | Path, workers: int = 1, progress: bool
             f"{store.path}: per-gene statistics need the store's parts and genotypes "
             "(a store made by precompute; `python -m compute genotypes STORE` adds genotypes)"
         )
-    settings = store.manifest.get("settings", {}).get("stats", {})
-    options = StatsOptions(**{k: v for k, v in settings.items() if k in StatsOptions.__dataclass_fields__})
+    options = read_section(StatsOptions, (store.manifest.get("settings") or {}).get("stats") or {})
     old = store.genes().set_index("gene_id")
     gene_ids = list(old.index)
     bar = tqdm(total=len(gene_ids), unit="gene", disable=not progress)
@@ -132,6 +131,6 @@ def recompute_gene_statistics(path: str | Path, workers: int = 1, progress: bool
         for outcome in pool.drain():
             write(*outcome)
     bar.close()
-    convention = settings.get("convention", "published")
+    convention = options.convention
     store.finalize(lambda frame: cohort_statistics(frame, convention=convention))
     return len(gene_ids)

@@ -217,8 +217,12 @@ class ResultsStore:
     # ----- creating and writing -------------------------------------------------
 
     @classmethod
-    def create(cls, path: str | Path, manifest: dict[str, Any]) -> ResultsStore:
-        """Create a store (or reopen one whose manifest says the same run)."""
+    def create(
+        cls, path: str | Path, manifest: dict[str, Any], same_run: Callable[[Any, Any], bool] | None = None
+    ) -> ResultsStore:
+        """Create a store (or reopen one whose manifest says the same run: its `model` and
+        `settings` sections equal, or as `same_run(old, new)` judges them)."""
+        same_run = same_run or (lambda old, new: old == new)
         path = Path(path)
         manifest = json.loads(json.dumps(manifest, default=_json_default))  # compare as stored
         (path / "parts").mkdir(parents=True, exist_ok=True)
@@ -227,7 +231,7 @@ class ResultsStore:
         if manifest_path.is_file():
             old = json.loads(manifest_path.read_text())
             changed = {
-                k for k in ("model", "settings") if k in manifest and not _same_run(old.get(k), manifest[k])
+                k for k in ("model", "settings") if k in manifest and not same_run(old.get(k), manifest[k])
             }
             if changed:
                 raise InputError(
@@ -560,18 +564,6 @@ class GenotypesWriter:
             publish(self.tmp, self.path)
         else:
             Path(self.tmp).unlink(missing_ok=True)
-
-
-def _same_run(old: Any, new: Any) -> bool:
-    """Whether a run's model or settings are the ones recorded: every field agrees but the weights'
-    path (their sha256 names them, so a moved weights directory still resumes). Fields recorded
-    only beside the run's (a demo's model recipe) are not compared; an all-tracks head is."""
-    if not isinstance(old, dict) or not isinstance(new, dict):
-        return old == new
-    keys = set(new) | {k for k in old if k.startswith("all_tracks")}
-    if "weights_sha256" in new:
-        keys.discard("weights")
-    return all(old.get(k) == new.get(k) for k in keys)
 
 
 def _concat(frames: Iterable[pd.DataFrame], columns: list[str]) -> pd.DataFrame:

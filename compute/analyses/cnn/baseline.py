@@ -45,8 +45,9 @@ from compute.analyses.cnn.model import (
 )
 from compute.engine.model import strict_fp32
 from compute.errors import InputError
-from compute.run.gene import CohortFiles, StatsOptions, assemble_gene, format_error
+from compute.run.gene import ModelOutputs, assemble_gene, format_error
 from compute.run.pipeline import package_versions, select_genes
+from compute.run.settings import CohortFiles, StatsOptions, same_run
 from compute.store import ResultsStore, file_digest, publish
 
 SPLITS = ("train", "validation", "test")
@@ -109,7 +110,7 @@ def split_genes(gene_ids: list[str], options: SplitOptions | None = None) -> pd.
 
 def gene_outputs(
     model: SimpleCNN, cohort, gene: pd.Series, batch_size: int = 32, gradients: bool = True
-) -> dict[str, Any]:
+) -> ModelOutputs:
     """Haplotype scores, reference score, ISM and gradient x input of one gene
     (the outputs `compute.run.gene.assemble_gene` takes)."""
     from compute.cohort.haplotypes import apply_snvs, unique_haplotypes, window_variants
@@ -138,14 +139,14 @@ def gene_outputs(
         if gradients:
             grads = grad_x_input(model, ref_tokens, offsets, alt_tokens)
     hap_scores = unique_scores[inverse].reshape(len(cohort.people), 2)
-    return {
-        "gene": gene,
-        "window": window,
-        "hap_scores": hap_scores,
-        "ref_score": cache.score,
-        "ism": ism,
-        "grad_x_input": grads,
-    }
+    return ModelOutputs(
+        gene=gene,
+        window=window,
+        hap_scores=hap_scores,
+        ref_score=cache.score,
+        ism=ism,
+        grad_x_input=grads,
+    )
 
 
 # --------------------------------------------------------------------------- training step
@@ -278,7 +279,7 @@ def run_cnn_baseline(
         if progress:
             print(message, file=sys.stderr, flush=True)
 
-    store = ResultsStore.create(out, cnn_manifest(files, settings, gene_ids))
+    store = ResultsStore.create(out, cnn_manifest(files, settings, gene_ids), same_run)
     model = trained_model(store, cohort, gene_ids, split, settings, log)
     table = cohort.genes.set_index("gene_id")
     todo = [g for g in gene_ids if g not in store.done_genes()]

@@ -57,7 +57,8 @@ def evaluate_gene(
 ):
     """One gene's GeneResult on the test people, with the comparison columns in its gene row."""
     from compute.engine.attribution import grad_x_input, ism
-    from compute.run.gene import StatsOptions, assemble_gene
+    from compute.run.gene import ModelOutputs, assemble_gene
+    from compute.run.settings import StatsOptions
 
     model, spec = tuned
     train_idx = people_index(cohort, split.train_people)
@@ -66,16 +67,16 @@ def evaluate_gene(
     data = gene_data(cohort, gene_id, train_idx)
     offsets, alt = data.offsets(), data.alt_tokens()
     window = people_subset(data.variants, test_idx)
-    outputs = {
-        "gene": cohort.genes.set_index("gene_id").loc[gene_id],
-        "window": window,
-        "hap_scores": haplotype_scores(model, spec, data, test_idx),
-        "ref_score": float(score_tokens(model, data.ref_tokens[None], spec)[0]),
-        "ism": ism(model, spec, data.ref_tokens, offsets, alt),
-        "grad_x_input": grad_x_input(model, spec, data.ref_tokens, offsets, alt)
+    outputs = ModelOutputs(
+        gene=cohort.genes.set_index("gene_id").loc[gene_id],
+        window=window,
+        hap_scores=haplotype_scores(model, spec, data, test_idx),
+        ref_score=float(score_tokens(model, data.ref_tokens[None], spec)[0]),
+        ism=ism(model, spec, data.ref_tokens, offsets, alt),
+        grad_x_input=grad_x_input(model, spec, data.ref_tokens, offsets, alt)
         if gradients
         else np.full(len(offsets), np.nan),
-    }
+    )
     observed = data.expression[test_idx]
     options = StatsOptions(null_draws=stats.null_draws, seed=stats.seed, convention=stats.convention,
                            predixcan=False)  # fmt: skip
@@ -127,8 +128,8 @@ def evaluate(
     """Write the evaluation store at `out` (resumable per gene, like precompute)."""
     from tqdm.auto import tqdm
 
-    from compute.run.gene import StatsOptions
     from compute.run.pipeline import package_versions
+    from compute.run.settings import StatsOptions, same_run
     from compute.stats import cohort_statistics
     from compute.store import file_digest
 
@@ -159,7 +160,7 @@ def evaluate(
         "has_null_draws": True,
         "has_all_variants": True,
     }
-    store = ResultsStore.create(out, manifest)
+    store = ResultsStore.create(out, manifest, same_run)
     todo = [g for g in gene_ids if g not in store.done_genes()]
     bar = tqdm(total=len(gene_ids), initial=len(gene_ids) - len(todo), unit="gene", disable=not progress)
     for gene_id in todo:

@@ -46,6 +46,7 @@ from compute.engine.model import (
     tower,
 )
 from compute.errors import InputError, ModelError
+from compute.run.settings import DEFAULT_TRACK
 from compute.stats.correlation import pearson
 
 LOSSES = ("mse", "rank", "mse+rank")
@@ -59,7 +60,7 @@ class FinetuneOptions:
     """Everything that decides a fine-tuning run (recorded in MODEL_DIR/finetune.json)."""
 
     window: int | None = None  # None: the model's own window
-    track: int = 4980
+    track: int = DEFAULT_TRACK
     new_head: str | None = None  # train a new one-track head of this name instead of `track`
     summary: str = "sum_log"
     loss: str = "mse"

@@ -1,0 +1,262 @@
+"""Every option of a run, declared once: its default, its command-line flag and help, and whether
+it decides the store's numbers (then it is recorded in the manifest and compared when a store
+resumes). The command line (`add_options`, `from_args`), the manifest (`to_manifest`,
+`from_manifest`, `same_run`), precompute, on-demand genes, dashboard jobs, Ray workers and
+fine-tuning all read these classes, so a new option is one field here plus its use.
+
+Torch-free: the command line and the dashboard's jobs import it without loading a model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from compute.engine.catalog import ENFORMER
+from compute.errors import InputError
+
+if TYPE_CHECKING:
+    from compute.cohort.inputs import Cohort
+
+DEFAULT_TRACK = ENFORMER.default_track
+DEVICE_HELP = "auto (CUDA when present), cpu, cuda, cuda:N"
+
+
+def option(
+    default: Any = dataclasses.MISSING,
+    *,
+    help: str = "",
+    flag: str | None = None,
+    choices: tuple[str, ...] | None = None,
+    metavar: str | None = None,
+    type: Any = None,
+    nargs: str | None = None,
+    recorded: bool = True,
+) -> Any:
+    """A settings field. flag: the command-line flag (default: --field-name; a bool that defaults
+    to True gets '--no-NAME' and turns it off); recorded: part of what decides the numbers."""
+    meta = {"help": help, "flag": flag, "choices": choices, "metavar": metavar, "type": type,
+            "nargs": nargs, "recorded": recorded}  # fmt: skip
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class CohortFiles:
+    """Where a cohort's inputs are and how its genotypes are read; workers reopen them."""
+
+    fasta: str = option(help="reference FASTA (plain or bgzip, indexed)")
+    vcf: str = option(help="phased VCF/BCF, bgzip + index")
+    genes: str = option(help="genes TSV (gene_id, gene_name, chrom, tss, strand) or GTF")
+    expression: str = option(help="genes x people matrix: TSV, CSV or Parquet")
+    missing: str = option(
+        "error", choices=("error", "reference"),
+        help="unphased or missing genotypes: stop with an error, or read as REF and report the count",
+    )  # fmt: skip
+
+    def load(self, window: int) -> Cohort:
+        """Read and validate the cohort for gene windows of `window` bp (cohort.inputs.load_cohort)."""
+        from compute.cohort.inputs import load_cohort
+
+        return load_cohort(
+            fasta=self.fasta, vcf=self.vcf, genes=self.genes, expression=self.expression,
+            window=window, missing=self.missing,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """How to build and run the model (DESIGN §4)."""
+
+    weights: str = option(help="local Enformer directory (save_pretrained)")
+    track: int = option(
+        DEFAULT_TRACK, help=f"output track index ({DEFAULT_TRACK}: {ENFORMER.default_track_label})"
+    )
+    head: str = option(
+        "human", flag="--output-head", metavar="NAME",
+        help="output head: human, or one added by `finetune --new-head NAME` (then --track 0)",
+    )  # fmt: skip
+    summary: str = option("sum_log", choices=("sum_log", "sum"), help="gene score over the TSS bins")
+    precision: str = option("fp32", choices=("fp32", "bf16"), help="fp32 (ISM needs it) or bf16")
+    compile: bool = option(False, help="torch.compile the model")
+    reverse_complement: bool = option(False, help="average with the reverse complement")
+    shifts: tuple[int, ...] = option((), type=int, nargs="*", help="also average over these bp shifts")
+    batch_size: int = option(4, recorded=False, help="sequences per forward pass")
+    device: str = option("auto", recorded=False, help=DEVICE_HELP)
+    # The paper's elastic net over all tracks (a `tracks,weights` CSV such as GTExWeights.csv):
+    # when given, every person also gets the all-track score, in the same forward pass.
+    all_tracks: str | None = option(
+        None, metavar="CSV",
+        help="also score with an elastic net over all tracks (tracks,weights CSV with an offset row, "
+        "e.g. data/published/source/GTExWeights.csv): people column predicted_all_tracks, gene r_all_tracks",
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StatsOptions:
+    """How the statistics of DESIGN §5 are computed."""
+
+    null_draws: int = option(50, help="random linear predictors of the gene-specific null")
+    seed: int = option(0, help="seed of the null draws and the baseline's folds")
+    convention: str = option("published", choices=("published", "textbook"), help="null-model t-test")
+    predixcan: bool = option(True, help="skip the elastic-net baseline")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything that decides a store's numbers; recorded in its manifest.
+
+    window: bp around each TSS; None takes the model's own input length.
+    """
+
+    window: int | None = option(None, help="bp around each TSS (default: the model's window)")
+    model: ModelOptions = field(kw_only=True)
+    stats: StatsOptions = field(default_factory=StatsOptions)
+    gradients: bool = option(True, help="skip gradient x input")
+
+
+# --------------------------------------------------------------------------- the command line
+
+
+def _flag(f: dataclasses.Field) -> str:
+    if f.metadata.get("flag"):
+        return f.metadata["flag"]
+    name = f.name.replace("_", "-")
+    return f"--no-{name}" if f.default is True else f"--{name}"
+
+
+def add_options(
+    parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (), **defaults: Any
+) -> None:
+    """Add the fields of a settings class as options (its defaults, or those given here)."""
+    for f in dataclasses.fields(cls):
+        if f.name in skip or "help" not in f.metadata:
+            continue
+        meta, default = f.metadata, defaults.get(f.name, f.default)
+        kwargs: dict[str, Any] = {"dest": f.name, "help": meta["help"]}
+        if isinstance(f.default, bool):
+            kwargs["action"] = "store_false" if f.default is True else "store_true"
+        else:
+            if default is dataclasses.MISSING:
+                kwargs["required"] = True
+            else:
+                kwargs["default"] = list(default) if isinstance(default, tuple) else default
+            for key in ("choices", "metavar", "type", "nargs"):
+                if meta.get(key) is not None:
+                    kwargs[key] = meta[key]
+            if meta.get("nargs") is not None:
+                kwargs["action"] = "extend"  # `--shifts 1 --shifts 2` means both, as `--shifts 1 2` does
+            if kwargs.get("type") is None and isinstance(default, int) and not isinstance(default, bool):
+                kwargs["type"] = int
+            if f.name == "window":
+                kwargs["type"] = int
+        parser.add_argument(_flag(f), **kwargs)
+
+
+def add_device(parser: argparse.ArgumentParser, default: str = "auto") -> None:
+    """--device, the same everywhere a model runs."""
+    parser.add_argument("--device", default=default, help=DEVICE_HELP)
+
+
+def from_args(cls: type, args: argparse.Namespace, **overrides: Any) -> Any:
+    """A settings object from parsed options (fields the parser lacks keep their defaults)."""
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name in overrides:
+            values[f.name] = overrides[f.name]
+        elif hasattr(args, f.name):
+            value = getattr(args, f.name)
+            values[f.name] = tuple(value) if isinstance(value, list) else value
+    return cls(**values)
+
+
+def run_settings_from_args(args: argparse.Namespace) -> RunSettings:
+    """The run settings of a `precompute`-like command line."""
+    return RunSettings(
+        window=args.window,
+        model=from_args(ModelOptions, args),
+        stats=from_args(StatsOptions, args),
+        gradients=args.gradients,
+    )
+
+
+# --------------------------------------------------------------------------- the manifest
+
+
+def recorded(options: Any) -> dict[str, Any]:
+    """The fields of a settings object that decide the numbers, as the manifest stores them."""
+    out = {}
+    for f in dataclasses.fields(options):
+        if f.metadata.get("recorded", True):
+            value = getattr(options, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def to_manifest(settings: RunSettings) -> dict[str, Any]:
+    """The manifest's `model` and `settings` sections of a run (digests are the caller's to add)."""
+    model = recorded(settings.model)
+    if settings.model.all_tracks is None:
+        model.pop("all_tracks")  # so that stores made before the option existed still resume
+    return {
+        "model": model,
+        "settings": {
+            "window": settings.window,
+            "stats": recorded(settings.stats),
+            "gradients": settings.gradients,
+        },
+    }
+
+
+def read_section(cls: type, section: dict[str, Any], **values: Any) -> Any:
+    """A settings object from a manifest section: recorded fields as recorded, the rest default."""
+    for f in dataclasses.fields(cls):
+        if f.name in values or f.name not in section or not f.metadata.get("recorded", True):
+            continue
+        value, default = section[f.name], f.default
+        if isinstance(default, tuple):
+            value = tuple(value)
+        elif isinstance(default, bool):
+            value = bool(value)
+        elif isinstance(default, int) and value is not None:
+            value = int(value)
+        values[f.name] = value
+    return cls(**values)
+
+
+def from_manifest(
+    manifest: dict[str, Any],
+    where: str | Path,
+    resolve=lambda p: p,
+    device: str = "auto",
+    batch_size: int = 4,
+) -> RunSettings:
+    """The run settings a store's manifest records (`where` names it in errors; `resolve` turns a
+    recorded path into one to open); device and batch size are the caller's."""
+    model = dict(manifest.get("model") or {})
+    if "weights" not in model:
+        raise InputError(f"{where}: records no model weights")
+    settings = manifest.get("settings") or {}
+    if not settings.get("window"):
+        raise InputError(f"{where}: records no window under settings")
+    all_tracks = str(resolve(model["all_tracks"])) if model.get("all_tracks") else None
+    options = read_section(ModelOptions, model, weights=str(resolve(model["weights"])), all_tracks=all_tracks,
+                    batch_size=batch_size, device=device)  # fmt: skip
+    stats = read_section(StatsOptions, settings.get("stats") or {})
+    return RunSettings(window=int(settings["window"]), model=options, stats=stats,
+                       gradients=bool(settings.get("gradients", True)))  # fmt: skip
+
+
+def same_run(old: Any, new: Any) -> bool:
+    """Whether a run's recorded model or settings section is the one a store holds: every field
+    agrees but the weights' path (their sha256 names them, so a moved weights directory still
+    resumes). Fields recorded only beside the run's (a demo's model recipe) are not compared;
+    an all-tracks head is."""
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return old == new
+    keys = set(new) | {k for k in old if k.startswith("all_tracks")}
+    if "weights_sha256" in new:
+        keys.discard("weights")
+    return all(old.get(k) == new.get(k) for k in keys)
