@@ -25,7 +25,8 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from compute.engine.model import ModelSpec, score_tokens, small_model  # noqa: E402
+from compute.engine.model import ModelSpec, score_tokens  # noqa: E402
+from compute.engine.models import small_model  # noqa: E402
 from compute.engine.track_heads import load_track_weights, score_tokens_heads  # noqa: E402
 
 WEIGHTS = ROOT / "data" / "published" / "source" / "GTExWeights.csv"
@@ -46,7 +47,7 @@ def full_output_scores(model, spec, weights, tokens, batch_size) -> np.ndarray:
     out = []
     with torch.inference_mode():
         for i in range(0, len(tokens), batch_size):
-            values = model.enformer(torch.from_numpy(tokens[i : i + batch_size]).long())["human"]
+            values = model.net(torch.from_numpy(tokens[i : i + batch_size]).long())["human"]
             out.append(torch.log(values[:, bins]).sum(1).double().numpy() @ weights.weights + weights.offset)
     return np.concatenate(out)
 

@@ -22,7 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from compute.engine.model import save_weights, small_model  # noqa: E402
+from compute.engine.models import save_weights, small_model  # noqa: E402
 from compute.run.pipeline import precompute  # noqa: E402
 from compute.run.settings import CohortFiles, ModelOptions, RunSettings, StatsOptions  # noqa: E402
 

@@ -596,7 +596,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 @command("weights")
 def _weights(args: argparse.Namespace) -> int:
-    from compute.engine.model import export_weights
+    from compute.engine.models import export_weights
 
     export_weights(args.dir)
     print(f"saved Enformer weights to {args.dir}; use --weights {args.dir}")

@@ -157,7 +157,7 @@ def bcftools_dosage(vcf: Path, chrom: str, pos: int, alt: str) -> pd.Series:
 
 def small_run(base: Path, seed: int, n_people: int, null_draws: int, predixcan: bool, gradients: bool):
     """`simulated_cohort` through a tiny model: (cohort, files, settings); the caller runs precompute."""
-    from compute.engine.model import save_weights, small_model
+    from compute.engine.models import save_weights, small_model
     from compute.run.settings import CohortFiles, ModelOptions, RunSettings, StatsOptions
 
     cohort = simulated_cohort(base, seed=seed, n_people=n_people)

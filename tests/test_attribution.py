@@ -12,9 +12,9 @@ from compute.engine.attribution import (
     max_slice_width,
     required_input,
     snv_slices,
-    tower_steps,
 )
-from compute.engine.model import ModelSpec, one_hot, small_model, tower
+from compute.engine.model import ModelSpec, one_hot
+from compute.engine.models import small_model
 from compute.errors import InputError, ModelError
 
 # Offsets at both window edges, around bin boundaries and the TSS (2048), and inside.
@@ -46,14 +46,14 @@ def relative_difference(a: np.ndarray, b: np.ndarray) -> float:
 def test_affected_range_is_exact(model, case):
     """Changed tower positions lie inside affected_range, and its end positions do change."""
     ref, _ = case
-    steps = tower_steps(model.enformer)
+    steps = model.trunk_steps()
     assert [s.kind for s in steps].count("pool") == 7
     with torch.no_grad():
-        base = tower(model.enformer, one_hot(torch.from_numpy(ref)[None]))[0]
+        base = model.trunk(one_hot(torch.from_numpy(ref)[None]))[0]
         for o in OFFSETS:
             mutated = ref.copy()
             mutated[o] = (mutated[o] + 2) % 4
-            out = tower(model.enformer, one_hot(torch.from_numpy(mutated)[None]))[0]
+            out = model.trunk(one_hot(torch.from_numpy(mutated)[None]))[0]
             changed = np.flatnonzero((out != base).any(0).numpy())
             first, last = affected_range(steps, int(o), model.window)
             assert (changed.min(), changed.max()) == (first, last), (o, changed, first, last)
@@ -108,7 +108,7 @@ def test_cached_ism_equals_full_ism_fp32_ensemble(model, case):
 def test_cached_ism_exact_in_fp64(case):
     """In float64 the patched tower reproduces the full forward to rounding: the range logic is exact."""
     model = small_model(seed=2, device="cpu")
-    model.enformer.double()
+    model.net.double()
     ref, alt = case
     spec = ModelSpec(reverse_complement=True, shifts=(0, 2))
     cached = ism(model, spec, ref, OFFSETS, alt)
@@ -123,7 +123,7 @@ def test_ism_is_a_score_difference(model, case):
     seqs = np.repeat(ref[None], OFFSETS.size + 1, 0)
     seqs[np.arange(1, OFFSETS.size + 1), OFFSETS] = alt
     with torch.no_grad():
-        values = model.enformer(torch.from_numpy(seqs).long())["human"][:, [7, 8, 9], 4980].double().numpy()
+        values = model.net(torch.from_numpy(seqs).long())["human"][:, [7, 8, 9], 4980].double().numpy()
     score = np.log(values).sum(1)
     np.testing.assert_allclose(ism(model, ModelSpec(), ref, OFFSETS, alt), score[1:] - score[0], atol=2e-6)
     same = ism(model, ModelSpec(), ref, OFFSETS[:3], ref[OFFSETS[:3]])
@@ -132,12 +132,12 @@ def test_ism_is_a_score_difference(model, case):
 
 def library_score(model, x: torch.Tensor) -> torch.Tensor:
     """sum_log score of a (continuous) one-hot input through enformer-pytorch's own forward."""
-    return torch.log(model.enformer(x)["human"][:, [7, 8, 9], 4980]).sum(1)
+    return torch.log(model.net(x)["human"][:, [7, 8, 9], 4980]).sum(1)
 
 
 def test_grad_x_input_equals_finite_difference(case):
     model = small_model(seed=3, device="cpu")
-    model.enformer.double()
+    model.net.double()
     ref, alt = case
     grads = grad_x_input(model, ModelSpec(), ref, OFFSETS, alt)
     x = one_hot(torch.from_numpy(ref)[None], torch.float64)
@@ -159,7 +159,7 @@ def test_grad_x_input_agrees_in_sign_with_ism():
     gradient must predict each SNV's ISM: equal signs, near-equal values."""
     model = small_model(seed=4, device="cpu")
     with torch.no_grad():
-        model.enformer.stem[0].weight.mul_(0.02)
+        model.net.stem[0].weight.mul_(0.02)
     rng = np.random.default_rng(5)
     ref = rng.integers(0, 4, model.window).astype(np.uint8)
     offsets = np.sort(rng.choice(model.window, 40, replace=False))

@@ -43,7 +43,8 @@ from compute.demo.build import (
 )
 from compute.demo.expression import ExpressionSettings
 from compute.engine.attribution import grad_x_input, ism
-from compute.engine.model import ModelSpec, load_model, score_tokens
+from compute.engine.model import ModelSpec, score_tokens
+from compute.engine.models import load_model
 from compute.errors import InputError
 from compute.store import ResultsStore, file_digest
 
@@ -107,7 +108,7 @@ def test_shipped_model_is_the_recipe_model_fine_tuned_on_the_recorded_split(ship
     start = load_model(build_demo_model(tmp_path / "model", seed=seed), device="cpu")
     tuned = load_model(shipped.path / "model", device="cpu")
     assert tuned.window == start.window == DEMO_WINDOW
-    sa, sb = tuned.enformer.state_dict(), start.enformer.state_dict()
+    sa, sb = tuned.net.state_dict(), start.net.state_dict()
     assert sa.keys() == sb.keys() and all(sa[k].shape == sb[k].shape for k in sa)
     assert not all(torch.equal(sa[k], sb[k]) for k in sa)  # trained away from the random start
     config = json.loads((shipped.path / "model" / "config.json").read_text())
@@ -327,8 +328,8 @@ def test_build_without_finetune_keeps_the_random_recipe_model(tmp_path, external
         finetune=False,
     )  # fmt: skip
     assert store.manifest["model_note"] == RANDOM_MODEL_NOTE and store.manifest["finetune"] is None
-    a = load_model(store.path / "model", device="cpu").enformer.state_dict()
-    b = load_model(build_demo_model(tmp_path / "model", seed=7), device="cpu").enformer.state_dict()
+    a = load_model(store.path / "model", device="cpu").net.state_dict()
+    b = load_model(build_demo_model(tmp_path / "model", seed=7), device="cpu").net.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 

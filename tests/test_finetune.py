@@ -18,17 +18,16 @@ from compute.analyses.finetune.data import gene_data, make_split, people_index
 from compute.analyses.finetune.train import (
     FinetuneOptions,
     Scorer,
-    add_head,
     centred_mse,
     finetune,
     pairwise_rank_loss,
     prepare,
-    set_window,
     trunk_embeddings,
 )
 from compute.cli import main
 from compute.cohort.inputs import load_cohort
-from compute.engine.model import ModelSpec, load_model, member_bins, save_weights, score_tokens, small_model
+from compute.engine.model import ModelSpec, member_bins, score_tokens
+from compute.engine.models import load_model, save_weights, small_model
 from compute.errors import InputError
 from compute.store import ResultsStore
 from tests.finetune_cohort import planted_cohort
@@ -90,13 +89,13 @@ def test_pairwise_rank_loss_matches_a_loop():
 
 def test_set_window_scores_like_the_whole_network():
     """A 4,096-bp model moved to 2,048 bp: the fine-tuning score path equals enformer(x)."""
-    model = set_window(small_model(2, window=4096, device="cpu", dim=24, depth=1), 2048)
-    assert model.window == 2048 and model.enformer.config.target_length == 8
+    model = small_model(2, window=4096, device="cpu", dim=24, depth=1).with_window(2048)
+    assert model.window == 2048 and model.net.config.target_length == 8
     spec = ModelSpec(track=11)
     tokens = torch.randint(0, 5, (3, 2048), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     bins = model.resolve_bins(spec)
     with torch.no_grad():
-        out = model.enformer(torch.eye(5, 4)[tokens.long()])["human"][:, list(bins), spec.track]
+        out = model.net(torch.eye(5, 4)[tokens.long()])["human"][:, list(bins), spec.track]
         expected = out.log().sum(-1).double().numpy()
         from compute.analyses.finetune.train import head_scores
 
@@ -113,15 +112,15 @@ def test_new_head_starts_at_its_track_and_loads_back(tmp_path):
     model, spec = prepare(model, FinetuneOptions(track=7, new_head="cohort"))
     assert spec == ModelSpec(track=0, head="cohort")
     with torch.no_grad():
-        model.enformer._heads["cohort"][0].bias += 0.5  # as if trained
+        model.net._heads["cohort"][0].bias += 0.5  # as if trained
     after = score_tokens(model, tokens, spec)
     save_weights(model, tmp_path / "m")
     loaded = load_model(tmp_path / "m", device="cpu")
-    assert loaded.enformer.output_heads == {"human": 5313, "cohort": 1}
+    assert loaded.net.output_heads == {"human": 5313, "cohort": 1}
     np.testing.assert_allclose(score_tokens(loaded, tokens, spec), after, rtol=1e-6)
     np.testing.assert_allclose(score_tokens(loaded, tokens, ModelSpec(track=7)), before, rtol=1e-6)
     with pytest.raises(Exception, match="already exists"):
-        add_head(loaded, "cohort", 0)
+        loaded.add_head("cohort", 0)
 
 
 # --------------------------------------------------------------------------- training runs
@@ -212,7 +211,7 @@ def test_cosine_schedule_decays_to_zero_and_resumes_only_with_its_epochs(tiny_co
 
 def test_frozen_trunk_trains_only_the_head(tiny_cohort, tmp_path):
     _, cohort = tiny_cohort
-    start = small_model(0, window=1024, device="cpu", **TINY).enformer.state_dict()
+    start = small_model(0, window=1024, device="cpu", **TINY).net.state_dict()
     finetune(cohort, small_model(0, window=1024, device="cpu", **TINY),
              _options(freeze_trunk=True, loss="mse+rank", precision="bf16", accumulate=2, learning_rate=0.05),
              tmp_path, progress=False)  # fmt: skip

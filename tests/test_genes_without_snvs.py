@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from compute.engine.model import save_weights, small_model
+from compute.engine.models import save_weights, small_model
 from compute.run.pipeline import precompute, store_status
 from compute.run.settings import CohortFiles, ModelOptions, RunSettings, StatsOptions
 from compute.store import ResultsStore

@@ -153,3 +153,16 @@ def test_the_settings_and_the_command_line_load_no_torch():
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_only_the_enformer_module_knows_enformer_pytorch():
+    """The model interface (compute/engine/model.py) is all the rest of compute/ uses of a model."""
+    internals = ("enformer_pytorch", "._heads", ".conv_tower", ".final_pointwise", "use_tf_gamma", ".stem(")
+    found = [
+        f"{path.relative_to(ROOT)}: {word}"
+        for path in (ROOT / "compute").rglob("*.py")
+        if path.name != "enformer.py"
+        for word in internals
+        if word in path.read_text()
+    ]
+    assert found == []

@@ -8,7 +8,8 @@ import pytest
 from compute.analyses.logo_ism import LOGO_COLUMNS, saturation_ism, store_logo_ism
 from compute.cli import main
 from compute.cohort.reference import gene_window
-from compute.engine.model import ModelSpec, save_weights, score_tokens, small_model
+from compute.engine.model import ModelSpec, score_tokens
+from compute.engine.models import save_weights, small_model
 from compute.errors import InputError
 from compute.store import GENE_COLUMNS, VARIANT_COLUMNS, ResultsStore
 

@@ -6,16 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from compute.engine.model import (
-    ModelSpec,
-    batch_indices,
-    haplotype_bases,
-    load_model,
-    save_weights,
-    score_haplotypes,
-    score_tokens,
-    small_model,
-)
+from compute.engine.model import ModelSpec, batch_indices, haplotype_bases, score_haplotypes, score_tokens
+from compute.engine.models import load_model, save_weights, small_model
 from compute.errors import InputError, ModelError
 
 COMPLEMENT = np.array([3, 2, 1, 0, 4], dtype=np.uint8)
@@ -40,7 +32,7 @@ def tokens(model):
 def library_values(model, tokens: np.ndarray, bins, track=4980) -> np.ndarray:
     """Track values at bins from enformer-pytorch's own forward (token-index input, all heads)."""
     with torch.no_grad():
-        out = model.enformer(torch.from_numpy(tokens).long())["human"]
+        out = model.net(torch.from_numpy(tokens).long())["human"]
     return out[:, list(bins), track].double().numpy()
 
 
@@ -49,7 +41,7 @@ def test_small_model_layout(model):
     assert model.n_bins == 16 and model.tss_bin() == 8
     assert model.resolve_bins(ModelSpec()) == (7, 8, 9)
     assert model.n_tracks() == 5313
-    assert not model.enformer.training
+    assert not model.net.training
 
 
 def test_scores_equal_library_forward(model, tokens):

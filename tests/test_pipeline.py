@@ -16,7 +16,8 @@ from scipy import stats as sps
 from compute.cohort.haplotypes import WindowVariants, apply_snvs, personal_haplotypes, window_variants
 from compute.cohort.reference import Reference, encode, gene_window
 from compute.engine.attribution import ism
-from compute.engine.model import haplotype_bases, load_model, save_weights, score_tokens, small_model
+from compute.engine.model import haplotype_bases, score_tokens
+from compute.engine.models import load_model, save_weights, small_model
 from compute.errors import InputError, ModelError
 from compute.run.backends import RayBackend
 from compute.run.gene import haplotype_snvs, model_spec

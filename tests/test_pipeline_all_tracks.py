@@ -10,7 +10,7 @@ from scipy import stats as sps
 from compute.cli import main
 from compute.cohort.haplotypes import personal_haplotypes, window_variants
 from compute.cohort.reference import Reference, gene_window
-from compute.engine.model import load_model, save_weights, small_model
+from compute.engine.models import load_model, save_weights, small_model
 from compute.engine.track_heads import load_track_weights
 from compute.errors import ModelError
 from compute.run.pipeline import precompute
@@ -78,7 +78,7 @@ def test_people_and_genes_get_the_all_track_score(cohort, weights_dir, track_csv
         single = np.zeros((len(people), 2))
         for person, h, tokens in personal_haplotypes(ref, wv, start0, batch_size=16):
             with torch.no_grad():
-                values = model.enformer(torch.from_numpy(tokens).long())["human"].double().numpy()[:, bins]
+                values = model.net(torch.from_numpy(tokens).long())["human"].double().numpy()[:, bins]
             per_track = np.log(values).sum(1)  # sum_log over the three TSS bins, every track
             hand[person, h] = weights.offset + per_track @ weights.weights
             single[person, h] = per_track[:, TRACK]

@@ -10,7 +10,8 @@ from cohort_files import simulated_cohort
 
 from compute.cohort.haplotypes import personal_haplotypes, window_variants
 from compute.cohort.reference import Reference, encode, gene_window, one_hot
-from compute.engine.model import ModelSpec, score_tokens, small_model
+from compute.engine.model import ModelSpec, score_tokens
+from compute.engine.models import small_model
 from compute.engine.prefetch import haplotype_batches, haplotype_set, prefetch, score_window_haplotypes
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

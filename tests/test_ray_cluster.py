@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from compute.cli import main
-from compute.engine.model import save_weights, small_model
+from compute.engine.models import save_weights, small_model
 from compute.run.backends import RayBackend, RayResources
 from compute.run.pipeline import precompute, store_status
 from compute.run.queue import GeneQueue

@@ -5,7 +5,8 @@ import pytest
 import torch
 from conftest import ROOT
 
-from compute.engine.model import ModelSpec, score_haplotypes, score_tokens, small_model
+from compute.engine.model import ModelSpec, score_haplotypes, score_tokens
+from compute.engine.models import small_model
 from compute.engine.track_heads import (
     TrackWeights,
     all_track_score,
@@ -42,7 +43,7 @@ def tokens(model):
 def library_values(model, tokens) -> np.ndarray:
     """(B, bins, tracks) from enformer-pytorch's own forward pass."""
     with torch.no_grad():
-        return model.enformer(torch.from_numpy(tokens).long())["human"].double().numpy()
+        return model.net(torch.from_numpy(tokens).long())["human"].double().numpy()
 
 
 def hand_score(values: np.ndarray, bins, weights: TrackWeights, summary: str) -> np.ndarray:

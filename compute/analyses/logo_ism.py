@@ -123,7 +123,7 @@ def store_logo_ism(
     """
     from compute.analyses.motifs import _store_fasta
     from compute.cohort.reference import Reference, gene_window
-    from compute.engine.model import load_model
+    from compute.engine.models import load_model
     from compute.store import ResultsStore, write_parquet_atomic
 
     store = ResultsStore(store_path)

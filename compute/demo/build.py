@@ -54,7 +54,7 @@ DEMO_HELD_BACK = ("MIR1286", "SCARF2", "SMPD4P1")
 
 def build_demo_model(out_dir: str | Path, seed: int = DEFAULT_SEED) -> Path:
     """Save the demo's small random Enformer (DEMO_MODEL, DEMO_WINDOW, weights from seed) to out_dir."""
-    from compute.engine.model import save_weights, small_model
+    from compute.engine.models import save_weights, small_model
 
     model = small_model(seed=seed, window=DEMO_WINDOW, device="cpu", **DEMO_MODEL)
     return save_weights(model, out_dir)
@@ -73,7 +73,7 @@ def finetune_demo_model(files, gene_ids: Sequence[str], out_dir: str | Path, see
     from dataclasses import replace
 
     from compute.analyses.finetune.train import CHECKPOINT, finetune
-    from compute.engine.model import small_model
+    from compute.engine.models import small_model
 
     cohort = files.load(DEMO_WINDOW)
     chosen = cohort.genes["gene_id"].isin(gene_ids)

@@ -13,17 +13,14 @@ head. It reproduces the full forward pass (tests/test_attribution.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
-from torch import nn
 
 from compute.engine.model import (
     COMPLEMENT,
     Model,
     ModelSpec,
-    after_tower,
+    Step,
     batch_indices,
     check_snvs,
     member_bins,
@@ -32,43 +29,12 @@ from compute.engine.model import (
     parts,
     precision,
     summarise,
-    tower,
     transform_one_hot,
     transform_tokens,
 )
 from compute.errors import InputError, ModelError
 
 # --------------------------------------------------------------------------- receptive field
-
-
-@dataclass(frozen=True)
-class Step:
-    """One layer of the stem or conv tower as it moves positions: a conv of `radius`, or a pool."""
-
-    kind: str  # "conv" | "pool"
-    size: int  # conv: radius (kernel // 2); pool: pool size
-
-
-def tower_steps(enformer: nn.Module) -> list[Step]:
-    """The stem and conv tower as conv/pool steps, read from the modules themselves.
-
-    Batch norm, GELU and residual additions act position by position and do not
-    move anything; each Conv1d widens by kernel // 2 on each side; each
-    AttentionPool pools adjacent pairs.
-    """
-    from enformer_pytorch.modeling_enformer import AttentionPool
-
-    steps = []
-    for module in (*enformer.stem.modules(), *enformer.conv_tower.modules()):
-        if isinstance(module, nn.Conv1d):
-            k = module.kernel_size[0]
-            if module.padding[0] != k // 2 or module.stride[0] != 1 or module.dilation[0] != 1:
-                raise ModelError(f"conv tower layer {module} is not a same-padded stride-1 convolution")
-            if k > 1:
-                steps.append(Step("conv", k // 2))
-        elif isinstance(module, AttentionPool):
-            steps.append(Step("pool", module.pool_size))
-    return steps
 
 
 def affected_range(steps: list[Step], offset: int, length: int) -> tuple[int, int]:
@@ -115,7 +81,7 @@ def snv_slices(
     positions as in the full sequence), all have the same width (one batch), and
     are moved inwards at the window edges.
     """
-    steps = tower_steps(model.enformer)
+    steps = model.trunk_steps()
     L, bin_size = model.window, model.bin_size
     first = np.empty(len(offsets), dtype=np.int64)
     last = np.empty_like(first)
@@ -211,7 +177,7 @@ def _ism_full(model, spec, ref, pos, alt, bins, batch_size):
 
 def _ism_cached(model, spec, ref, pos, alt, bins, batch_size):
     tower_fn, after_fn = parts(model, spec)
-    enf, dev, L = model.enformer, model.device, model.window
+    dev, L = model.device, model.window
     ref_total = 0.0
     alt_total = torch.zeros(
         pos.size, len(bins), device=dev, dtype=torch.promote_types(model.dtype, torch.float32)
@@ -220,8 +186,8 @@ def _ism_cached(model, spec, ref, pos, alt, bins, batch_size):
     for shift, rc in members:
         member_ref = transform_tokens(ref.to(dev)[None], shift, rc)[0]
         positions = member_bins(model, bins, rc)
-        cache = tower_fn(enf, one_hot(member_ref[None], model.dtype))  # (1, C, N)
-        ref_total = ref_total + after_fn(enf, cache, positions, spec.head, spec.track)
+        cache = tower_fn(one_hot(member_ref[None], model.dtype))  # (1, C, N)
+        ref_total = ref_total + after_fn(cache, positions, spec.head, spec.track)
         o_all, a_all = _member_snvs(member_ref, pos, alt, shift, rc, L)
         # A compiled tower sees one slice width for every gene.
         fixed = max_slice_width(model) if spec.compile else 0
@@ -234,7 +200,7 @@ def _ism_cached(model, spec, ref, pos, alt, bins, batch_size):
             idx = s[:, None] + torch.arange(width, device=dev)
             tokens = member_ref[idx]
             tokens[rows, torch.from_numpy(o_all[sl]).to(dev) - s] = torch.from_numpy(a_all[sl]).to(dev)
-            local = tower_fn(enf, one_hot(tokens, model.dtype))  # (n, C, width / bin)
+            local = tower_fn(one_hot(tokens, model.dtype))  # (n, C, width / bin)
             # Patch the affected positions into copies of the cached reference output.
             f = torch.from_numpy(first[sl]).to(dev)
             la = torch.from_numpy(last[sl]).to(dev)
@@ -245,7 +211,7 @@ def _ism_cached(model, spec, ref, pos, alt, bins, batch_size):
             values = local.gather(2, source[:, None, :].expand(n, channels, span))
             patched = cache.expand(n, -1, -1).clone()
             patched.scatter_(2, target[:, None, :].expand(n, channels, span), values)
-            alt_total[sl[:real]] += after_fn(enf, patched, positions, spec.head, spec.track)[:real]
+            alt_total[sl[:real]] += after_fn(patched, positions, spec.head, spec.track)[:real]
     return ref_total / len(members), alt_total / len(members)
 
 
@@ -263,10 +229,8 @@ def grad_x_input(model: Model, spec: ModelSpec, ref_tokens, offsets, alt_tokens)
     with torch.enable_grad(), precision(model, spec):
         total = 0.0
         for shift, rc in spec.members():
-            t = tower(model.enformer, transform_one_hot(x, shift, rc))
-            total = total + after_tower(
-                model.enformer, t, member_bins(model, bins, rc), spec.head, spec.track
-            )
+            t = model.trunk(transform_one_hot(x, shift, rc))
+            total = total + model.head_values(t, member_bins(model, bins, rc), spec.head, spec.track)
         score = summarise(total / len(spec.members()), spec.summary).sum()
         (grad,) = torch.autograd.grad(score, x)
     g = torch.cat([grad[0], torch.zeros(grad.shape[1], 1, device=grad.device)], dim=1).double().cpu().numpy()

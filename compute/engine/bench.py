@@ -44,18 +44,8 @@ from compute.cohort.haplotypes import (
 )
 from compute.cohort.reference import WINDOW, encode
 from compute.engine.attribution import grad_x_input, ism, snv_slices
-from compute.engine.model import (
-    Model,
-    ModelSpec,
-    after_tower,
-    full_size_model,
-    member_bins,
-    one_hot,
-    score_haplotypes,
-    score_tokens,
-    small_model,
-    tower,
-)
+from compute.engine.model import Model, ModelSpec, member_bins, one_hot, score_haplotypes, score_tokens
+from compute.engine.models import full_size_model, small_model
 from compute.engine.prefetch import score_window_haplotypes
 from compute.errors import InputError
 
@@ -231,17 +221,16 @@ def forward_parts(model: Model, spec: ModelSpec, n_slices: int) -> dict:
     """Seconds of one forward split into conv tower and rest, and of one SNV's tower slice."""
     bins = model.resolve_bins(spec)
     tokens, offsets, alt = _inputs(model, 1, n_slices, seed=1)
-    enf = model.enformer
     with torch.inference_mode():
         x = one_hot(torch.from_numpy(tokens).to(model.device), model.dtype)
-        t, tower_s, tower_cpu = _timed_cpu(lambda: tower(enf, x))
+        t, tower_s, tower_cpu = _timed_cpu(lambda: model.trunk(x))
         _, rest_s, rest_cpu = _timed_cpu(
-            lambda: after_tower(enf, t, member_bins(model, bins, False), spec.head, spec.track)
+            lambda: model.head_values(t, member_bins(model, bins, False), spec.head, spec.track)
         )
         _, _, _, width = snv_slices(model, offsets)
         slices = one_hot(torch.from_numpy(tokens[:, :width]).to(model.device), model.dtype)
         slices = slices.expand(n_slices, -1, -1).contiguous()
-        _, slice_s, slice_cpu = _timed_cpu(lambda: tower(enf, slices))
+        _, slice_s, slice_cpu = _timed_cpu(lambda: model.trunk(slices))
     return dict(
         tower_s=tower_s,
         rest_s=rest_s,
@@ -262,7 +251,7 @@ def _naive_haplotype_scores(model: Model, spec: ModelSpec, win: RealWindow, limi
     with torch.no_grad():
         for _, _, tokens in personal_haplotypes(win.ref_tokens, win.variants, win.start0, batch_size=1):
             x = one_hot(torch.from_numpy(tokens).to(model.device), model.dtype)
-            values = model.enformer(x)[spec.head][0, bins, spec.track]
+            values = model.net(x)[spec.head][0, bins, spec.track]
             out.append(torch.log(values).sum().item())
             if len(out) == limit:
                 break
@@ -375,7 +364,7 @@ def _run(o: BenchOptions, vcf_path: Path) -> dict:
 
     def naive():
         with torch.no_grad():
-            return model.enformer(one_hot(x_one, model.dtype))["human"]
+            return model.net(one_hot(x_one, model.dtype))["human"]
 
     result["naive_seq_per_s"] = _timed_rate(naive, 1, o.seconds)
 

@@ -1,4 +1,10 @@
-"""Enformer: load it (local weights or a small test configuration) and score token batches.
+"""The model interface (`Model`: what the runs need of a sequence model) and scoring on it.
+
+`Model` is what every architecture provides: its window and output bins, its tracks, the trunk
+(the position-local part that ISM caches: for Enformer the stem and conv tower), the rest up to
+the per-bin embeddings the heads read, the heads, saving, and the changes fine-tuning makes.
+compute/engine/enformer.py is the first implementation; nothing outside it reaches into the
+library's modules. compute/engine/models.py loads one.
 
 A gene score is one track of the model's output, summarised over a few output
 bins around the TSS (DESIGN §4). Sequences arrive as `np.uint8` tokens
@@ -7,20 +13,21 @@ batch at a time. Personal haplotypes are built on the device from the reference
 tokens and the bases each haplotype carries at the SNVs, and every distinct
 haplotype is scored once.
 
-The forward pass is split into the conv tower (stem + tower, what
-`compute.engine.attribution` caches for ISM) and the rest (transformer, crop, final
-pointwise layer, head). Only the requested bins and track are taken through the
-final pointwise layer and the head, which gives the same numbers as the full
-5,313-track output at a fraction of its cost.
+The forward pass is split into the trunk (what `compute.engine.attribution` caches for ISM)
+and the rest (for Enformer: transformer, crop, final pointwise layer, head). Only the requested
+bins and track are taken through the last layers and the head, which gives the same numbers as
+the full 5,313-track output at a fraction of its cost.
 """
 
 from __future__ import annotations
 
 import itertools
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -30,18 +37,11 @@ from torch import nn
 from compute.engine.catalog import ENFORMER
 from compute.errors import InputError, ModelError
 
-FULL_WINDOW = ENFORMER.window
-OFFICIAL_WEIGHTS = "EleutherAI/enformer-official-rough"
 SUMMARIES = ("sum_log", "sum")
 PRECISIONS = ("fp32", "bf16")
 MAX_SHIFT = 3
 # Complement of tokens 0-4 (A,C,G,T,N -> T,G,C,A,N).
 COMPLEMENT = (3, 2, 1, 0, 4)
-
-EXPORT_HINT = (
-    "make one on a machine with internet access with `python -m compute weights export DIR` "
-    f"(downloads {OFFICIAL_WEIGHTS} and saves it with save_pretrained), then copy DIR here"
-)
 
 
 @dataclass(frozen=True)
@@ -72,47 +72,115 @@ class ModelSpec:
         return list(itertools.product(self.shifts, strands))
 
 
-@dataclass
-class Model:
-    """A loaded Enformer in eval mode on its device, with the window length it takes."""
+@dataclass(frozen=True)
+class Step:
+    """One layer of a trunk as it moves positions: a same-padded conv of `radius`, or a pool."""
 
-    enformer: nn.Module
+    kind: str  # "conv" | "pool"
+    size: int  # conv: radius (kernel // 2); pool: pool size
+
+
+@dataclass
+class Model(ABC):
+    """A loaded sequence model in eval mode on its device, with the window length it takes.
+
+    net: the library's own module (the plain model, e.g. for an independent check in tests)."""
+
+    net: nn.Module
     device: torch.device
     window: int
     source: str
     _compiled: dict = field(default_factory=dict, repr=False)
 
+    name: ClassVar[str] = "model"
+
+    # -- what an architecture provides
+
+    @property
+    @abstractmethod
+    def bin_size(self) -> int:
+        """bp per trunk position (and per output bin)."""
+
+    @property
+    @abstractmethod
+    def heads(self) -> dict[str, int]:
+        """Output heads: name -> number of tracks."""
+
+    @property
+    @abstractmethod
+    def crop(self) -> tuple[int, int]:
+        """(first trunk position kept, number of output bins)."""
+
+    @abstractmethod
+    def trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, L, 4) one-hot -> (B, C, L / bin_size): the position-local part (ISM caches it)."""
+
+    @abstractmethod
+    def trunk_steps(self) -> list[Step]:
+        """The trunk as conv/pool steps, for the positions an SNV can change (ISM patching)."""
+
+    @abstractmethod
+    def embed(self, t: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        """(B, C, N) trunk output -> (B, len(positions), D): what the heads read at the positions."""
+
+    @abstractmethod
+    def head_linear(self, head: str) -> nn.Linear:
+        """The head's linear layer (its tracks are rows; a softplus follows it)."""
+
+    @abstractmethod
+    def window_problem(self, length: int) -> str | None:
+        """Why the architecture cannot take `length` bp beyond the generic checks, or None."""
+
+    @abstractmethod
+    def save(self, out_dir: Path) -> Path:
+        """Save so that `compute.engine.models.load_model(out_dir)` rebuilds it offline."""
+
+    @abstractmethod
+    def with_window(self, window: int) -> Model:
+        """The same network taking `window` bp (fine-tuning on shorter windows)."""
+
+    @abstractmethod
+    def add_head(self, name: str, track: int) -> None:
+        """A new one-track head started from `track` of the human head (fine-tuning)."""
+
+    # -- what follows from it
+
+    def head_values(self, t: torch.Tensor, positions: torch.Tensor, head: str, track: int) -> torch.Tensor:
+        """(B, C, N) trunk output -> (B, len(positions)) values of one track, equal to the full
+        model's output at those bins."""
+        linear = self.head_linear(head)
+        value = F.linear(
+            self.embed(t, positions), linear.weight[track : track + 1], linear.bias[track : track + 1]
+        )
+        return F.softplus(_at_least_fp32(value.squeeze(-1)))
+
+    def head_parameters(self, head: str):
+        """The parameters of one head (what a frozen-trunk fine-tuning trains)."""
+        return self.head_linear(head).parameters()
+
+    def train_mode(self, on: bool) -> None:
+        """Dropout on or off; batch norm always on its running statistics."""
+        self.net.train(on)
+        for module in self.net.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eval()
+
     @property
     def dtype(self) -> torch.dtype:
         """Parameter dtype (float32; float64 in exactness tests)."""
-        return next(self.enformer.parameters()).dtype
-
-    @property
-    def bin_size(self) -> int:
-        return 2 ** int(self.enformer.config.num_downsamples)
+        return next(self.net.parameters()).dtype
 
     @property
     def n_tower(self) -> int:
-        """Positions after the conv tower (1,536 for the full model)."""
+        """Trunk positions (1,536 for the full Enformer)."""
         return self.window // self.bin_size
-
-    @property
-    def crop(self) -> tuple[int, int]:
-        """(first tower position kept, number of output bins), as TargetLengthCrop does it."""
-        n, target = self.n_tower, int(self.enformer.target_length)
-        if target == -1:
-            return 0, n
-        trim = (target - n) // 2
-        if trim == 0:
-            return 0, n
-        return -trim, n + 2 * trim
 
     @property
     def n_bins(self) -> int:
         return self.crop[1]
 
     def n_tracks(self, head: str = "human") -> int:
-        return int(self.enformer.output_heads[head])
+        return int(self.heads[head])
 
     def tss_bin(self) -> int:
         """Output bin holding window index L // 2 (448 for the full model)."""
@@ -143,169 +211,13 @@ def pick_device(device: str | torch.device = "auto") -> torch.device:
     return dev
 
 
-def _wrap(enformer: nn.Module, device: str | torch.device, window: int, source: str) -> Model:
-    dev = pick_device(device)
-    enformer = enformer.to(dev).eval()
-    for p in enformer.parameters():
+def ready(model: Model) -> Model:
+    """A freshly built model on its device, in eval mode, frozen, its window checked."""
+    model.net = model.net.to(model.device).eval()
+    for p in model.net.parameters():
         p.requires_grad_(False)
-    model = Model(enformer=enformer, device=dev, window=int(window), source=source)
     check_window(model, model.window)
     return model
-
-
-def load_model(
-    weights_dir: str | Path | None,
-    *,
-    small: bool | dict = False,
-    device: str | torch.device = "auto",
-) -> Model:
-    """Enformer from a local `save_pretrained` directory, or a small random one.
-
-    weights_dir: directory with config.json and model weights; never fetched from a hub.
-    small: True or a dict of hyper-parameters builds `small_model(**dict)` instead
-    (tests and the demo); weights_dir must then be None.
-    """
-    if small:
-        if weights_dir is not None:
-            raise ModelError("give either a weights directory or a small configuration, not both")
-        return small_model(device=device, **(small if isinstance(small, dict) else {}))
-    if weights_dir is None:
-        raise ModelError(f"no weights directory given (--weights DIR); {EXPORT_HINT}")
-    path = Path(weights_dir)
-    if not path.is_dir():
-        raise ModelError(f"weights directory {path} does not exist; {EXPORT_HINT}")
-    if not (path / "config.json").is_file():
-        raise ModelError(
-            f"weights directory {path} has no config.json (not made by save_pretrained); {EXPORT_HINT}"
-        )
-    weight_files = [p for p in path.iterdir() if p.name.endswith((".safetensors", ".bin"))]
-    if not weight_files:
-        raise ModelError(
-            f"weights directory {path} has config.json but no model.safetensors or "
-            f"pytorch_model.bin; {EXPORT_HINT}"
-        )
-
-    from enformer_pytorch import Enformer
-
-    try:
-        config = Enformer.config_class.from_pretrained(path, local_files_only=True)
-    except (OSError, ValueError) as err:
-        raise ModelError(
-            f"weights directory {path}: config.json is unreadable ({err}); {EXPORT_HINT}"
-        ) from None
-    if getattr(config, "model_type", None) != "enformer":
-        raise ModelError(
-            f"weights directory {path}: config.json describes a "
-            f"{getattr(config, 'model_type', '?')!r} model, expected 'enformer'; {EXPORT_HINT}"
-        )
-    try:
-        enformer = Enformer.from_pretrained(path, local_files_only=True)
-    except Exception as err:  # any failure here means the directory is not usable weights
-        raise ModelError(
-            f"weights directory {path}: cannot load the weights ({err}); {EXPORT_HINT}"
-        ) from None
-    # The official weights need TensorFlow's gamma positions; the export records it in config.json.
-    use_tf_gamma = bool(getattr(enformer.config, "use_tf_gamma", False))
-    _set_tf_gamma(enformer, use_tf_gamma)
-    window = int(getattr(enformer.config, "sequence_length", FULL_WINDOW))
-    return _wrap(enformer, device, window, source=f"weights:{path}")
-
-
-def _set_tf_gamma(enformer: nn.Module, value: bool) -> None:
-    from enformer_pytorch.modeling_enformer import Attention
-
-    enformer.use_tf_gamma = value
-    for module in enformer.modules():
-        if isinstance(module, Attention):
-            module.use_tf_gamma = value
-
-
-def save_weights(model: Model | nn.Module, out_dir: str | Path) -> Path:
-    """Save an Enformer so that `load_model(out_dir)` rebuilds it offline.
-
-    Records the window length in config.json, and writes pytorch_model.bin:
-    enformer-pytorch shares tensors between `_trunk` and its named parts, which
-    safetensors refuses.
-    """
-    enformer = model.enformer if isinstance(model, Model) else model
-    if isinstance(model, Model):
-        enformer.config.sequence_length = model.window
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    enformer.save_pretrained(out, safe_serialization=False)
-    return out
-
-
-def export_weights(out_dir: str | Path, name: str = OFFICIAL_WEIGHTS) -> Path:
-    """Download the published Enformer weights and save them to `out_dir` (needs internet).
-
-    The saved config records `use_tf_gamma` and `sequence_length` so that
-    `load_model(out_dir)` rebuilds exactly the published model offline.
-    """
-    from enformer_pytorch import from_pretrained
-    from enformer_pytorch.modeling_enformer import Attention
-
-    enformer = from_pretrained(name)  # sets TensorFlow gamma positions on the official weights
-    enformer.config.use_tf_gamma = any(m.use_tf_gamma for m in enformer.modules() if isinstance(m, Attention))
-    enformer.config.sequence_length = FULL_WINDOW
-    return save_weights(enformer, out_dir)
-
-
-SMALL_DEFAULTS = dict(
-    dim=48,
-    depth=2,
-    heads=2,
-    attn_dim_key=16,
-    dim_divisible_by=4,
-    num_downsamples=7,
-    target_length=16,
-    output_heads=dict(human=5313),
-)
-
-
-def small_model(
-    seed: int = 0, *, window: int = 4096, device: str | torch.device = "auto", **hparams
-) -> Model:
-    """A small random Enformer with the full architecture's layout (tests, demo, CPU benchmark).
-
-    Same stem, conv tower (128-bp bins), transformer and 5,313-track human head
-    as the published model, with small widths and a short window. Weights are
-    drawn from `seed`; the layers enformer-pytorch initialises to zero or to
-    identity statistics (attention output, batch-norm running statistics) are
-    drawn too, and weights are scaled to keep unit variance, so that every part of
-    the model changes the output.
-    """
-    params = {**SMALL_DEFAULTS, **hparams, "sequence_length": int(window)}
-    return _wrap(_random_enformer(seed, params), device, window, source=f"small(seed={seed})")
-
-
-def full_size_model(seed: int = 0, *, device: str | torch.device = "auto") -> Model:
-    """The published architecture (dim 1,536, depth 11, 196,608 bp, TF gamma positions), random weights.
-
-    For benchmarks: the cost of a forward pass does not depend on the weights.
-    """
-    params = dict(output_heads=dict(human=5313), use_tf_gamma=True, sequence_length=FULL_WINDOW)
-    return _wrap(_random_enformer(seed, params), device, FULL_WINDOW, source=f"full-size(seed={seed})")
-
-
-def _random_enformer(seed: int, params: dict) -> nn.Module:
-    from enformer_pytorch import Enformer
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        enformer = Enformer.from_hparams(**params)
-        with torch.no_grad():
-            for module in enformer.modules():
-                if isinstance(module, nn.BatchNorm1d):
-                    module.running_mean.normal_(0.0, 0.1)
-                    module.running_var.uniform_(0.5, 1.5)
-                    module.weight.uniform_(0.5, 1.5)
-                    module.bias.normal_(0.0, 0.1)
-                if isinstance(module, (nn.Conv1d, nn.Linear)):
-                    # Unit-variance-preserving weights; the library's defaults (and the zero
-                    # attention output) leave a random model almost blind to its input.
-                    module.weight.normal_(0.0, module.weight[0].numel() ** -0.5)
-    return enformer
 
 
 # --------------------------------------------------------------------------- checks
@@ -314,23 +226,20 @@ def _random_enformer(seed: int, params: dict) -> nn.Module:
 def check_window(model: Model, length: int) -> None:
     """Raise ModelError unless `length` bp fits the model and its output bins cover the TSS."""
     bin_size = model.bin_size
+    problem = model.window_problem(length)
     if length != model.window:
         raise ModelError(
             f"window of {length:,} bp does not match the model, which takes {model.window:,} bp"
-            + (" (use_tf_gamma needs exactly 196,608 bp)" if model.enformer.use_tf_gamma else "")
+            + (f" ({problem})" if problem else "")
         )
     if length % bin_size:
         raise ModelError(f"window of {length:,} bp is not a multiple of the model's {bin_size}-bp bins")
-    if model.enformer.use_tf_gamma and length != FULL_WINDOW:
+    if problem:
+        raise ModelError(f"window of {length:,} bp: {problem}")
+    if model.n_bins > model.n_tower:
         raise ModelError(
-            f"window of {length:,} bp: the model uses TensorFlow gamma positions, "
-            f"which need exactly {FULL_WINDOW:,} bp"
-        )
-    target = int(model.enformer.target_length)
-    if target != -1 and model.n_tower < target:
-        raise ModelError(
-            f"window of {length:,} bp gives {model.n_tower} positions after the conv tower, "
-            f"fewer than the model's {target} output bins"
+            f"window of {length:,} bp gives {model.n_tower} positions after the trunk, "
+            f"fewer than the model's {model.n_bins} output bins"
         )
     t = model.tss_bin()
     if not 1 <= t < model.n_bins - 1:
@@ -342,7 +251,7 @@ def check_window(model: Model, length: int) -> None:
 
 def check_spec(model: Model, spec: ModelSpec) -> None:
     """Raise ModelError for a track, bin, summary, precision or ensemble the model cannot do."""
-    heads = model.enformer.output_heads
+    heads = model.heads
     if spec.head not in heads:
         raise ModelError(f"head {spec.head!r} is not in the model (heads: {', '.join(heads)})")
     n_tracks = model.n_tracks(spec.head)
@@ -424,26 +333,6 @@ def member_bins(model: Model, bins: tuple[int, ...], rc: bool) -> torch.Tensor:
     return torch.tensor([start + b for b in out], dtype=torch.long, device=model.device)
 
 
-def tower(enformer: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Stem + conv tower: (B, L, 4) one-hot -> (B, C, L / 128)."""
-    return enformer.conv_tower(enformer.stem(x.transpose(1, 2)))
-
-
-def after_tower(
-    enformer: nn.Module, t: torch.Tensor, positions: torch.Tensor, head: str, track: int
-) -> torch.Tensor:
-    """Transformer, then final pointwise layer and one track of the head at `positions` only.
-
-    (B, C, N) tower output -> (B, len(positions)) track values, equal to
-    enformer(x)[head][:, bins, track].
-    """
-    x = enformer.transformer(t.transpose(1, 2))
-    x = enformer.final_pointwise(x[:, positions])
-    linear = enformer._heads[head][0]
-    value = F.linear(x, linear.weight[track : track + 1], linear.bias[track : track + 1])
-    return F.softplus(_at_least_fp32(value.squeeze(-1)))
-
-
 def _at_least_fp32(x: torch.Tensor) -> torch.Tensor:
     return x.to(torch.promote_types(x.dtype, torch.float32))
 
@@ -482,11 +371,14 @@ def precision(model: Model, spec: ModelSpec):
 
 
 def parts(model: Model, spec: ModelSpec) -> tuple[Callable, Callable]:
-    """(tower, after_tower) functions, compiled with torch.compile when the spec asks."""
+    """(trunk, head_values) of the model, compiled with torch.compile when the spec asks."""
     if not spec.compile:
-        return tower, after_tower
+        return model.trunk, model.head_values
     if "parts" not in model._compiled:
-        model._compiled["parts"] = (torch.compile(tower, dynamic=False), torch.compile(after_tower))
+        model._compiled["parts"] = (
+            torch.compile(model.trunk, dynamic=False),
+            torch.compile(model.head_values),
+        )
     return model._compiled["parts"]
 
 
@@ -501,7 +393,7 @@ def member_values(model: Model, spec: ModelSpec, tokens: torch.Tensor, bins: tup
     for shift, rc in members:
         x = one_hot(transform_tokens(tokens, shift, rc), model.dtype)
         positions = member_bins(model, bins, rc)
-        v = after_fn(model.enformer, tower_fn(model.enformer, x), positions, spec.head, spec.track)
+        v = after_fn(tower_fn(x), positions, spec.head, spec.track)
         total = v if total is None else total + v
     return total / len(members)
 
@@ -554,8 +446,8 @@ def one_hot_values(model: Model, spec: ModelSpec, x: torch.Tensor, bins: tuple[i
     members = spec.members()
     for shift, rc in members:
         positions = member_bins(model, bins, rc)
-        t = tower_fn(model.enformer, transform_one_hot(x, shift, rc))
-        v = after_fn(model.enformer, t, positions, spec.head, spec.track)
+        t = tower_fn(transform_one_hot(x, shift, rc))
+        v = after_fn(t, positions, spec.head, spec.track)
         total = v if total is None else total + v
     return total / len(members)
 

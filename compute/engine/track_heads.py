@@ -155,16 +155,13 @@ def _head_values(
 ) -> torch.Tensor:
     """Values of `tracks` at the bins, averaged over the ensemble: (B, L) -> (B, bins, len(tracks))."""
     tower_fn, _ = parts(model, spec)
-    enformer = model.enformer
-    linear = enformer._heads[spec.head][0]
+    linear = model.head_linear(spec.head)
     weight, bias = linear.weight[tracks], linear.bias[tracks]
     total = None
     members = spec.members()
     for shift, rc in members:
         x = one_hot(transform_tokens(tokens, shift, rc), model.dtype)
-        t = tower_fn(enformer, x)
-        h = enformer.transformer(t.transpose(1, 2))
-        h = enformer.final_pointwise(h[:, member_bins(model, bins, rc)])
+        h = model.embed(tower_fn(x), member_bins(model, bins, rc))
         v = F.linear(h, weight, bias)
         v = F.softplus(v.to(torch.promote_types(v.dtype, torch.float32)))  # bf16 -> fp32 before softplus
         total = v if total is None else total + v

@@ -71,7 +71,8 @@ def prepare_model(options: ModelOptions, window: int | None) -> tuple[Model, Mod
 
     Returns the model, its spec and the window length the run uses.
     """
-    from compute.engine.model import check_window, load_model
+    from compute.engine.model import check_window
+    from compute.engine.models import load_model
 
     model = load_model(options.weights, device=options.device)
     spec = model_spec(options)

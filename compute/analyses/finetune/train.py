@@ -30,21 +30,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from compute.analyses.finetune.data import GeneData, Split, gene_data, make_split, people_index
 from compute.cohort.inputs import Cohort
-from compute.engine.model import (
-    FULL_WINDOW,
-    Model,
-    ModelSpec,
-    check_window,
-    member_bins,
-    one_hot,
-    save_weights,
-    summarise,
-    tower,
-)
+from compute.engine.model import Model, ModelSpec, member_bins, one_hot, summarise
+from compute.engine.models import save_weights
 from compute.errors import InputError, ModelError
 from compute.run.settings import DEFAULT_TRACK
 from compute.stats.correlation import pearson
@@ -119,90 +109,31 @@ class FinetuneResult:
 # --------------------------------------------------------------------------- the model
 
 
-def set_window(model: Model, window: int) -> Model:
-    """The same network taking `window` bp (e.g. 49,152 as the published fine-tuning studies).
-
-    The output crop keeps the same central fraction of the conv-tower positions
-    (896 of 1,536 for the full model); TensorFlow gamma positions exist only for
-    196,608 bp, so another window uses enformer-pytorch's own (the trained
-    transformer adapts during fine-tuning). The config records all of it.
-    """
-    if window == model.window:
-        return model
-    enformer = model.enformer
-    if window % model.bin_size:
-        raise ModelError(f"window of {window:,} bp is not a multiple of the model's {model.bin_size}-bp bins")
-    old_target = int(enformer.target_length)
-    n_tower = window // model.bin_size
-    target = -1 if old_target == -1 else max(1, round(n_tower * old_target / model.n_tower))
-    enformer.set_target_length(target)
-    enformer.target_length = target
-    enformer.config.target_length = target
-    if enformer.use_tf_gamma and window != FULL_WINDOW:
-        from compute.engine.model import _set_tf_gamma
-
-        _set_tf_gamma(enformer, False)
-        enformer.config.use_tf_gamma = False
-    resized = Model(enformer=enformer, device=model.device, window=int(window), source=model.source)
-    check_window(resized, window)
-    return resized
-
-
-def add_head(model: Model, name: str, track: int) -> None:
-    """A new one-track output head, started from `track` of the human head."""
-    enformer = model.enformer
-    if name in enformer.output_heads:
-        raise ModelError(
-            f"head {name!r} already exists in the model (heads: {', '.join(enformer.output_heads)})"
-        )
-    source = enformer._heads["human"][0]
-    linear = nn.Linear(source.in_features, 1).to(source.weight.device, source.weight.dtype)
-    with torch.no_grad():
-        linear.weight.copy_(source.weight[track : track + 1])
-        linear.bias.copy_(source.bias[track : track + 1])
-    enformer._heads[name] = nn.Sequential(linear, nn.Softplus())
-    heads = {**enformer.output_heads, name: 1}
-    enformer.output_heads = heads
-    enformer.config.output_heads = heads
-
-
 def prepare(model: Model, options: FinetuneOptions) -> tuple[Model, ModelSpec]:
     """Window, head and trainable parameters set as the options say; returns the scoring spec."""
     if options.window is not None:
-        model = set_window(model, options.window)
+        model = model.with_window(options.window)
     if options.new_head:
-        add_head(model, options.new_head, options.track)
+        model.add_head(options.new_head, options.track)
         spec = ModelSpec(track=0, head=options.new_head, summary=options.summary, precision=options.precision)
     else:
         spec = ModelSpec(track=options.track, summary=options.summary, precision=options.precision)
     model.resolve_bins(spec)  # checks track and head
-    enformer = model.enformer
-    for p in enformer.parameters():
+    for p in model.net.parameters():
         p.requires_grad_(False)
-    trainable = enformer._heads[spec.head] if options.freeze_trunk else enformer
-    for p in trainable.parameters():
+    for p in model.head_parameters(spec.head) if options.freeze_trunk else model.net.parameters():
         p.requires_grad_(True)
     return model, spec
 
 
-def train_mode(enformer: nn.Module, on: bool) -> None:
-    """Dropout on or off; batch norm always on its running statistics."""
-    enformer.train(on)
-    for module in enformer.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            module.eval()
-
-
 def trunk_embeddings(model: Model, tokens: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
     """(B, L) tokens -> (B, bins, 2 * dim): what the heads read at the output bins."""
-    enformer = model.enformer
-    x = enformer.transformer(tower(enformer, one_hot(tokens, model.dtype)).transpose(1, 2))
-    return enformer.final_pointwise(x[:, positions])
+    return model.embed(model.trunk(one_hot(tokens, model.dtype)), positions)
 
 
 def head_scores(model: Model, spec: ModelSpec, embeddings: torch.Tensor) -> torch.Tensor:
     """(B, bins, 2 * dim) -> (B,) gene scores: one track of the head, softplus, summary."""
-    linear = model.enformer._heads[spec.head][0]
+    linear = model.head_linear(spec.head)
     value = F.linear(
         embeddings, linear.weight[spec.track : spec.track + 1], linear.bias[spec.track : spec.track + 1]
     )
@@ -284,7 +215,7 @@ class Scorer:
 
 def validation_r(scorer: Scorer, genes: list[GeneData], people_idx: np.ndarray) -> dict[str, float]:
     """Pearson r of person score and expression on `people_idx`, per gene."""
-    train_mode(scorer.model.enformer, False)
+    scorer.model.train_mode(False)
     out = {}
     with torch.no_grad():
         for data in genes:
@@ -334,7 +265,7 @@ def finetune(
     val_idx = people_index(cohort, split.validation_people)
     genes = [gene_data(cohort, g, train_idx) for g in split.train_genes]
 
-    params = [p for p in model.enformer.parameters() if p.requires_grad]
+    params = [p for p in model.net.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=options.learning_rate, weight_decay=options.weight_decay)
     scorer = Scorer(model, spec, options.freeze_trunk)
     rng = np.random.default_rng(options.seed)
@@ -350,7 +281,7 @@ def finetune(
             raise InputError(
                 f"{checkpoint_path}: made on another split of people and genes; use another --out"
             )
-        model.enformer.load_state_dict(state["model"])
+        model.net.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
         rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
@@ -370,7 +301,7 @@ def finetune(
     total_steps = options.epochs * steps_per_epoch
     bar = _progress(options.epochs, first_epoch - 1, progress)
     for epoch in range(first_epoch, options.epochs + 1):
-        train_mode(model.enformer, options.dropout)
+        model.train_mode(options.dropout)
         losses = []
         order = rng.permutation(len(genes))
         optimiser.zero_grad(set_to_none=True)
@@ -398,7 +329,7 @@ def finetune(
             best_r, best_epoch = record["validation_r"], epoch
             save_weights(model, out)
         torch.save(
-            {"epoch": epoch, "model": model.enformer.state_dict(), "optimiser": optimiser.state_dict(),
+            {"epoch": epoch, "model": model.net.state_dict(), "optimiser": optimiser.state_dict(),
              "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "options": asdict(options),
              "split": asdict(split), "history": history, "best_r": best_r, "best_epoch": best_epoch},
             checkpoint_path,
@@ -426,7 +357,7 @@ def _write_record(out: Path, options, split, history, best_epoch, source) -> Non
 
 def load_finetuned(out_dir: str | Path, device: str | torch.device = "auto") -> Model:
     """The best fine-tuned model of a run (an ordinary `load_model` directory)."""
-    from compute.engine.model import load_model
+    from compute.engine.models import load_model
 
     return load_model(out_dir, device=device)
 
@@ -455,7 +386,7 @@ def _progress(total: int, done: int, enabled: bool):
 
 def starting_model(weights: str | None, small: dict | None, window: int, device) -> Model:
     """The model fine-tuning starts from, taking `window` bp: local weights or a small random one."""
-    from compute.engine.model import load_model, small_model
+    from compute.engine.models import load_model, small_model
 
     if small is not None:
         if weights is not None:
@@ -463,8 +394,8 @@ def starting_model(weights: str | None, small: dict | None, window: int, device)
         params = dict(small)
         seed = int(params.pop("seed", 0))
         params.setdefault("window", window)
-        return set_window(small_model(seed, device=device, **params), window)
-    return set_window(load_model(weights, device=device), window)
+        return small_model(seed, device=device, **params).with_window(window)
+    return load_model(weights, device=device).with_window(window)
 
 
 def run_finetune(
