@@ -32,6 +32,8 @@ from compute.store import ResultsStore
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_STORES = [ROOT / "data" / "published", ROOT / "data" / "demo"]
+# the Enformer test-set genes (Sasse et al.'s list), for the test-set subset of any store
+TEST_SET_LIST = ROOT / "data" / "published" / "source" / "enformer_test_set_genes.txt"
 TITLE = "Personal expression explorer"
 SERVER_THREADS = 8  # per process: callbacks are numpy-bound and short, a few threads per core
 MAX_WORKERS = 4  # by default; each worker holds its own copy of the stores' gene tables
@@ -104,7 +106,7 @@ def create_app(
     """A Dash app over the given results stores (the first is shown first); `compute`: the job
     board and what it may run (None: the page only watches stores, it starts nothing);
     `view_cache`: where rendered views are kept (default: this process's memory only)."""
-    datasets = Datasets(list(store_paths), view_cache)
+    datasets = Datasets(list(store_paths), view_cache, test_set_list=TEST_SET_LIST)
     app = Dash(
         __name__,
         title=TITLE,

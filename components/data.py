@@ -96,7 +96,9 @@ class Datasets:
     genotypes, r², the rendered views) goes through the view cache (components/view_cache.py),
     shared by the server's threads and, with a directory, by its worker processes."""
 
-    def __init__(self, paths: list[str | Path], view_cache: ViewCache | None = None):
+    def __init__(
+        self, paths: list[str | Path], view_cache: ViewCache | None = None, test_set_list: Path | None = None
+    ):
         self.stores: dict[str, ResultsStore] = {}
         for path in paths:
             store = ResultsStore(path)
@@ -125,6 +127,21 @@ class Datasets:
         self._cache_tags: dict[str, str] = {}  # name -> the store's part of every view cache key
         self._prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
         self._prefetching = threading.BoundedSemaphore(PREFETCH_QUEUE)
+        self._test_set = self._find_test_set(test_set_list)
+
+    def _find_test_set(self, listed: Path | None) -> frozenset[str] | None:
+        """The Enformer test-set genes, for the test-set subset of stores without their own flag:
+        from `listed` (the app passes the shipped published source's list), else from the list an
+        open published store ships in its source/; None without either."""
+        candidates = [] if listed is None else [Path(listed)]
+        candidates += [store.path / gene_subsets.TEST_SET_SOURCE for store in self.stores.values()]
+        for path in candidates:
+            if path.is_file():
+                return gene_subsets.read_test_set(path)
+        return None
+
+    def test_set(self) -> frozenset[str] | None:
+        return self._test_set
 
     def _fresh(self, name: str) -> None:
         """Forget a dataset's cached tables when its store changed (a gene landed, a finalize),
@@ -295,7 +312,7 @@ class Datasets:
         read once per dataset (every all-genes view asks on every gene switch)."""
         with self._lock:
             if name not in self._available:
-                self._available[name] = gene_subsets.available_subsets(self.genes(name))
+                self._available[name] = gene_subsets.available_subsets(self.genes(name), self.test_set())
             return self._available[name]
 
     def subset_mask(self, name: str, subset: str | None) -> pd.Series:
@@ -305,7 +322,8 @@ class Datasets:
         key = (name, subset)
         with self._lock:
             if key not in self._subsets:
-                self._subsets[key] = gene_subsets.subset_mask(self.genes(name), subset).astype(bool)
+                mask = gene_subsets.subset_mask(self.genes(name), subset, self.test_set())
+                self._subsets[key] = mask.astype(bool)
             return self._subsets[key]
 
     def logo_rows(self, name: str, gene_id: str, variant_id: str) -> pd.DataFrame | None:

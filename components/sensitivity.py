@@ -109,7 +109,7 @@ def _fmt(value: float, digits: int = 3) -> str:
 def summary_rows(datasets: Datasets, dataset: str, subset: str) -> list[tuple[str, str]]:
     """(label, value) pairs of the summary beside the scatter."""
     genes = datasets.genes(dataset)
-    s = gene_subsets.subset_summary(genes, subset)
+    s = gene_subsets.subset_summary(genes, subset, datasets.test_set())
     rows = [
         ("genes", f"{s.n_genes:,}"),
         ("significant at FDR 5%", f"{s.n_significant:,} ({s.n_significant_negative:,} with r < 0)"),
@@ -119,9 +119,9 @@ def summary_rows(datasets: Datasets, dataset: str, subset: str) -> list[tuple[st
         rows.append(("r across genes, track vs all tracks", f"{_fmt(s.tracks.r)} (n = {s.tracks.n_genes:,})"))
     population = datasets.population(dataset)
     for key, label in (("all", "all genes"), ("test_set", "Enformer test-set genes")):
-        if key not in gene_subsets.available_subsets(population):
+        if key not in gene_subsets.available_subsets(population, datasets.test_set()):
             continue
-        pop = gene_subsets.population_r(population, key)
+        pop = gene_subsets.population_r(population, key, datasets.test_set())
         if pop is not None:
             rows.append((f"population-average r, {label}", f"{_fmt(pop.r)} (n = {pop.n_genes:,})"))
     return rows

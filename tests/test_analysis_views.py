@@ -66,7 +66,7 @@ def synthetic(tmp_path_factory):
         }
     )  # fmt: skip
     write_parquet_atomic(path / "motifs.parquet", motifs)
-    return Datasets([path]), sel, logo
+    return Datasets([path], test_set_list=PUBLISHED / "source" / "enformer_test_set_genes.txt"), sel, logo
 
 
 @needs_published

@@ -16,6 +16,7 @@ from compute.store.subsets import (
     in_test_set,
     population_r,
     population_table,
+    read_test_set,
     subset_mask,
     subset_summary,
     track_agreement,
@@ -67,7 +68,7 @@ def test_published_subsets(store):
     genes = store.genes()
     table1 = source_table1()
     susie = table1["SuSieCausalBrainhg38"].notna() | table1["SusieCausalCortexhg38"].notna()
-    assert available_subsets(genes) == ["all", "susie", "test_set"]
+    assert available_subsets(genes) == ["all", "susie", "test_set"]  # the store's own flag
     assert subset_mask(genes, "susie").sum() == susie.sum()
     ids = set((SOURCE / "enformer_test_set_genes.txt").read_text().split())
     assert subset_mask(genes, "test_set").sum() == table1["gene_id"].isin(ids).sum() == 627
@@ -81,9 +82,14 @@ def test_published_subsets(store):
 
 def test_test_set_lookup_ignores_versions():
     genes = pd.DataFrame({"gene_id": ["ENSG00000203825.4", "ENSG00000000001", "123"]})
-    assert in_test_set(genes).tolist() == [True, False, False]
+    listed = read_test_set(SOURCE / "enformer_test_set_genes.txt")
+    assert in_test_set(genes, listed).tolist() == [True, False, False]
     assert in_test_set(genes, {"ENSG00000000001"}).tolist() == [False, True, False]
-    assert available_subsets(pd.DataFrame({"gene_id": ["123", "456"]})) == ["all"]
+    assert available_subsets(genes, listed) == ["all", "test_set"]
+    assert available_subsets(genes) == ["all"]  # no flag and no list: not offered
+    assert available_subsets(pd.DataFrame({"gene_id": ["123", "456"]}), listed) == ["all"]
+    with pytest.raises(InputError, match="test-set genes are not known"):
+        in_test_set(genes)
 
 
 def genes_frame(r, significant, ids=None) -> pd.DataFrame:

@@ -174,3 +174,28 @@ def test_published_files_follow_the_umask_not_mkstemps_0600(tmp_path):
     assert (tmp_path / "s" / "genes.parquet").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "s" / "manifest.json").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "s" / "parts" / "G1").stat().st_mode & 0o777 == 0o755
+
+
+def test_a_store_of_a_later_format_is_refused_naming_it(tmp_path):
+    from compute.store.schemas import FORMAT
+
+    store = ResultsStore.create(tmp_path / "s", {"model": {"name": "a"}})
+    assert store.manifest["format"] == FORMAT
+    store.update_manifest(format=FORMAT + 1)
+    with pytest.raises(InputError, match=rf"manifest.json: store format {FORMAT + 1}, but this version reads"):
+        ResultsStore(tmp_path / "s")
+    with pytest.raises(InputError, match="store format"):
+        ResultsStore.create(tmp_path / "s", {"model": {"name": "a"}})
+
+
+def test_the_manifest_is_read_once_until_it_changes(tmp_path, monkeypatch):
+    store = ResultsStore.create(tmp_path / "s", {"model": {"name": "a"}})
+    reads = []
+    real = json.loads
+    monkeypatch.setattr(json, "loads", lambda text, *a, **k: reads.append(1) or real(text, *a, **k))
+    first = store.manifest
+    first["model"]["name"] = "changed by a caller"  # a copy: the store's stays as written
+    assert store.manifest["model"]["name"] == "a" and reads == []
+    store.update_manifest(genes_done=3)  # a new file renamed into place
+    assert store.manifest["genes_done"] == 3 and len(reads) == 1
+    assert store.manifest["genes_done"] == 3 and len(reads) == 1

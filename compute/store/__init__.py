@@ -9,196 +9,60 @@ gene's row groups from the Parquet statistics and read only those.
 
 from __future__ import annotations
 
-import bisect
-import hashlib
+import copy
 import json
 import os
-import re
 import shutil
 import tempfile
-import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from compute.errors import InputError
+from compute.store.files import (
+    file_digest,
+    json_default,
+    publish,
+    safe_gene_id,
+    write_json_atomic,
+    write_parquet_atomic,
+)
 from compute.store.genotypes import GENOTYPE_COLUMNS, GENOTYPES_TABLE, GeneGenotypes
 from compute.store.live import LiveParts
-from compute.store.schemas import arrow_table, schema_of
+from compute.store.reading import GeneIndex
+from compute.store.schemas import (
+    DRIVERS_TABLE,
+    FORMAT,
+    GENE_COLUMNS,
+    NULL_COLUMNS,
+    OPTIONAL_TABLES,
+    PEOPLE_COLUMNS,
+    ROW_GROUP_ROWS,
+    TABLES,
+    VARIANT_COLUMNS,
+    arrow_table,
+)
+from compute.store.writing import GenotypesWriter, concat_frames
 
-GENE_COLUMNS = [
-    "gene_id", "gene_name", "chrom", "tss", "strand", "n_people", "n_snvs",
-    "r", "p_r", "null_mean", "null_std", "t_null", "p_null", "q_bh", "significant",
-    "linear_r", "n_drivers", "predixcan_r", "mean_observed", "std_observed",
-    "mean_predicted", "std_predicted", "ref_score",
+__all__ = [
+    "DRIVERS_TABLE", "GENE_COLUMNS", "NULL_COLUMNS", "OPTIONAL_TABLES", "PEOPLE_COLUMNS", "ROW_GROUP_ROWS",
+    "TABLES", "VARIANT_COLUMNS", "GenotypesWriter", "ResultsStore", "file_digest", "publish",
+    "safe_gene_id", "write_json_atomic", "write_parquet_atomic",
 ]  # fmt: skip
-PEOPLE_COLUMNS = ["gene_id", "person_id", "hap1", "hap2", "predicted", "observed"]
-VARIANT_COLUMNS = [
-    "gene_id", "variant_id", "chrom", "pos", "ref", "alt", "alt_freq", "maf",
-    "tss_distance", "tss_distance_stranded", "ism", "grad_x_input", "eqtl_slope", "eqtl_p",
-    "is_driver", "is_main_driver", "driver_gain", "supported",
-]  # fmt: skip
-NULL_COLUMNS = ["gene_id", "draw", "r"]
-
-TABLES = {
-    "genes": GENE_COLUMNS,
-    "people": PEOPLE_COLUMNS,
-    "variants": VARIANT_COLUMNS,
-    "null": NULL_COLUMNS,
-}
-DRIVERS_TABLE = "drivers"  # the driver rows of variants, written with it
-# Written when the run had genotypes (every computed store since genotypes were packed;
-# `python -m compute genotypes STORE` adds them to an older one).
-OPTIONAL_TABLES = {GENOTYPES_TABLE: GENOTYPE_COLUMNS}
-# Rows per Parquet row group: a reader decodes whole groups, so one gene's rows should fill
-# most of the one or two it reads (at full scale a gene has ~3,000 variant rows, 839 people
-# rows and one genotypes row of ~0.6 MB); a group costs ~2 KB of footer on disk and ~18 KB in
-# the memory of each process that reads the table (90 MB for 20 M variant rows).
-ROW_GROUP_ROWS = {
-    "genes": 1 << 16,
-    "people": 1 << 11,
-    "variants": 1 << 12,
-    "null": 1 << 12,
-    GENOTYPES_TABLE: 1,
-}  # fmt: skip
-
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
-def safe_gene_id(gene_id: str) -> str:
-    """Return gene_id if it is safe as a file name, else raise InputError.
-
-    Gene IDs become directory names under parts/, so nothing with a path
-    separator, a leading dot or odd characters gets near the filesystem.
-    """
-    if not isinstance(gene_id, str) or not _SAFE_ID.match(gene_id):
+def check_format(manifest: dict[str, Any], where: Path) -> None:
+    """The one check of a store's layout version: a store written by a later version of this code
+    is refused (its tables may mean something else); stores before `format` was recorded are 1."""
+    found = manifest.get("format", 1)
+    if not isinstance(found, int) or found > FORMAT:
         raise InputError(
-            f"gene ID {gene_id!r} cannot name a result: expected letters, digits, '.', '_' or '-'"
+            f"{where}: store format {found!r}, but this version reads format {FORMAT} and earlier; "
+            "update this tool to read it"
         )
-    return gene_id
-
-
-def _umask() -> int:
-    """The process umask, read without setting it (os.umask would race with other threads)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return 0o022
-
-
-def publish(tmp: str | Path, path: Path, mode: int = 0o666) -> None:
-    """Rename a finished temporary file (or directory, mode 0o777) into place with the mode a new
-    one would get: mkstemp and mkdtemp make private ones, and a store is read by other users."""
-    os.chmod(tmp, mode & ~_umask())
-    os.replace(tmp, path)
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to a temporary file beside `path`, then rename it into place."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True, default=_json_default)
-            fh.flush()
-            os.fsync(fh.fileno())
-        publish(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")
-
-
-def write_parquet_atomic(
-    path: Path, frame: pd.DataFrame, row_group_rows: int = 1 << 16, table_name: str | None = None
-) -> None:
-    """Write a DataFrame as Parquet through a temporary file and a rename; `table_name` gives its
-    columns the declared types of that store table (compute/store/schemas.py)."""
-    path = Path(path)
-    table = arrow_table(table_name or "", frame)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp, row_group_size=row_group_rows, compression="zstd")
-        publish(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-@dataclass
-class _GeneIndex:
-    """Which row groups of one table hold which gene, from Parquet statistics. Safe to read from
-    several threads: pyarrow's reads of one open file from two threads at once can fail
-    ("ReadRangeCache did not find matching cache entry"), so they take turns on this file only
-    (another table, or the same table in another process, is read meanwhile)."""
-
-    file: pq.ParquetFile
-    groups: list[tuple[str, str]] = field(default_factory=list)  # (min gene_id, max gene_id)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    sorted: bool = field(init=False)  # groups in gene order, not overlapping: found by bisection
-
-    def __post_init__(self) -> None:
-        lows, self._highs = [g[0] for g in self.groups], [g[1] for g in self.groups]
-        self.sorted = all(a <= b for a, b in zip(lows, self._highs, strict=True)) and all(
-            h <= lo for h, lo in zip(self._highs, lows[1:], strict=False)
-        )
-
-    @classmethod
-    def open(cls, path: Path) -> _GeneIndex:
-        file = pq.ParquetFile(path)
-        column = file.schema_arrow.get_field_index("gene_id")
-        groups = []
-        for i in range(file.metadata.num_row_groups):
-            stats = file.metadata.row_group(i).column(column).statistics
-            known = stats is not None and stats.has_min_max
-            groups.append((stats.min, stats.max) if known else ("", "\uffff"))
-        return cls(file, groups)
-
-    def groups_of(self, gene_id: str) -> list[int]:
-        """The row groups that may hold the gene (a table of 20 M rows has ~5,000 groups)."""
-        if not self.sorted:
-            return [i for i, (lo, hi) in enumerate(self.groups) if lo <= gene_id <= hi]
-        wanted = []
-        for i in range(bisect.bisect_left(self._highs, gene_id), len(self.groups)):
-            if self.groups[i][0] > gene_id:
-                break
-            wanted.append(i)
-        return wanted
-
-    def read(self, gene_id: str) -> pd.DataFrame:
-        wanted = self.groups_of(gene_id)
-        if not wanted:
-            return self.file.schema_arrow.empty_table().to_pandas()
-        # one gene's groups are small: decoding them on this thread costs a fifth less CPU than
-        # handing them to pyarrow's pool, and a server reads many genes at once on its own threads
-        with self.lock:
-            table = self.file.read_row_groups(wanted, use_threads=False)
-        ids = table["gene_id"]
-        mask = pc.equal(ids, gene_id)
-        first, count = pc.index(ids, gene_id).as_py(), pc.sum(mask).as_py() or 0
-        if first >= 0 and pc.all(mask.slice(first, count)).as_py():
-            table = table.slice(first, count)  # the gene's rows are together: no copy
-        else:
-            table = table.filter(mask)
-        return table.to_pandas(use_threads=False)
 
 
 class ResultsStore:
@@ -208,11 +72,13 @@ class ResultsStore:
         self.path = Path(path)
         if not (self.path / "manifest.json").is_file():
             raise InputError(f"{self.path}: not a results store (no manifest.json)")
-        self._indexes: dict[str, _GeneIndex] = {}
+        self._indexes: dict[str, GeneIndex] = {}
         self._genes: pd.DataFrame | None = None
         self._live: LiveParts | None = None
         self._version: tuple[int, ...] | None = None
         self._packed: bool | None = None  # genotypes.parquet is the packed table (schema read once)
+        self._manifest: tuple[tuple[int, ...], dict[str, Any]] | None = None  # (file stamp, contents)
+        check_format(self.manifest, self.path / "manifest.json")
 
     # ----- creating and writing -------------------------------------------------
 
@@ -224,12 +90,13 @@ class ResultsStore:
         `settings` sections equal, or as `same_run(old, new)` judges them)."""
         same_run = same_run or (lambda old, new: old == new)
         path = Path(path)
-        manifest = json.loads(json.dumps(manifest, default=_json_default))  # compare as stored
+        manifest = json.loads(json.dumps(manifest, default=json_default))  # compare as stored
         (path / "parts").mkdir(parents=True, exist_ok=True)
         (path / "failed").mkdir(exist_ok=True)
         manifest_path = path / "manifest.json"
         if manifest_path.is_file():
             old = json.loads(manifest_path.read_text())
+            check_format(old, manifest_path)
             changed = {
                 k for k in ("model", "settings") if k in manifest and not same_run(old.get(k), manifest[k])
             }
@@ -241,12 +108,19 @@ class ResultsStore:
             old.update({k: v for k, v in manifest.items() if k not in old})
             write_json_atomic(manifest_path, old)
         else:
-            write_json_atomic(manifest_path, {"format": 1, **manifest})
+            write_json_atomic(manifest_path, {"format": FORMAT, **manifest})
         return cls(path)
 
     @property
     def manifest(self) -> dict[str, Any]:
-        return json.loads((self.path / "manifest.json").read_text())
+        """manifest.json, read again only when the file changed (a writer replaces it whole); a copy,
+        so that a caller's changes never reach the cached one."""
+        path = self.path / "manifest.json"
+        info = os.stat(path)
+        stamp = (info.st_ino, info.st_mtime_ns, info.st_size)  # a rewrite is a new file (renamed in)
+        if self._manifest is None or self._manifest[0] != stamp:
+            self._manifest = (stamp, json.loads(path.read_text()))
+        return copy.deepcopy(self._manifest[1])
 
     def resolve(self, recorded: str | Path) -> Path:
         """A path the manifest records: inside the store when it is relative and there (a store
@@ -331,7 +205,7 @@ class ResultsStore:
         done = sorted(self.done_genes())
         for name in TABLES:
             frames = [pd.read_parquet(self.path / "parts" / g / f"{name}.parquet") for g in done]
-            frame = _concat(frames, TABLES[name])
+            frame = concat_frames(frames, TABLES[name])
             if name == "genes" and genes_transform is not None:
                 frame = genes_transform(frame)
             self.write_table(name, frame)
@@ -346,7 +220,7 @@ class ResultsStore:
         paths = {g: p for g, p in paths.items() if p.is_file()}
         if not paths:
             return
-        old = _GeneIndex.open(self.path / f"{GENOTYPES_TABLE}.parquet") if self.has_genotypes() else None
+        old = GeneIndex.open(self.path / f"{GENOTYPES_TABLE}.parquet") if self.has_genotypes() else None
         with GenotypesWriter(self.path) as writer:
             for gene_id in done:
                 if gene_id in paths:
@@ -425,7 +299,7 @@ class ResultsStore:
             frames = [pd.read_parquet(self.path / "genes.parquet")] if self.has_table("genes") else []
             if live:
                 frames.append(live.table("genes"))
-            genes = _concat(frames, GENE_COLUMNS)
+            genes = concat_frames(frames, GENE_COLUMNS)
             if live:
                 from compute.stats import cohort_statistics
 
@@ -450,7 +324,7 @@ class ResultsStore:
             return pd.DataFrame(columns=(TABLES | OPTIONAL_TABLES)[name])
         index = self._indexes.get(name)  # one lookup: another thread may replace the dict meanwhile
         if index is None:
-            index = self._indexes[name] = _GeneIndex.open(self.path / f"{name}.parquet")
+            index = self._indexes[name] = GeneIndex.open(self.path / f"{name}.parquet")
         return index.read(gene_id)
 
     def people(self, gene_id: str) -> pd.DataFrame:
@@ -519,63 +393,4 @@ class ResultsStore:
         live = self.live()
         if live:
             frames.append(live.table("variants", columns or VARIANT_COLUMNS, drivers_only=True))
-        return _concat(frames, columns or VARIANT_COLUMNS)
-
-
-class GenotypesWriter:
-    """Writes genotypes.parquet one gene's row at a time, in gene_id order, a row group per few
-    genes (the full study's table is a few GB: never all in memory), through a temporary file
-    renamed into place on a clean exit."""
-
-    def __init__(self, store_path: Path):
-        self.path = Path(store_path) / f"{GENOTYPES_TABLE}.parquet"
-        fd, self.tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        os.close(fd)
-        self._writer: pq.ParquetWriter | None = None
-        self._rows: list[dict[str, Any]] = []
-
-    def add(self, row: dict[str, Any]) -> None:
-        self._rows.append(row)
-        if len(self._rows) == ROW_GROUP_ROWS[GENOTYPES_TABLE]:
-            self._flush()
-
-    def _flush(self) -> None:
-        if not self._rows:
-            return
-        table = pa.Table.from_pandas(
-            pd.DataFrame(self._rows)[GENOTYPE_COLUMNS],
-            schema=schema_of(GENOTYPES_TABLE, GENOTYPE_COLUMNS),
-            preserve_index=False,
-        )  # declared types: a first gene without SNVs has empty lists, which alone read as null
-        if self._writer is None:
-            self._writer = pq.ParquetWriter(self.tmp, table.schema, compression="zstd")
-        self._writer.write_table(table)
-        self._rows = []
-
-    def __enter__(self) -> GenotypesWriter:
-        return self
-
-    def __exit__(self, kind, value, traceback) -> None:
-        if kind is None:
-            self._flush()
-        if self._writer is not None:
-            self._writer.close()
-        if kind is None and self._writer is not None:
-            publish(self.tmp, self.path)
-        else:
-            Path(self.tmp).unlink(missing_ok=True)
-
-
-def _concat(frames: Iterable[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in columns})
-    return pd.concat(frames, ignore_index=True)
-
-
-def file_digest(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return concat_frames(frames, columns or VARIANT_COLUMNS)

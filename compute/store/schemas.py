@@ -7,6 +7,47 @@ from __future__ import annotations
 import pandas as pd
 import pyarrow as pa
 
+from compute.store.genotypes import GENOTYPE_COLUMNS, GENOTYPES_TABLE
+
+FORMAT = 1  # the store layout this code writes and reads; a store of a later one is refused
+
+GENE_COLUMNS = [
+    "gene_id", "gene_name", "chrom", "tss", "strand", "n_people", "n_snvs",
+    "r", "p_r", "null_mean", "null_std", "t_null", "p_null", "q_bh", "significant",
+    "linear_r", "n_drivers", "predixcan_r", "mean_observed", "std_observed",
+    "mean_predicted", "std_predicted", "ref_score",
+]  # fmt: skip
+PEOPLE_COLUMNS = ["gene_id", "person_id", "hap1", "hap2", "predicted", "observed"]
+VARIANT_COLUMNS = [
+    "gene_id", "variant_id", "chrom", "pos", "ref", "alt", "alt_freq", "maf",
+    "tss_distance", "tss_distance_stranded", "ism", "grad_x_input", "eqtl_slope", "eqtl_p",
+    "is_driver", "is_main_driver", "driver_gain", "supported",
+]  # fmt: skip
+NULL_COLUMNS = ["gene_id", "draw", "r"]
+
+TABLES = {
+    "genes": GENE_COLUMNS,
+    "people": PEOPLE_COLUMNS,
+    "variants": VARIANT_COLUMNS,
+    "null": NULL_COLUMNS,
+}
+DRIVERS_TABLE = "drivers"  # the driver rows of variants, written with it
+# Written when the run had genotypes (every computed store since genotypes were packed;
+# `python -m compute genotypes STORE` adds them to an older one).
+OPTIONAL_TABLES = {GENOTYPES_TABLE: GENOTYPE_COLUMNS}
+# Rows per Parquet row group: a reader decodes whole groups, so one gene's rows should fill
+# most of the one or two it reads (at full scale a gene has ~3,000 variant rows, 839 people
+# rows and one genotypes row of ~0.6 MB); a group costs ~2 KB of footer on disk and ~18 KB in
+# the memory of each process that reads the table (90 MB for 20 M variant rows).
+ROW_GROUP_ROWS = {
+    "genes": 1 << 16,
+    "people": 1 << 11,
+    "variants": 1 << 12,
+    "null": 1 << 12,
+    GENOTYPES_TABLE: 1,
+}  # fmt: skip
+
+
 STRING = pa.large_string()  # what pandas' string dtype becomes: the type every store has used
 _FLOAT, _INT, _BOOL = pa.float64(), pa.int64(), pa.bool_()
 

@@ -26,9 +26,9 @@ SUBSETS = {
 ALL_TRACK_R = ("r_all_tracks", "r_fine_tuned")
 SUSIE_COLUMNS = ("susie_brain_variant", "susie_cortex_variant")
 POPULATION_TABLE = "population"  # optional: gene_id, ref_score, mean_observed, in_enformer_test_set
-TEST_SET_FILE = (
-    Path(__file__).resolve().parents[2] / "data" / "published" / "source" / ("enformer_test_set_genes.txt")
-)
+# The Enformer test-set list ships with the published store (source/enformer_test_set_genes.txt);
+# the dashboard reads it from there for stores without their own flag.
+TEST_SET_SOURCE = Path("source") / "enformer_test_set_genes.txt"
 
 
 def base_gene_id(gene_ids: pd.Series) -> pd.Series:
@@ -37,7 +37,7 @@ def base_gene_id(gene_ids: pd.Series) -> pd.Series:
 
 
 @functools.lru_cache(maxsize=4)
-def read_test_set(path: str | Path = TEST_SET_FILE) -> frozenset[str]:
+def read_test_set(path: str | Path) -> frozenset[str]:
     """Gene IDs of the Enformer test set (one a line), versions stripped (read once per path)."""
     from compute.store.published import read_gene_list
 
@@ -48,11 +48,15 @@ def read_test_set(path: str | Path = TEST_SET_FILE) -> frozenset[str]:
 
 
 def in_test_set(genes: pd.DataFrame, test_set: Set[str] | None = None) -> pd.Series:
-    """Boolean per gene: the store's own flag when it has one, else looked up in the list."""
-    if "in_enformer_test_set" in genes.columns and test_set is None:
+    """Boolean per gene: looked up in `test_set` when given, else the store's own flag."""
+    if test_set is None:
+        if "in_enformer_test_set" not in genes.columns:
+            raise InputError(
+                "the Enformer test-set genes are not known for this store: it has no in_enformer_test_set "
+                f"column and no list was given (the published store's {TEST_SET_SOURCE})"
+            )
         return genes["in_enformer_test_set"].astype("boolean").fillna(False).astype(bool)
-    ids = base_gene_id(genes["gene_id"])
-    return ids.isin(read_test_set() if test_set is None else test_set)
+    return base_gene_id(genes["gene_id"]).isin(test_set)
 
 
 def has_susie(genes: pd.DataFrame) -> bool:
@@ -67,24 +71,27 @@ def susie_causal(genes: pd.DataFrame) -> pd.Series:
     return pd.concat(present, axis=1).any(axis=1)
 
 
-def available_subsets(genes: pd.DataFrame) -> list[str]:
-    """Subsets that mean something for this genes table (SuSiE needs the published columns)."""
+def available_subsets(genes: pd.DataFrame, test_set: Set[str] | None = None) -> list[str]:
+    """Subsets that mean something for this genes table (SuSiE needs the published columns; the
+    test set the published flag, or a test-set list and Ensembl gene IDs)."""
     out = ["all"]
     if has_susie(genes):
         out.append("susie")
-    if "in_enformer_test_set" in genes.columns or base_gene_id(genes["gene_id"]).str.startswith("ENSG").any():
+    ensembl = base_gene_id(genes["gene_id"]).str.startswith("ENSG").any()
+    if "in_enformer_test_set" in genes.columns or (test_set is not None and ensembl):
         out.append("test_set")
     return out
 
 
-def subset_mask(genes: pd.DataFrame, subset: str) -> pd.Series:
-    """Boolean per gene for one of SUBSETS; InputError for an unknown name."""
+def subset_mask(genes: pd.DataFrame, subset: str, test_set: Set[str] | None = None) -> pd.Series:
+    """Boolean per gene for one of SUBSETS (`test_set`: the list, for stores without the flag);
+    InputError for an unknown name."""
     if subset == "all":
         return pd.Series(True, index=genes.index)
     if subset == "susie":
         return susie_causal(genes)
     if subset == "test_set":
-        return in_test_set(genes)
+        return in_test_set(genes, test_set if "in_enformer_test_set" not in genes.columns else None)
     raise InputError(f"gene subset {subset!r}: expected one of {', '.join(SUBSETS)}")
 
 
@@ -137,11 +144,13 @@ def population_table(store) -> pd.DataFrame:
     return genes[columns]
 
 
-def population_r(table: pd.DataFrame, subset: str = "all") -> PopulationR | None:
+def population_r(
+    table: pd.DataFrame, subset: str = "all", test_set: Set[str] | None = None
+) -> PopulationR | None:
     """Population-average r over the genes of a subset; None without reference scores."""
     if "ref_score" not in table.columns or "mean_observed" not in table.columns:
         return None
-    mask = subset_mask(table, subset).to_numpy(bool)
+    mask = subset_mask(table, subset, test_set).to_numpy(bool)
     x, y = table["ref_score"].to_numpy(float)[mask], table["mean_observed"].to_numpy(float)[mask]
     if (np.isfinite(x) & np.isfinite(y)).sum() < 3:
         return None
@@ -161,8 +170,8 @@ class SubsetSummary:
     tracks: TrackAgreement | None
 
 
-def subset_summary(genes: pd.DataFrame, subset: str) -> SubsetSummary:
-    part = genes.loc[subset_mask(genes, subset).to_numpy(bool)]
+def subset_summary(genes: pd.DataFrame, subset: str, test_set: Set[str] | None = None) -> SubsetSummary:
+    part = genes.loc[subset_mask(genes, subset, test_set).to_numpy(bool)]
     sig = part["significant"].astype("boolean").fillna(False).to_numpy(bool)
     r = part["r"].to_numpy(float)
     return SubsetSummary(
