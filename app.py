@@ -38,6 +38,7 @@ TITLE = "Personal expression explorer"
 SERVER_THREADS = 8  # per process: callbacks are numpy-bound and short, a few threads per core
 MAX_WORKERS = 4  # by default; each worker holds its own copy of the stores' gene tables
 CACHE_MB = 1024
+JOB_RUNNER = [sys.executable, "-m", "compute", "jobs", "run"]  # a job's process (compute/run/jobs.py)
 
 
 def default_store_paths() -> list[Path]:
@@ -185,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         threadpool_limits(limits=1, user_api="blas")
         compute = None
         if not args.no_jobs:
-            board = JobBoard(jobs_dir)
+            board = JobBoard(jobs_dir, runner=JOB_RUNNER)
             compute = jobs.ComputeSettings(board, allow_precompute=args.allow_compute, device=args.device)
         views = ViewCache(cache_dir, size_limit=args.cache_mb << 20, shared=args.workers > 1)
         app = create_app(paths, compute, views)

@@ -95,7 +95,8 @@ def measure(store: Path, switches: int) -> dict:
     import numpy as np
 
     import components
-    from components.data import Datasets, Selection, default_snv
+    from components.data import Datasets
+    from components.selection import Selection, default_snv
     from compute.store import ResultsStore
 
     assert "torch" not in sys.modules, "the web process imported torch"

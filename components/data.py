@@ -1,25 +1,18 @@
-"""The datasets the dashboard serves, the selection, and the URL that holds it.
-
-URL state: `/gene/<name-or-id>?snv=<variant_id>&dataset=<name>`. A URL never
-touches the filesystem: a dataset is picked by name from the list configured
-at start-up, a gene and a SNV are looked up in that store's tables, and every
-part is checked against a strict pattern first. Anything else becomes a
-friendly message in the selection, never an exception.
-"""
+"""The datasets the dashboard serves: their stores, what the views read of each (one state per
+store version), and one gene's data through the view cache. The selection and the URL that holds
+it are in components/selection.py."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import parse_qs, quote, unquote, urlencode
 
 import numpy as np
 import pandas as pd
@@ -33,53 +26,20 @@ from compute.store.inputs import cohort_gene_table
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-MESSAGE_CHARS = 500
 LOGO_TABLE = "ism_logo"  # optional (python -m compute ism-logo): ISM of every base around drivers
 MOTIF_TABLE = "motifs"  # optional (python -m compute motifs): motifs each SNV breaks or creates
 REFRESH_SECONDS = 1.0  # how often a dataset's store is asked whether it changed
 PREFETCH_QUEUE = 2  # genes whose genotypes are read ahead at once, at most (more are left to the views)
 
 
-@dataclass(frozen=True)
-class Selection:
-    """What the user looks at. `snv` is the SNV in the URL or, failing that, the gene's main driver."""
+@dataclass
+class DatasetState:
+    """What the views read of one dataset while its store stays at `version`: built anew, whole,
+    when the version changes, so no table read before a change is mixed with one read after."""
 
-    dataset: str
-    gene_id: str | None = None
-    snv: str | None = None
-    message: str | None = None
-    pending: str | None = None  # a gene of the dataset's cohort the store does not hold yet
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data, datasets: Datasets) -> Selection | None:
-        """The selection a callback received, checked against the datasets; None for anything this
-        server did not make (a forged or stale store: wrong types, unknown dataset or gene), so no
-        callback ever looks up what a request made up."""
-        if not isinstance(data, dict):
-            return None
-        dataset, gene_id, snv, message = (data.get(k) for k in ("dataset", "gene_id", "snv", "message"))
-        pending = data.get("pending")
-        if not isinstance(dataset, str) or dataset not in datasets.stores:
-            return None
-        if not (isinstance(pending, str) and pending in datasets.pending_ids(dataset)):
-            pending = None  # computed meanwhile, or never a gene of the cohort
-        if gene_id is not None and not (isinstance(gene_id, str) and datasets.has_gene(dataset, gene_id)):
-            return None
-        if snv is not None and not (isinstance(snv, str) and _TOKEN.match(snv)):
-            return None
-        if message is not None and not isinstance(message, str):
-            return None
-        return cls(dataset, gene_id, snv, message[:MESSAGE_CHARS] if message else message, pending)
-
-
-def dataset_name(value, datasets: Datasets) -> str | None:
-    """The dataset a callback received (the `app-dataset` store), if this server has it; None for
-    anything else (a forged request), so no callback looks up a name a request made up."""
-    return value if isinstance(value, str) and value in datasets.stores else None
+    version: tuple[int, ...]
+    tag: str  # the store's part of every view cache key (cache_tag)
+    values: dict = field(default_factory=dict)  # what was read: drivers, lookups, subsets, ...
 
 
 @dataclass
@@ -112,19 +72,8 @@ class Datasets:
         self.view_cache = view_cache or ViewCache()
         self._code = code_tag()
         self._lock = threading.RLock()  # re-entered: gene() reads genes() under it
-        self._drivers: dict[str, pd.DataFrame] = {}
-        self._lookup: dict[str, dict[str, str]] = {}
-        self._positions: dict[str, dict[str, int]] = {}
-        self._available: dict[str, list[str]] = {}
-        self._has_genotypes: dict[str, bool] = {}
-        self._splits: dict[str, dict[str, str] | None] = {}
-        self._subsets: dict[tuple[str, str], pd.Series] = {}
-        self._population: dict[str, pd.DataFrame] = {}
-        self._cohort: dict[str, pd.DataFrame | None] = {}
-        self._failed: dict[str, dict[str, str]] = {}
-        self._manifests: dict[str, dict] = {}
-        self._versions: dict[str, tuple[float, tuple[int, ...]]] = {}  # name -> (checked at, version)
-        self._cache_tags: dict[str, str] = {}  # name -> the store's part of every view cache key
+        self._states: dict[str, DatasetState] = {}  # name -> what was read of it, as its store is now
+        self._checked: dict[str, float] = {}  # name -> when its store's version was last looked at
         self._prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
         self._prefetching = threading.BoundedSemaphore(PREFETCH_QUEUE)
         self._test_set = self._find_test_set(test_set_list)
@@ -143,26 +92,29 @@ class Datasets:
     def test_set(self) -> frozenset[str] | None:
         return self._test_set
 
-    def _fresh(self, name: str) -> None:
-        """Forget a dataset's cached tables when its store changed (a gene landed, a finalize),
+    def _fresh(self, name: str) -> DatasetState:
+        """The dataset's state, replaced whole when its store changed (a gene landed, a finalize),
         looking at most once a second: a store being written shows its new genes within seconds."""
         now = time.monotonic()
-        checked = self._versions.get(name)
-        if checked is not None and now - checked[0] < REFRESH_SECONDS:
-            return
-        store = self.stores[name]
-        version = store.version()
-        tag = cache_tag(store, version, self._code)
         with self._lock:
-            if checked is not None and checked[1] != version:
-                for cache in (self._drivers, self._lookup, self._positions, self._available,
-                              self._has_genotypes, self._splits, self._population, self._cohort,
-                              self._failed, self._manifests):  # fmt: skip
-                    cache.pop(name, None)
-                for key in [k for k in self._subsets if k[0] == name]:
-                    del self._subsets[key]
-            self._versions[name] = (now, version)
-            self._cache_tags[name] = tag
+            state = self._states.get(name)
+            if state is not None and now - self._checked[name] < REFRESH_SECONDS:
+                return state
+            store = self.stores[name]
+            version = store.version()
+            if state is None or state.version != version:
+                state = self._states[name] = DatasetState(version, cache_tag(store, version, self._code))
+            self._checked[name] = now
+            return state
+
+    def _memo(self, name: str, key: Hashable, compute: Callable[[], T]) -> T:
+        """`compute()` once per state of the dataset (under the lock: the first caller reads, the
+        others wait for it and then share what it read)."""
+        with self._lock:
+            values = self._fresh(name).values
+            if key not in values:
+                values[key] = compute()
+            return values[key]
 
     def cached(self, name: str, key: tuple, compute: Callable[[], T], *, disk: bool = True) -> T:
         """A value computed from dataset `name` as it is now, through the view cache: the key is
@@ -170,9 +122,9 @@ class Datasets:
         store that changed is never answered from what was computed before. A gene's data (its
         rows, genotypes, r²) is computed by one process of the server while the others wait for
         it; a rendered view (key "view", ...) is asked for by one request and is not waited for."""
-        self._fresh(name)
+        tag = self._fresh(name).tag
         wait = key[0] != "view"
-        return self.view_cache.get((self._cache_tags[name], *key), compute, disk=disk, wait=wait)
+        return self.view_cache.get((tag, *key), compute, disk=disk, wait=wait)
 
     def warm(self) -> None:
         """Read what the first page of every dataset needs (gene tables and lookups, drivers,
@@ -219,8 +171,7 @@ class Datasets:
 
     def version_tag(self, name: str) -> str:
         """A short name of the store's state: changes whenever its genes do."""
-        self._fresh(name)
-        return "-".join(str(v) for v in self._versions[name][1])
+        return "-".join(str(v) for v in self._fresh(name).version)
 
     def provisional(self, name: str) -> bool:
         """Whether the dataset's cross-gene columns (q_bh, significant) are over the genes done so
@@ -231,19 +182,11 @@ class Datasets:
     def cohort_genes(self, name: str) -> pd.DataFrame | None:
         """gene_id and gene_name of the genes table the store's manifest records as its cohort's
         input (read once per store version); None for a store without one (published results)."""
-        self._fresh(name)
-        with self._lock:
-            if name not in self._cohort:
-                self._cohort[name] = cohort_gene_table(self.stores[name])
-            return self._cohort[name]
+        return self._memo(name, "cohort", lambda: cohort_gene_table(self.stores[name]))
 
     def failures(self, name: str) -> dict[str, str]:
         """gene -> error of the genes that failed (read once per store version)."""
-        self._fresh(name)
-        with self._lock:
-            if name not in self._failed:
-                self._failed[name] = self.stores[name].failures()
-            return self._failed[name]
+        return self._memo(name, "failures", self.stores[name].failures)
 
     def pending_ids(self, name: str) -> frozenset[str]:
         """Genes of the cohort that the store does not hold yet."""
@@ -282,49 +225,38 @@ class Datasets:
     def manifest(self, name: str) -> dict:
         """The store's manifest, read once per store version (views ask for it on every switch;
         read-only)."""
-        self._fresh(name)
-        with self._lock:
-            if name not in self._manifests:
-                self._manifests[name] = self.stores[name].manifest
-            return self._manifests[name]
+        return self._memo(name, "manifest", lambda: self.stores[name].manifest)
 
     def has_people(self, name: str) -> bool:
         store = self.stores[name]
         return bool(self.manifest(name).get("has_people", True)) and store.readable("people")
 
     def has_genotypes(self, name: str) -> bool:
-        self._fresh(name)
-        with self._lock:
-            if name not in self._has_genotypes:
-                self._has_genotypes[name] = self.stores[name].has_genotypes()
-            return self._has_genotypes[name]
+        return self._memo(name, "has_genotypes", self.stores[name].has_genotypes)
 
     def people_split(self, name: str) -> dict[str, str] | None:
         """training / validation / test per person when the dataset's model was fine-tuned on
         some of its people (compute.store.ResultsStore.people_split), else None."""
-        with self._lock:
-            if name not in self._splits:
-                self._splits[name] = self.stores[name].people_split() if self.has_people(name) else None
-            return self._splits[name]
+        return self._memo(
+            name, "people_split", lambda: self.stores[name].people_split() if self.has_people(name) else None
+        )
 
     def subsets(self, name: str) -> list[str]:
         """Gene subsets that mean something for this dataset (compute.store.subsets.SUBSETS keys);
         read once per dataset (every all-genes view asks on every gene switch)."""
-        with self._lock:
-            if name not in self._available:
-                self._available[name] = gene_subsets.available_subsets(self.genes(name), self.test_set())
-            return self._available[name]
+        return self._memo(
+            name, "subsets", lambda: gene_subsets.available_subsets(self.genes(name), self.test_set())
+        )
 
     def subset_mask(self, name: str, subset: str | None) -> pd.Series:
         """Boolean per row of genes(name); unknown or unavailable subsets mean all genes."""
         if subset not in self.subsets(name):
             subset = "all"
-        key = (name, subset)
-        with self._lock:
-            if key not in self._subsets:
-                mask = gene_subsets.subset_mask(self.genes(name), subset, self.test_set())
-                self._subsets[key] = mask.astype(bool)
-            return self._subsets[key]
+        return self._memo(
+            name,
+            ("subset", subset),
+            lambda: gene_subsets.subset_mask(self.genes(name), subset, self.test_set()).astype(bool),
+        )
 
     def logo_rows(self, name: str, gene_id: str, variant_id: str) -> pd.DataFrame | None:
         """One SNV's rows of the ISM logo table (offset, ref, A, C, G, T); None without the table."""
@@ -345,10 +277,7 @@ class Datasets:
 
     def population(self, name: str) -> pd.DataFrame:
         """Reference scores and mean expression per gene (compute.store.subsets.population_table), cached."""
-        with self._lock:
-            if name not in self._population:
-                self._population[name] = gene_subsets.population_table(self.stores[name])
-            return self._population[name]
+        return self._memo(name, "population", lambda: gene_subsets.population_table(self.stores[name]))
 
     def describe(self, name: str) -> str:
         manifest = self.manifest(name)
@@ -371,20 +300,20 @@ class Datasets:
 
     def _gene_rows(self, name: str) -> dict[str, int]:
         """gene_id -> its row position in genes(name)."""
-        self._fresh(name)
-        if name not in self._positions:
-            self._positions[name] = {g: i for i, g in enumerate(self.genes(name)["gene_id"].astype(str))}
-        return self._positions[name]
+        return self._memo(
+            name, "positions", lambda: {g: i for i, g in enumerate(self.genes(name)["gene_id"].astype(str))}
+        )
 
     def find_gene(self, name: str, query: str) -> str | None:
         """Gene ID for an exact gene ID or a gene name (case-insensitive), else None."""
-        self._fresh(name)
-        if name not in self._lookup:
+
+        def lookup() -> dict[str, str]:
             genes = self.genes(name)
-            lookup = {str(n).upper(): g for n, g in zip(genes.gene_name, genes.gene_id, strict=True)}
-            lookup.update({str(g).upper(): g for g in genes.gene_id})
-            self._lookup[name] = lookup
-        return self._lookup[name].get(query.upper())
+            found = {str(n).upper(): g for n, g in zip(genes.gene_name, genes.gene_id, strict=True)}
+            found.update({str(g).upper(): g for g in genes.gene_id})
+            return found
+
+        return self._memo(name, "lookup", lookup).get(query.upper())
 
     def gene(self, name: str, gene_id: str) -> GeneData:
         """All rows of one gene (cached, so the views of one switch, in any worker, share one read)."""
@@ -404,11 +333,9 @@ class Datasets:
 
     def drivers(self, name: str) -> pd.DataFrame:
         """gene_id and TSS distance of every driver SNV of a dataset (read once; two columns, for speed)."""
-        self._fresh(name)
-        with self._lock:
-            if name not in self._drivers:
-                self._drivers[name] = self.stores[name].drivers(columns=["gene_id", "tss_distance"])
-            return self._drivers[name]
+        return self._memo(
+            name, "drivers", lambda: self.stores[name].drivers(columns=["gene_id", "tss_distance"])
+        )
 
     def subset_drivers(self, name: str, subset: str | None) -> pd.DataFrame:
         """Drivers of the genes in a subset (all drivers for all genes)."""
@@ -506,67 +433,3 @@ def cache_tag(store: ResultsStore, version: tuple[int, ...], code: str) -> str:
             continue  # replaced while listed: the next look sees the new one
     state = f"{store.path.resolve()}|{version}|{','.join(tables)}|{code}"
     return hashlib.sha1(state.encode()).hexdigest()[:16]
-
-
-def default_snv(variants: pd.DataFrame) -> str | None:
-    """The main driver, else the SNV with the largest |ISM|."""
-    if variants.empty:
-        return None
-    main = variants.loc[variants.is_main_driver.astype("boolean").fillna(False).to_numpy(bool)]
-    if len(main):
-        return str(main.variant_id.iloc[0])
-    return str(variants.variant_id.iloc[variants.ism.abs().to_numpy().argmax()])
-
-
-def gene_url(dataset: str, gene: str | None, snv: str | None = None) -> str:
-    """The shareable URL of a selection."""
-    path = f"/gene/{quote(gene, safe='')}" if gene else "/"
-    query = {"dataset": dataset}
-    if snv:
-        query = {"snv": snv, **query}
-    return f"{path}?{urlencode(query)}"
-
-
-def parse_url(datasets: Datasets, pathname: str | None, search: str | None) -> Selection:
-    """Selection for a URL; a friendly message for anything that does not name a gene."""
-    if not isinstance(pathname, str | None) or not isinstance(search, str | None):
-        return Selection(datasets.default, message="This address could not be read. Search for a gene.")
-    try:
-        query = parse_qs((search or "").lstrip("?"), keep_blank_values=True, max_num_fields=10)
-    except ValueError:
-        query = {}
-    dataset = (query.get("dataset") or [datasets.default])[0]
-    if dataset not in datasets.stores:
-        shown = dataset if _TOKEN.match(dataset) else "that"
-        return Selection(
-            datasets.default,
-            message=f"There is no dataset called '{shown}'. Available: {', '.join(datasets.names)}.",
-        )
-    path = pathname or "/"
-    if path in ("/", ""):
-        return Selection(dataset)
-    if not path.startswith("/gene/"):
-        return Selection(dataset, message="This address is not a view of the dashboard. Search for a gene.")
-    token = unquote(path[len("/gene/") :]).strip()
-    if not _TOKEN.match(token):
-        return Selection(
-            dataset,
-            message="That is not a gene name or ID: use letters, digits, '.', '-' or '_' (e.g. /gene/DDX11).",
-        )
-    gene_id = datasets.find_gene(dataset, token)
-    if gene_id is None:
-        pending = datasets.find_pending(dataset, token)
-        if pending is not None:
-            return Selection(dataset, message=f"'{token}' is a gene of this cohort not computed yet.",
-                             pending=pending)  # fmt: skip
-        return Selection(dataset, message=f"No gene '{token}' in dataset '{dataset}'. Try the search box.")
-    variants = datasets.gene(dataset, gene_id).variants
-    snv_query = (query.get("snv") or [None])[0]
-    if snv_query is not None:
-        if _TOKEN.match(snv_query) and snv_query in set(variants.get("variant_id", [])):
-            return Selection(dataset, gene_id, snv_query)
-        shown = snv_query if _TOKEN.match(snv_query) else "that SNV"
-        return Selection(
-            dataset, gene_id, default_snv(variants), message=f"'{shown}' is not a SNV of this gene's window."
-        )
-    return Selection(dataset, gene_id, default_snv(variants))

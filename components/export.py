@@ -13,7 +13,8 @@ import pandas as pd
 from dash import Dash, Input, Output, State, dcc, no_update
 
 from components import theme
-from components.data import Datasets, Selection
+from components.data import Datasets
+from components.selection import Selection
 
 _DOWNLOAD_IMAGE = """
 function(n, format) {

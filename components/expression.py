@@ -15,8 +15,9 @@ import pandas as pd
 from dash import Dash, html
 
 from components import theme
-from components.data import Datasets, Selection
+from components.data import Datasets
 from components.export import register_selection_view
+from components.selection import Selection
 
 VIEW = "expression"
 PREDICTED_LABEL = "predicted expression: Enformer score (a.u.)"

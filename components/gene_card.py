@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 from dash import Dash, Input, Output, html
 
-from components.data import Datasets, Selection
+from components.data import Datasets
+from components.selection import Selection
 from components.snv_common import LD_PREFIX, STRONG_LD, chrom_label, flag, support
 from compute.store.subsets import ALL_TRACK_R
 

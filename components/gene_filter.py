@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
-from components.data import Datasets, dataset_name
+from components.data import Datasets
+from components.selection import dataset_name
 from compute.store.subsets import SUBSETS
 
 VIEW = "filter"

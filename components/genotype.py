@@ -11,8 +11,9 @@ import pandas as pd
 from dash import Dash, html
 
 from components import theme
-from components.data import Datasets, Selection
+from components.data import Datasets
 from components.export import register_selection_view
+from components.selection import Selection
 
 VIEW = "genotype"
 LABELS = {0: "0 (REF/REF)", 1: "1 (REF/ALT)", 2: "2 (ALT/ALT)"}

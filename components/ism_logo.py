@@ -16,9 +16,10 @@ import pandas as pd
 from dash import Dash, html
 
 from components import theme
-from components.data import Datasets, Selection
+from components.data import Datasets
 from components.export import register_selection_view
 from components.motif_logo import motif_logo_figure
+from components.selection import Selection
 from compute.store.ism_logo import ism_logo_matrix
 
 VIEW = "ism_logo"

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
-from components.data import Datasets, Selection, dataset_name
+from components.data import Datasets
+from components.selection import Selection, dataset_name
 from compute.jobs import Job, JobBoard
 from compute.store.inputs import input_problems
 from compute.store.priority import ask_first

@@ -6,8 +6,9 @@ import pandas as pd
 from dash import Dash, html
 
 from components import theme
-from components.data import Datasets, Selection
+from components.data import Datasets
 from components.export import register_selection_view
+from components.selection import Selection
 from components.snv_common import (
     Points,
     SnvTable,

@@ -11,7 +11,8 @@ import logging
 
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
-from components.data import Datasets, Selection, gene_url, parse_url
+from components.data import Datasets
+from components.selection import Selection, gene_url, parse_url
 from components.snv_common import LD_PREFIX, clicked_snv
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pandas as pd
 from dash import Dash, Input, Output, State, dcc, html, no_update
 
-from components.data import Datasets, Selection
+from components.data import Datasets
+from components.selection import Selection
 
 VIEW = "search"
 LIMIT = 30

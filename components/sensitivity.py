@@ -15,8 +15,9 @@ import pandas as pd
 from dash import Dash, Input, Output, Patch, State, dcc, html, no_update
 
 from components import gene_filter, theme
-from components.data import Datasets, Selection
+from components.data import Datasets
 from components.export import register_exports
+from components.selection import Selection
 from compute.store import subsets as gene_subsets
 
 VIEW = "sensitivity"

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 
 from components import theme
-from components.data import Datasets, Selection
+from components.data import Datasets
+from components.selection import Selection
 from compute.stats.ld import R2_BINS, r2_bin
 
 LD_COLUMN = "ld_r2"  # r² with the selected SNV, when the dataset has genotypes

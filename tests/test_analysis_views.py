@@ -12,7 +12,8 @@ from scipy import stats
 
 from benchmarks.synthetic_store import make_synthetic_store
 from components import gene_card, gene_filter, ism_logo, sensitivity, tss_hist, volcano
-from components.data import Datasets, Selection, parse_url
+from components.data import Datasets
+from components.selection import Selection, parse_url
 from compute.store import write_parquet_atomic
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -274,7 +274,8 @@ def test_cnn_baseline_store_end_to_end(cohort, tmp_path):
     import plotly.graph_objects as go
 
     from components import expression, gene_card, genotype, ism_eqtl, locus, tss_hist, volcano
-    from components.data import Datasets, parse_url
+    from components.data import Datasets
+    from components.selection import parse_url
 
     datasets = Datasets([out])
     assert datasets.describe("cnn").startswith("Simple CNN baseline")

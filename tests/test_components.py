@@ -28,7 +28,8 @@ from components import (
     tss_hist,
     volcano,
 )
-from components.data import Datasets, Selection, gene_url, parse_url
+from components.data import Datasets
+from components.selection import Selection, gene_url, parse_url
 from tests.cohort_files import bcftools_dosage
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,7 +15,8 @@ from plotly.io.json import to_json_plotly
 
 from benchmarks.synthetic_store import make_synthetic_store
 from components import ism_eqtl, theme, tss_hist
-from components.data import Datasets, parse_url
+from components.data import Datasets
+from components.selection import parse_url
 
 
 @pytest.fixture(scope="module")

@@ -68,7 +68,8 @@ def test_precompute_stores_every_genes_genotypes_as_bcftools_reads_them(computed
 
 def test_dashboard_dosages_groups_and_ld_match_bcftools_and_numpy(computed):
     from components import genotype
-    from components.data import Datasets, Selection
+    from components.data import Datasets
+    from components.selection import Selection
 
     cohort, store = computed
     datasets = Datasets([store.path])

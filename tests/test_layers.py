@@ -166,3 +166,18 @@ def test_only_the_enformer_module_knows_enformer_pytorch():
         if word in path.read_text()
     ]
     assert found == []
+
+
+def test_no_module_below_the_command_line_starts_it():
+    """A process started as `python -m compute ...` is an import of compute.cli by other means:
+    only the command line itself (and app.py, above compute/) may name it."""
+    import re
+
+    starts_cli = re.compile(r"""["']-m["']\s*,\s*["']compute["']""")
+    found = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "compute").rglob("*.py")
+        if module_name(path) not in LAYERS[-1] and starts_cli.search(path.read_text())
+    ]
+    assert found == []
+    assert starts_cli.search('[python, "-m", "compute", "jobs", "run"]')

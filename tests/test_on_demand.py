@@ -128,7 +128,7 @@ def test_job_board_runs_one_job_per_device_and_requeues_a_vanished_one(tmp_path)
     sleeper = tmp_path / "sleeper"
     sleeper.write_text("#!/bin/sh\nsleep 30\n")
     sleeper.chmod(0o755)
-    board = JobBoard(tmp_path / "board", python=str(sleeper))
+    board = JobBoard(tmp_path / "board", runner=[str(sleeper)])
     first = board.submit("gene", tmp_path, ["G1"], device="cpu")
     second = board.submit("gene", tmp_path, ["G2"], device="cpu")
     other = board.submit("gene", tmp_path, ["G3"], device="cuda:0")
@@ -149,7 +149,7 @@ def test_job_board_runs_one_job_per_device_and_requeues_a_vanished_one(tmp_path)
     board.cancel(first.id)
     assert board.get(first.id).state == "cancelled" and board.get(second.id).state == "running"
     # a reopened board (a restarted server) sees the same jobs
-    again = JobBoard(tmp_path / "board", python=str(sleeper))
+    again = JobBoard(tmp_path / "board", runner=[str(sleeper)])
     assert [j.id for j in again.jobs()] == [first.id, second.id, other.id]
     for job in (second, other):
         again.cancel(job.id)

@@ -182,7 +182,7 @@ def test_a_store_of_a_later_format_is_refused_naming_it(tmp_path):
     store = ResultsStore.create(tmp_path / "s", {"model": {"name": "a"}})
     assert store.manifest["format"] == FORMAT
     store.update_manifest(format=FORMAT + 1)
-    with pytest.raises(InputError, match=rf"manifest.json: store format {FORMAT + 1}, but this version reads"):
+    with pytest.raises(InputError, match=rf"manifest.json: store format {FORMAT + 1}, but this version"):
         ResultsStore(tmp_path / "s")
     with pytest.raises(InputError, match="store format"):
         ResultsStore.create(tmp_path / "s", {"model": {"name": "a"}})

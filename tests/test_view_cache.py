@@ -16,7 +16,8 @@ import pytest
 from benchmarks.synthetic_store import make_synthetic_store
 from components import data as data_module
 from components import gene_card, ism_eqtl
-from components.data import Datasets, parse_url
+from components.data import Datasets
+from components.selection import parse_url
 from components.view_cache import ViewCache, size_of
 from compute.store import ResultsStore
 
@@ -181,3 +182,30 @@ def test_the_url_reads_the_selected_snvs_genotypes_ahead(store, monkeypatch):
     assert r2 is not None and r2.loc[sel.snv] == 1.0
     with pytest.raises(AssertionError, match="read the store again"):
         expected("store", sel.gene_id, sel.snv)
+
+
+def test_the_code_tag_covers_the_compute_code_behind_the_views(tmp_path):
+    """r² comes from compute/stats/ld.py: a fix there must not be answered from old entries."""
+    import shutil
+
+    from components.view_cache import DASHBOARD_CODE, ROOT, code_tag
+
+    for part in DASHBOARD_CODE:
+        source, target = ROOT / part, tmp_path / part
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_file():
+            shutil.copy(source, target)
+        else:
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+    before = code_tag(tmp_path)
+    assert before == code_tag(ROOT)  # the same files give the same tag, wherever they are
+    for edited in ("compute/stats/ld.py", "compute/store/reading.py", "components/locus.py"):
+        path = tmp_path / edited
+        original = path.read_text()
+        path.write_text(original + "\n# a fix\n")
+        assert code_tag(tmp_path) != before, edited
+        path.write_text(original)
+    assert code_tag(tmp_path) == before
+    (tmp_path / "compute" / "engine").mkdir()
+    (tmp_path / "compute" / "engine" / "model.py").write_text("# not behind any view\n")
+    assert code_tag(tmp_path) == before

@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,13 +55,17 @@ class Job:
 class JobBoard:
     """The job records of one directory; every change is a diskcache transaction."""
 
-    def __init__(self, directory: str | Path, python: str = sys.executable):
+    def __init__(self, directory: str | Path, runner: Sequence[str] | None = None):
+        """runner: the command that runs one job, given `--board DIR JOB` (the dashboard names
+        `python -m compute jobs run`); kept with the board, so that a job process that ends
+        starts the next one the same way. A board opened without one only reads and updates."""
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.logs = self.directory / "logs"
         self.logs.mkdir(exist_ok=True)
         self.cache = diskcache.Cache(str(self.directory / "cache"), size_limit=SIZE_LIMIT)
-        self.python = python
+        if runner is not None:
+            self.cache.set("runner", [str(part) for part in runner])
         self._children: dict[int, subprocess.Popen] = {}  # job processes this process started
 
     # ----- records ------------------------------------------------------------------
@@ -157,7 +161,10 @@ class JobBoard:
 
     def _start(self, job: Job) -> None:
         log = open(self.logs / f"{job.id}.log", "ab")  # noqa: SIM115 (the child keeps it open)
-        command = [self.python, "-m", "compute", "jobs", "run", "--board", str(self.directory), job.id]
+        runner = self.cache.get("runner")
+        if not runner:
+            raise RuntimeError(f"{self.directory}: no job runner recorded (open the board with runner=...)")
+        command = [*runner, "--board", str(self.directory), job.id]
         process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, cwd=str(Path(__file__).resolve().parents[2]),
