@@ -146,6 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="what a results store holds: genes done, failed and left")
     p.add_argument("store")
 
+    p = sub.add_parser("upgrade", help="bring a results store of an earlier version to this one's format")
+    p.add_argument("store")
+
     p = sub.add_parser("stats", help="recompute the cross-gene statistics of a store (no model run)")
     p.add_argument("store")
     p.add_argument("--convention", choices=["published", "textbook"], default="published")
@@ -419,6 +422,18 @@ def _finetune(args: argparse.Namespace) -> int:
 
         print(f"{store.path}: r on {len(result.split.test_people)} held-out people")
         print(summary_table(store.genes()).to_string(index=False, float_format="%.3f"))
+    return 0
+
+
+@command("upgrade")
+def _upgrade(args: argparse.Namespace) -> int:
+    from compute.store.upgrade import upgrade_store
+
+    done = upgrade_store(args.store)
+    for line in done:
+        print(f"{args.store}: {line}")
+    if not done:
+        print(f"{args.store}: already in this version's format")
     return 0
 
 

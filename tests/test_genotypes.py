@@ -4,6 +4,7 @@ genotypes to an older store."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -149,11 +150,23 @@ def test_genotypes_command_adds_the_same_table_to_an_older_store(computed, tmp_p
     assert "changed since the store was made" in capsys.readouterr().err
 
 
-def test_an_old_long_genotypes_table_is_not_read_as_packed(computed, tmp_path):
+def test_a_store_of_the_first_format_is_refused_until_upgraded(computed, tmp_path, capsys):
+    """Format 1 could lack drivers.parquet and hold the first, long dosage table as genotypes."""
     _, store = computed
     old = tmp_path / "old"
     shutil.copytree(store.path, old)
+    (old / "drivers.parquet").unlink()
     pd.DataFrame({"gene_id": ["G1"], "variant_id": ["v"], "person_id": ["P00"], "dosage": [1]}).to_parquet(
         old / f"{GENOTYPES_TABLE}.parquet"
     )
-    assert not ResultsStore(old).has_genotypes() and ResultsStore(old).genotypes("G1") is None
+    manifest = json.loads((old / "manifest.json").read_text())
+    (old / "manifest.json").write_text(json.dumps({**manifest, "format": 1}))
+    with pytest.raises(InputError, match=r"store format 1, .*python -m compute upgrade"):
+        ResultsStore(old)
+    assert main(["upgrade", str(old)]) == 0
+    out = capsys.readouterr().out
+    assert "drivers.parquet" in out and "old dosage table removed" in out and "format 1 -> 2" in out
+    upgraded = ResultsStore(old)
+    assert not upgraded.has_genotypes() and upgraded.genotypes("G1") is None
+    pd.testing.assert_frame_equal(upgraded.drivers(), store.drivers())
+    assert main(["upgrade", str(old)]) == 0 and "already" in capsys.readouterr().out

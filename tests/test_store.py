@@ -130,7 +130,12 @@ def test_reopen_with_another_model_is_refused(tmp_path):
 def test_not_a_store(tmp_path):
     with pytest.raises(InputError, match="not a results store"):
         ResultsStore(tmp_path)
-    (tmp_path / "manifest.json").write_text(json.dumps({}))
+    (tmp_path / "manifest.json").write_text(json.dumps({}))  # before the format was recorded: 1
+    with pytest.raises(InputError, match="store format 1, .*python -m compute upgrade"):
+        ResultsStore(tmp_path)
+    from compute.store.schemas import FORMAT
+
+    (tmp_path / "manifest.json").write_text(json.dumps({"format": FORMAT}))
     ResultsStore(tmp_path)
 
 
@@ -158,7 +163,12 @@ def test_drivers_table_is_written_with_variants_and_read_back(tmp_path):
     pd.testing.assert_frame_equal(
         store.drivers(columns=["gene_id", "tss_distance"]), scanned[["gene_id", "tss_distance"]]
     )
-    (store.path / "drivers.parquet").unlink()  # an older store: found by scanning variants
+    # an older store (format 1) without the table: `upgrade` writes it, from the same rows
+    from compute.store.upgrade import upgrade_store
+
+    (store.path / "drivers.parquet").unlink()
+    store.update_manifest(format=1)
+    assert any("drivers.parquet" in line for line in upgrade_store(store.path))
     pd.testing.assert_frame_equal(ResultsStore(store.path).drivers(), scanned)
 
 

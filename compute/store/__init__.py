@@ -30,7 +30,7 @@ from compute.store.files import (
     write_json_atomic,
     write_parquet_atomic,
 )
-from compute.store.genotypes import GENOTYPE_COLUMNS, GENOTYPES_TABLE, GeneGenotypes
+from compute.store.genotypes import GENOTYPES_TABLE, GeneGenotypes
 from compute.store.live import LiveParts
 from compute.store.reading import GeneIndex
 from compute.store.schemas import (
@@ -55,14 +55,21 @@ __all__ = [
 
 
 def check_format(manifest: dict[str, Any], where: Path) -> None:
-    """The one check of a store's layout version: a store written by a later version of this code
-    is refused (its tables may mean something else); stores before `format` was recorded are 1."""
+    """The one check of a store's layout version: a store of another format is refused with what to
+    do (an older one: `python -m compute upgrade`, compute/store/upgrade.py; a later one: a newer
+    version of this tool). Stores before `format` was recorded are 1."""
     found = manifest.get("format", 1)
-    if not isinstance(found, int) or found > FORMAT:
+    if found == FORMAT:
+        return
+    if isinstance(found, int) and found < FORMAT:
         raise InputError(
-            f"{where}: store format {found!r}, but this version reads format {FORMAT} and earlier; "
-            "update this tool to read it"
+            f"{where}: store format {found}, this version reads format {FORMAT}: run "
+            f"`python -m compute upgrade {where.parent}` once"
         )
+    raise InputError(
+        f"{where}: store format {found!r}, but this version reads format {FORMAT} and earlier; "
+        "update this tool to read it"
+    )
 
 
 class ResultsStore:
@@ -76,7 +83,6 @@ class ResultsStore:
         self._genes: pd.DataFrame | None = None
         self._live: LiveParts | None = None
         self._version: tuple[int, ...] | None = None
-        self._packed: bool | None = None  # genotypes.parquet is the packed table (schema read once)
         self._manifest: tuple[tuple[int, ...], dict[str, Any]] | None = None  # (file stamp, contents)
         check_format(self.manifest, self.path / "manifest.json")
 
@@ -272,7 +278,7 @@ class ResultsStore:
         version = self.version()
         if version != self._version:
             self._version = version
-            self._genes, self._live, self._indexes, self._packed = None, None, {}, None
+            self._genes, self._live, self._indexes = None, None, {}
 
     def live(self) -> LiveParts:
         """Genes that landed in parts/ but are not in the finalized tables (compute/store/live.py)."""
@@ -337,16 +343,9 @@ class ResultsStore:
         return self._gene_rows("null", gene_id)
 
     def has_genotypes(self) -> bool:
-        """Whether the store holds packed genotypes (stores made before them hold none, or the
-        demo's old long table: `python -m compute genotypes STORE` writes them)."""
-        if self.live().has_genotypes():
-            return True
-        if not self.has_table(GENOTYPES_TABLE):
-            return False
-        if not self._packed:  # a yes is kept (a table is replaced by a packed one, never back)
-            names = pq.read_schema(self.path / f"{GENOTYPES_TABLE}.parquet").names
-            self._packed = all(c in names for c in GENOTYPE_COLUMNS)
-        return self._packed
+        """Whether the store holds genotypes (stores made before them hold none: `python -m compute
+        genotypes STORE` writes them)."""
+        return self.live().has_genotypes() or self.has_table(GENOTYPES_TABLE)
 
     def genotypes(self, gene_id: str) -> GeneGenotypes | None:
         """One gene's people x SNVs genotypes; None when the store or the gene has none."""
@@ -375,21 +374,13 @@ class ResultsStore:
         return {str(p): groups.get(str(p), "training") for p in people}
 
     def drivers(self, columns: list[str] | None = None) -> pd.DataFrame:
-        """Driver SNVs of all genes (for the TSS-distance histograms).
-
-        From drivers.parquet when the store has it; older stores scan the whole
-        variants table (at ~20 M rows about 2 s for one column), so `columns`
-        limits what is decoded.
-        """
+        """Driver SNVs of all genes (for the TSS-distance histograms), from drivers.parquet (every
+        store of this format that has variants has it), `columns` only."""
         if columns is not None:
             columns = list(dict.fromkeys(columns))
         frames = []
         if (self.path / f"{DRIVERS_TABLE}.parquet").is_file():
             frames.append(pd.read_parquet(self.path / f"{DRIVERS_TABLE}.parquet", columns=columns))
-        elif self.has_table("variants"):
-            frames.append(pd.read_parquet(
-                self.path / "variants.parquet", columns=columns, filters=[("is_driver", "==", True)]
-            ))  # fmt: skip
         live = self.live()
         if live:
             frames.append(live.table("variants", columns or VARIANT_COLUMNS, drivers_only=True))

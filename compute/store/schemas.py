@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from compute.store.genotypes import GENOTYPE_COLUMNS, GENOTYPES_TABLE
 
-FORMAT = 1  # the store layout this code writes and reads; a store of a later one is refused
+FORMAT = 2  # the store layout this code writes and reads (compute/store/upgrade.py brings older ones)
 
 GENE_COLUMNS = [
     "gene_id", "gene_name", "chrom", "tss", "strand", "n_people", "n_snvs",
