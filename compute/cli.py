@@ -483,7 +483,8 @@ def _add_genes(args: argparse.Namespace) -> int:
         args.store, args.gene, device=args.device, batch_size=args.batch_size, progress=report
     )
     for gene_id, error in outcome.items():
-        print(f"{gene_id}: {'failed: ' + error if error else 'added (cross-gene columns provisional)'}")
+        print(f"{gene_id}: {'failed: ' + error if error else 'added'}")
+    _print_status(args.store)
     return 1 if any(outcome.values()) else 0
 
 

@@ -4,8 +4,9 @@ them before a finalize, the gene queue a dashboard can reorder, and the job boar
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
-import time
+import sys
 
 import pandas as pd
 import pytest
@@ -13,15 +14,15 @@ import pytest
 from compute.errors import InputError
 from compute.jobs import JobBoard
 from compute.run.on_demand import compute_genes, settings_from_manifest
-from compute.run.pipeline import precompute
+from compute.run.pipeline import precompute, store_status
 from compute.run.queue import GeneQueue
 from compute.stats import cohort_statistics
 from compute.store import ResultsStore
 from compute.store.inputs import input_problems
 from compute.store.priority import ask_first, read_priority
 from compute.store.progress import read_progress, run_active
-from tests.cohort_files import simulated_cohort
-from tests.test_pipeline import files_for, settings_for, tiny_weights  # noqa: F401 (fixture)
+from tests.cohort_files import files_for, settings_for, simulated_cohort
+from tests.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -30,12 +31,12 @@ def cohort(tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="module")
-def full_store(cohort, tiny_weights, tmp_path_factory) -> ResultsStore:  # noqa: F811
+def full_store(cohort, tiny_weights, tmp_path_factory) -> ResultsStore:
     return precompute(files_for(cohort), settings_for(tiny_weights), tmp_path_factory.mktemp("a") / "s",
                       progress=False)  # fmt: skip
 
 
-def test_a_gene_on_demand_equals_the_same_gene_from_precompute(cohort, tiny_weights, full_store, tmp_path):  # noqa: F811
+def test_a_gene_on_demand_equals_the_same_gene_from_precompute(cohort, tiny_weights, full_store, tmp_path):
     out = tmp_path / "store"
     precompute(files_for(cohort), settings_for(tiny_weights), out, genes=["G1", "G2"], progress=False)
     store = ResultsStore(out)
@@ -46,13 +47,20 @@ def test_a_gene_on_demand_equals_the_same_gene_from_precompute(cohort, tiny_weig
     assert [s["stage"] for s in stages if s.get("gene") == "G3"] == [
         "haplotypes", "forwards", "ISM", "gradients", "statistics",
     ]  # fmt: skip
-    assert stages[-1]["fraction"] == 1.0
+    assert stages[-1]["fraction"] == 1.0 and "finalizing the store" in [s["stage"] for s in stages]
     # the same numbers as precompute gives for that gene: exact (same code, device, batch size)
     for name in ("people", "variants", "null", "genotypes"):
         expected = pd.read_parquet(full_store.path / "parts" / "G3" / f"{name}.parquet")
-        pd.testing.assert_frame_equal(store.live().gene_rows(name, "G3", []), expected)
-    # the live store shows it beside the finalized genes; cross-gene columns over all three
-    assert store.live().ids == ["G3"] and store.provisional
+        pd.testing.assert_frame_equal(pd.read_parquet(out / "parts" / "G3" / f"{name}.parquet"), expected)
+    # then the store is finalized: its tables, read with pandas, hold every gene, with the cross-gene
+    # columns over all three, as one precompute of the three leaves them
+    store = ResultsStore(out)
+    assert not store.live() and not store.provisional and store.manifest["finalized"]
+    for name in ("genes", "people", "variants", "null"):
+        pd.testing.assert_frame_equal(pd.read_parquet(out / f"{name}.parquet"),
+                                      pd.read_parquet(full_store.path / f"{name}.parquet"))  # fmt: skip
+    status = store_status(out)
+    assert (status["done"], status["planned"], status["left"]) == (3, 3, [])
     genes = store.genes().set_index("gene_id")
     expected = full_store.genes().set_index("gene_id")
     assert sorted(genes.index) == ["G1", "G2", "G3"]
@@ -68,7 +76,7 @@ def test_a_gene_on_demand_equals_the_same_gene_from_precompute(cohort, tiny_weig
                                       pd.read_parquet(full_store.path / f"{name}.parquet"))  # fmt: skip
 
 
-def test_settings_come_from_the_manifest_and_inputs_are_checked(cohort, tiny_weights, full_store, tmp_path):  # noqa: F811
+def test_settings_come_from_the_manifest_and_inputs_are_checked(cohort, tiny_weights, full_store, tmp_path):
     files, settings = settings_from_manifest(full_store, device="cpu", batch_size=8)
     assert files == files_for(cohort)
     expected = settings_for(tiny_weights)
@@ -140,10 +148,12 @@ def test_job_board_runs_one_job_per_device_and_requeues_a_vanished_one(tmp_path)
     import signal
 
     os.killpg(board.get(first.id).pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while board.get(first.id).attempts < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
+
+    def restarted():
         board.tick()
+        return board.get(first.id).attempts >= 2
+
+    wait_until(restarted, "a tick of the board to start the vanished job again", timeout=10)
     assert board.get(first.id).state == "running" and board.get(first.id).attempts == 2
     assert board.get(second.id).state == "queued"
     board.cancel(first.id)
@@ -156,7 +166,7 @@ def test_job_board_runs_one_job_per_device_and_requeues_a_vanished_one(tmp_path)
     assert {j.state for j in again.jobs()} == {"cancelled"}
 
 
-def test_a_precompute_takes_genes_asked_for_first(cohort, tiny_weights, tmp_path):  # noqa: F811
+def test_a_precompute_takes_genes_asked_for_first(cohort, tiny_weights, tmp_path):
     out = tmp_path / "store"
     out.mkdir()
     ask_first(out, "G3")  # as the dashboard's "Compute this gene" does while a run goes on
@@ -165,7 +175,7 @@ def test_a_precompute_takes_genes_asked_for_first(cohort, tiny_weights, tmp_path
     assert landed == ["G3", "G1", "G2"]
     record = read_progress(out)
     assert record["state"] == "finished" and record["done"] == 3 and record["last_gene"] == "G2"
-    assert "pytest" in record["command"] or "python" in record["command"]
+    assert record["command"] == shlex.join(sys.argv)  # the command line of the process that ran it
 
 
 def test_a_run_whose_process_died_is_not_active(tmp_path):

@@ -2,9 +2,10 @@
 whole precompute of that cohort started again, both with the inputs, model and options its
 manifest records: the same numbers `precompute` gives for those genes.
 
-An on-demand gene lands in parts/ like any gene of a running precompute; the cross-gene
-columns stay provisional until the store is finalized again (a precompute of the store
-with nothing left to compute does only that).
+An on-demand gene lands in parts/ like any gene of a running precompute (readers see it at
+once, its cross-gene columns provisional); then, unless a precompute is writing the store (it
+finalizes when it ends), the store is finalized again: its tables hold every gene computed, with
+the cross-gene statistics over all of them, as one precompute of those genes would leave them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from compute.run.gene import STAGES, format_error
 from compute.run.settings import CohortFiles, RunSettings, from_manifest
 from compute.store import ResultsStore, safe_gene_id
 from compute.store.inputs import check_inputs
+from compute.store.progress import run_active
 
 ProgressHook = Callable[[dict[str, Any]], None]
 # Share of one gene's time each step takes, measured on the demo (2 CPU cores): for the
@@ -81,5 +83,13 @@ def compute_genes(
             null=result.null, genotypes=result.genotypes,
         )  # fmt: skip
         outcome[gene_id] = None
+    landed = [g for g, error in outcome.items() if error is None]
+    if landed and not run_active(store.path):  # a running precompute finalizes when it ends
+        from compute.run.pipeline import finalize
+
+        report({"gene": None, "stage": "finalizing the store", "fraction": 1.0})
+        planned = store.manifest.get("genes") or []
+        store.update_manifest(genes=list(dict.fromkeys([*planned, *landed])))
+        finalize(store)
     report({"gene": None, "stage": "done", "fraction": 1.0})
     return outcome

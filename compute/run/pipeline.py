@@ -107,7 +107,6 @@ def precompute(
     """
     from compute.run.backends import LocalBackend
     from compute.run.queue import GeneQueue
-    from compute.stats import cohort_statistics
 
     backend = backend or LocalBackend()
     backend.prepare()
@@ -149,12 +148,21 @@ def precompute(
             bar.update(1)
         bar.close()
         record.state("finalizing")
-        store.finalize(lambda frame: cohort_statistics(frame, convention=settings.stats.convention))
+        finalize(store)
     except BaseException:
         record.finish("stopped")
         raise
     record.finish()
     return store
+
+
+def finalize(store: ResultsStore) -> None:
+    """Gather the store's parts into its tables with the cross-gene statistics (null p-values, BH)
+    of the convention its manifest records: no gene is computed again."""
+    from compute.stats import cohort_statistics
+
+    convention = ((store.manifest.get("settings") or {}).get("stats") or {}).get("convention") or "published"
+    store.finalize(lambda frame: cohort_statistics(frame, convention=convention))
 
 
 def _progress(total: int, done: int, enabled: bool):
@@ -171,6 +179,7 @@ def store_status(path: str | Path) -> dict[str, Any]:
     done = store.done_genes() if (store.path / "parts").is_dir() else set(store.genes().gene_id)
     failed = store.failures()
     left = [g for g in planned if g not in done and g not in failed]
+    planned = list(dict.fromkeys([*planned, *sorted(done)]))  # genes added on demand count as planned
     genes = store.genes()
     no_result = {}
     if "reason" in genes.columns:

@@ -10,6 +10,7 @@ gene's row groups from the Parquet statistics and read only those.
 from __future__ import annotations
 
 import copy
+import fcntl
 import json
 import os
 import shutil
@@ -207,16 +208,22 @@ class ResultsStore:
         return out
 
     def finalize(self, genes_transform: Callable[[pd.DataFrame], pd.DataFrame] | None = None) -> None:
-        """Gather parts/ into the four tables; `genes_transform` adds cross-gene columns (BH)."""
-        done = sorted(self.done_genes())
-        for name in TABLES:
-            frames = [pd.read_parquet(self.path / "parts" / g / f"{name}.parquet") for g in done]
-            frame = concat_frames(frames, TABLES[name])
-            if name == "genes" and genes_transform is not None:
-                frame = genes_transform(frame)
-            self.write_table(name, frame)
-        self._gather_genotypes(done)
-        self.update_manifest(genes_done=len(done), genes_failed=len(self.failures()), finalized=True)
+        """Gather parts/ into the four tables; `genes_transform` adds cross-gene columns (BH).
+
+        One finalize at a time per store (a lock file): two processes that each landed a gene (two
+        on-demand jobs) would otherwise race, and the one that read parts/ first could rename its
+        tables into place last, without the other's gene."""
+        with open(self.path / ".finalize.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            done = sorted(self.done_genes())
+            for name in TABLES:
+                frames = [pd.read_parquet(self.path / "parts" / g / f"{name}.parquet") for g in done]
+                frame = concat_frames(frames, TABLES[name])
+                if name == "genes" and genes_transform is not None:
+                    frame = genes_transform(frame)
+                self.write_table(name, frame)
+            self._gather_genotypes(done)
+            self.update_manifest(genes_done=len(done), genes_failed=len(self.failures()), finalized=True)
 
     def _gather_genotypes(self, done: list[str]) -> None:
         """genotypes.parquet from the parts that have it, else from the table finalized before (a
