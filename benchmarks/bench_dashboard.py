@@ -32,12 +32,12 @@ ROOT = Path(__file__).resolve().parent.parent
 GOALS = {"gene_switch_ms": 200.0, "first_load_ms": 2000.0, "rss_mb": 2048.0}
 
 
-def build(path: Path, genes: int, people: int, snvs: int) -> float:
+def build(path: Path, genes: int, people: int, snvs: int, with_genotypes: bool = False) -> float:
     sys.path.insert(0, str(ROOT))
     from benchmarks.synthetic_store import make_synthetic_store
 
     start = time.perf_counter()
-    make_synthetic_store(path, genes, people, snvs, seed=1, chunk_genes=50)
+    make_synthetic_store(path, genes, people, snvs, seed=1, chunk_genes=50, with_genotypes=with_genotypes)
     return time.perf_counter() - start
 
 
@@ -197,21 +197,30 @@ def measure_in_fresh_process(script: str, store: Path, switches: int) -> dict | 
     return json.loads(child.stdout.strip().splitlines()[-1])
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = full_scale_parser("Dashboard server-side speed at full scale.").parse_args(argv)
+def run_full_scale(
+    script: str, argv: list[str] | None, description: str, measure, report, with_genotypes: bool = False
+) -> int:
+    """The main of a full-scale dashboard benchmark (this one and bench_genotypes.py): build the
+    synthetic store once (or reuse --store), measure in a fresh process, report."""
+    args = full_scale_parser(description).parse_args(argv)
     if args.measure:
         print(json.dumps(measure(args.measure, args.switches)))
         return 0
-    with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as tmp:
+    built = "genotypes.parquet" if with_genotypes else "genes.parquet"
+    with tempfile.TemporaryDirectory(prefix="bench-full-scale-") as tmp:
         store = args.store or Path(tmp) / "store"
         build_s = None
-        if not (store / "genes.parquet").is_file():
-            build_s = build(store, args.genes, args.people, args.snvs)
-        result = measure_in_fresh_process(__file__, store, args.switches)
+        if not (store / built).is_file():
+            build_s = build(store, args.genes, args.people, args.snvs, with_genotypes)
+        result = measure_in_fresh_process(script, store, args.switches)
         if result is None:
             return 1
         report(result, build_s)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_full_scale(__file__, argv, "Dashboard server-side speed at full scale.", measure, report)
 
 
 if __name__ == "__main__":

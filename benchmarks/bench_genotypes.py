@@ -20,7 +20,6 @@ that imports only the web side, prints:
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
@@ -32,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_dashboard import full_scale_parser, measure_in_fresh_process, peak_rss_mb  # noqa: E402
+from benchmarks.bench_dashboard import peak_rss_mb, run_full_scale  # noqa: E402
 
 GOALS = {"snv_switch_ms": 150.0}
 
@@ -175,25 +174,8 @@ def report(r: dict, build_s: float | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = full_scale_parser("Genotypes at full scale: size, reads, switches with LD.").parse_args(argv)
-    if args.measure:
-        print(json.dumps(measure(args.measure, args.switches)))
-        return 0
-    from benchmarks.synthetic_store import make_synthetic_store
-
-    with tempfile.TemporaryDirectory(prefix="bench-genotypes-") as tmp:
-        store = args.store or Path(tmp) / "store"
-        build_s = None
-        if not (store / "genotypes.parquet").is_file():
-            start = time.perf_counter()
-            make_synthetic_store(store, args.genes, args.people, args.snvs, seed=1, with_genotypes=True,
-                                 chunk_genes=50)  # fmt: skip
-            build_s = time.perf_counter() - start
-        result = measure_in_fresh_process(__file__, store, args.switches)
-        if result is None:
-            return 1
-        report(result, build_s)
-    return 0
+    description = "Genotypes at full scale: size, reads, switches with LD."
+    return run_full_scale(__file__, argv, description, measure, report, with_genotypes=True)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Small cohort files for tests: FASTA, bgzipped + indexed VCF, genes TSV, expression TSV,
-and `bcftools consensus` as the independent reference implementation of haplotypes."""
+and `bcftools consensus` as the independent reference implementation of haplotypes; a cohort's
+files and run settings for a precompute, and its store's tables read back."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from compute.run.settings import CohortFiles, ModelOptions, RunSettings, StatsOptions
 
 VCF_HEADER = """##fileformat=VCFv4.2
 {contigs}##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">
@@ -134,6 +137,51 @@ def simulated_cohort(tmp_path: Path, seed: int = 1, n_people: int = 12) -> dict:
         n_indel=n_indel,
         n_missing=n_missing,
     )
+
+
+def many_genes_cohort(tmp_path: Path, n_genes: int = 12, n_people: int = 12) -> dict:
+    """Random sequence, biallelic SNVs and many genes, so a run takes several seconds."""
+    rng = np.random.default_rng(11)
+    length = 40_000
+    seq = random_sequence(rng, length)
+    samples = [f"S{i:02d}" for i in range(n_people)]
+    rows = []
+    for pos in np.sort(rng.choice(np.arange(10, length - 10), size=300, replace=False)):
+        ref = seq[pos - 1]
+        alt = str(rng.choice([b for b in "ACGT" if b != ref]))
+        freq = rng.uniform(0.05, 0.5)
+        gts = [f"{int(rng.random() < freq)}|{int(rng.random() < freq)}" for _ in samples]
+        rows.append(("chr1", int(pos), f"rs{pos}", ref, alt, gts))
+    gene_ids = [f"ENSG{i:04d}" for i in range(n_genes)]
+    tss = np.linspace(1_000, length - 1_000, n_genes).astype(int)
+    return dict(
+        fasta=write_fasta(tmp_path / "ref.fa", {"chr1": seq}),
+        vcf=write_vcf(tmp_path / "cohort.vcf.gz", samples, rows, {"chr1": length}),
+        genes=write_genes(
+            tmp_path / "genes.tsv",
+            [(g, f"GENE{i}", "chr1", int(tss[i]), "+-"[i % 2]) for i, g in enumerate(gene_ids)],
+        ),
+        expression=write_expression(tmp_path / "expression.tsv", gene_ids, samples),
+    )
+
+
+def files_for(c: dict) -> CohortFiles:
+    """A cohort's files (from `simulated_cohort` or `many_genes_cohort`), missing calls as REF."""
+    return CohortFiles(str(c["fasta"]), str(c["vcf"]), str(c["genes"]), str(c["expression"]), "reference")
+
+
+def settings_for(weights: Path, **model) -> RunSettings:
+    """Run settings on CPU for the model saved at `weights`: track 7, 20 null draws, no PrediXcan."""
+    return RunSettings(
+        window=None,
+        model=ModelOptions(weights=str(weights), track=7, batch_size=8, device="cpu", **model),
+        stats=StatsOptions(null_draws=20, seed=1, predixcan=False),
+    )
+
+
+def read_store(path: Path) -> dict[str, pd.DataFrame]:
+    """A store's finished tables, by file name."""
+    return {p.name: pd.read_parquet(p) for p in sorted(Path(path).glob("*.parquet"))}
 
 
 def bcftools_dosage(vcf: Path, chrom: str, pos: int, alt: str) -> pd.Series:

@@ -26,3 +26,12 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory) -> Path:
+    """A small, fast model (window 2,048 bp) saved as weights, for the tests that run precompute."""
+    from compute.engine.models import save_weights, small_model
+
+    model = small_model(seed=4, window=2048, device="cpu", dim=24, depth=1, heads=1)
+    return save_weights(model, tmp_path_factory.mktemp("w") / "tiny")

@@ -6,13 +6,13 @@ synthetic store shaped like it (genes + drivers only, a gene named DDX11).
 """
 
 import shutil
-import time
 from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 
 from benchmarks.synthetic_store import make_synthetic_store
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -54,16 +54,6 @@ def settle(driver):
     from docs.screenshots import wait_for_figures
 
     wait_for_figures(driver)
-
-
-def wait_until(condition, timeout=15.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def severe_logs(driver):
@@ -111,6 +101,37 @@ def test_search_ddx11_shows_its_card(site):
     assert severe_logs(driver) == []
 
 
+def volcano_top_point(driver):
+    """The volcano's highest significant point with r > 0: gene, id, and its offset (x, y) in the
+    plot's drag area of size (w, h); None until that point lies inside the window."""
+    return driver.execute_script(
+        """
+        const gd = document.querySelector('#volcano-graph .js-plotly-plot');
+        if (!gd || !gd._fullLayout || !gd.data || !gd.data[1] || !gd.data[1].y.length) return null;
+        const t = gd.data[1];  // significant, r > 0
+        let best = 0;
+        for (let i = 1; i < t.y.length; i++) { if (t.y[i] > t.y[best]) best = i; }
+        const fl = gd._fullLayout, s = fl._size;
+        const drag = gd.querySelector('.nsewdrag').getBoundingClientRect();
+        const x = s.l + fl.xaxis.l2p(t.x[best]) - (drag.left - gd.getBoundingClientRect().left);
+        const y = s.t + fl.yaxis.l2p(t.y[best]) - (drag.top - gd.getBoundingClientRect().top);
+        const onScreen = drag.left + x >= 0 && drag.left + x < window.innerWidth
+            && drag.top + y >= 0 && drag.top + y < window.innerHeight;
+        return onScreen ? {gene: t.customdata[best][1], id: t.customdata[best][0],
+                           x: x, y: y, w: drag.width, h: drag.height} : null;
+        """
+    )
+
+
+def hovered_ids(driver, panel):
+    """The gene ids (customdata[0]) of the points plotly hovers in the panel's graph now."""
+    return driver.execute_script(
+        "const gd = document.querySelector('#' + arguments[0] + '-graph .js-plotly-plot');"
+        "return ((gd && gd._hoverdata) || []).map(p => p.customdata ? String(p.customdata[0]) : null);",
+        panel,
+    )
+
+
 def test_volcano_click_selects_gene_and_url_and_back_works(site):
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.action_chains import ActionChains
@@ -120,30 +141,20 @@ def test_volcano_click_selects_gene_and_url_and_back_works(site):
     settle(driver)
     graph = driver.find_element("id", "volcano-graph")
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", graph)
-    time.sleep(0.3)
-    target = driver.execute_script(
-        """
-        const gd = document.querySelector('#volcano-graph .js-plotly-plot');
-        const t = gd.data[1];  // significant, r > 0
-        let best = 0;
-        for (let i = 1; i < t.y.length; i++) { if (t.y[i] > t.y[best]) best = i; }
-        const fl = gd._fullLayout, s = fl._size;
-        const drag = gd.querySelector('.nsewdrag').getBoundingClientRect();
-        return {gene: t.customdata[best][1], id: t.customdata[best][0],
-                x: s.l + fl.xaxis.l2p(t.x[best]) - (drag.left - gd.getBoundingClientRect().left),
-                y: s.t + fl.yaxis.l2p(t.y[best]) - (drag.top - gd.getBoundingClientRect().top),
-                w: drag.width, h: drag.height};
-        """
-    )
+    target = wait_until(lambda: volcano_top_point(driver), "the volcano's top significant point on screen")
     assert target["gene"] != "DDX11"
     dx, dy = target["x"] - target["w"] / 2, target["y"] - target["h"] / 2
-    for _attempt in range(3):  # the graph may redraw between finding and clicking it
+
+    def hover_target():  # a click picks the point plotly hovers, so click once it hovers the target
         try:
             drag = driver.find_element("css selector", "#volcano-graph .nsewdrag")
-            ActionChains(driver).move_to_element_with_offset(drag, dx, dy).pause(0.3).click().perform()
-            break
-        except StaleElementReferenceException:
-            time.sleep(0.3)
+            ActionChains(driver).move_to_element_with_offset(drag, dx, dy).perform()
+        except StaleElementReferenceException:  # the graph redrew between finding and moving to it
+            return False
+        return hovered_ids(driver, "volcano")[:1] == [str(target["id"])]
+
+    wait_until(hover_target, f"the pointer to hover {target['gene']} in the volcano")
+    ActionChains(driver).click().perform()
     wait_until(lambda: card_gene(driver) == target["gene"])
     path = driver.current_url.split("?")[0]
     assert path.endswith(f"/gene/{target['gene']}") or path.endswith(f"/gene/{target['id']}")
@@ -274,9 +285,19 @@ def test_demo_ld_legend_reference_marker_and_held_out_people(site):
     wait_until(
         lambda: card_gene(driver) == "RTN4R" and "Selected SNV: " in (text_of(driver, "card-snv") or "")
     )
+
+    def views_follow_the_selected_snv():  # its selection may land after the first figures settled
+        snv = (text_of(driver, "card-snv") or "").removeprefix("Selected SNV: ")
+        ld_views = all(
+            f"with {snv} among" in (text_of(driver, f"{panel}-note") or "")
+            and "LD reference: the selected SNV" in legend_texts(driver, panel)
+            for panel in ("locus", "ism_eqtl")
+        )
+        held_out = any(t.startswith("held-out people") for t in legend_texts(driver, "expression"))
+        return ld_views and held_out and snv
+
+    snv = wait_until(views_follow_the_selected_snv, "the LD and expression views of RTN4R's selected SNV")
     settle(driver)
-    time.sleep(0.5)
-    snv = text_of(driver, "card-snv").removeprefix("Selected SNV: ")
     for panel in ("locus", "ism_eqtl"):
         legend = legend_texts(driver, panel)
         assert any(t.startswith("LD r² 0.8–1") for t in legend), legend

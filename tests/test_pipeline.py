@@ -22,16 +22,9 @@ from compute.errors import InputError, ModelError
 from compute.run.backends import RayBackend
 from compute.run.gene import haplotype_snvs, model_spec
 from compute.run.pipeline import precompute, store_status
-from compute.run.settings import CohortFiles, ModelOptions, RunSettings, StatsOptions
+from compute.run.settings import ModelOptions, RunSettings
 from compute.store import ResultsStore
-from tests.cohort_files import (
-    random_sequence,
-    simulated_cohort,
-    write_expression,
-    write_fasta,
-    write_genes,
-    write_vcf,
-)
+from tests.cohort_files import files_for, many_genes_cohort, read_store, settings_for, simulated_cohort
 
 ROOT = Path(__file__).resolve().parents[1]
 WINDOW = 4096
@@ -42,32 +35,9 @@ def weights(tmp_path_factory) -> Path:
     return save_weights(small_model(seed=3, window=WINDOW, device="cpu"), tmp_path_factory.mktemp("w") / "m")
 
 
-@pytest.fixture(scope="module")
-def tiny_weights(tmp_path_factory) -> Path:
-    """A smaller, faster model for the tests that run many genes."""
-    model = small_model(seed=4, window=2048, device="cpu", dim=24, depth=1, heads=1)
-    return save_weights(model, tmp_path_factory.mktemp("w") / "tiny")
-
-
 @pytest.fixture
 def cohort(tmp_path) -> dict:
     return simulated_cohort(tmp_path, seed=5, n_people=10)
-
-
-def settings_for(weights: Path, **model) -> RunSettings:
-    return RunSettings(
-        window=None,
-        model=ModelOptions(weights=str(weights), track=7, batch_size=8, device="cpu", **model),
-        stats=StatsOptions(null_draws=20, seed=1, predixcan=False),
-    )
-
-
-def files_for(c: dict) -> CohortFiles:
-    return CohortFiles(str(c["fasta"]), str(c["vcf"]), str(c["genes"]), str(c["expression"]), "reference")
-
-
-def read_store(path: Path) -> dict[str, pd.DataFrame]:
-    return {p.name: pd.read_parquet(p) for p in sorted(Path(path).glob("*.parquet"))}
 
 
 def test_precompute_matches_the_engine_and_statistics(cohort, weights, tmp_path):
@@ -187,32 +157,6 @@ def test_wrong_weights_directory_says_how_to_make_one(cohort, tmp_path):
 
 
 # ----- a killed run resumes into the same store ----------------------------------------
-
-
-def many_genes_cohort(tmp_path: Path, n_genes: int = 12, n_people: int = 12) -> dict:
-    """Random sequence, biallelic SNVs and many genes, so a run takes several seconds."""
-    rng = np.random.default_rng(11)
-    length = 40_000
-    seq = random_sequence(rng, length)
-    samples = [f"S{i:02d}" for i in range(n_people)]
-    rows = []
-    for pos in np.sort(rng.choice(np.arange(10, length - 10), size=300, replace=False)):
-        ref = seq[pos - 1]
-        alt = str(rng.choice([b for b in "ACGT" if b != ref]))
-        freq = rng.uniform(0.05, 0.5)
-        gts = [f"{int(rng.random() < freq)}|{int(rng.random() < freq)}" for _ in samples]
-        rows.append(("chr1", int(pos), f"rs{pos}", ref, alt, gts))
-    gene_ids = [f"ENSG{i:04d}" for i in range(n_genes)]
-    tss = np.linspace(1_000, length - 1_000, n_genes).astype(int)
-    return dict(
-        fasta=write_fasta(tmp_path / "ref.fa", {"chr1": seq}),
-        vcf=write_vcf(tmp_path / "cohort.vcf.gz", samples, rows, {"chr1": length}),
-        genes=write_genes(
-            tmp_path / "genes.tsv",
-            [(g, f"GENE{i}", "chr1", int(tss[i]), "+-"[i % 2]) for i, g in enumerate(gene_ids)],
-        ),
-        expression=write_expression(tmp_path / "expression.tsv", gene_ids, samples),
-    )
 
 
 def cohort_args(c: dict) -> list[str]:

@@ -6,13 +6,14 @@ import time
 import numpy as np
 import pytest
 import torch
-from cohort_files import simulated_cohort
 
 from compute.cohort.haplotypes import personal_haplotypes, window_variants
 from compute.cohort.reference import Reference, encode, gene_window, one_hot
 from compute.engine.model import ModelSpec, score_tokens
 from compute.engine.models import small_model
 from compute.engine.prefetch import haplotype_batches, haplotype_set, prefetch, score_window_haplotypes
+from tests.cohort_files import simulated_cohort
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -30,25 +31,28 @@ def test_prefetch_keeps_job_order(workers):
 
 
 def test_prefetch_stays_within_depth_and_builds_ahead():
-    started = []
+    """The workers build the `depth` jobs after the one consumed before they are asked for, and no
+    job further: jobs are taken from their iterator on the consumer's thread, `depth` ahead."""
+    taken, started = [], []
+
+    def jobs():
+        for i in range(100):
+            taken.append(i)
+            yield i
 
     def build(i):
         started.append(i)  # list.append is atomic under the GIL
         return i
 
-    it = prefetch(range(100), build, workers=2, depth=3)
+    it = prefetch(jobs(), build, workers=2, depth=3)
     assert next(it) == 0
-    deadline = time.monotonic() + 5
-    while len(started) < 4 and time.monotonic() < deadline:  # the workers run ahead...
-        time.sleep(0.005)
-    time.sleep(0.05)
-    assert len(started) == 4  # ...by `depth` jobs past the one consumed, and no further
+    assert taken == [0, 1, 2, 3]  # the one consumed and 3 ahead, and no more while the consumer waits
+    wait_until(lambda: sorted(started) == [0, 1, 2, 3], "the workers to build jobs 1-3 ahead", every=0.005)
     assert next(it) == 1
-    while len(started) < 5 and time.monotonic() < deadline:
-        time.sleep(0.005)
-    time.sleep(0.05)
-    assert len(started) == 5
+    assert taken == [0, 1, 2, 3, 4]
+    wait_until(lambda: sorted(started) == [0, 1, 2, 3, 4], "the workers to build job 4 ahead", every=0.005)
     it.close()
+    assert taken == [0, 1, 2, 3, 4] and sorted(started) == [0, 1, 2, 3, 4]
 
 
 def test_prefetch_raises_the_workers_error_at_its_job():

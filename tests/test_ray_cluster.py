@@ -24,7 +24,7 @@ from compute.run.pipeline import precompute, store_status
 from compute.run.queue import GeneQueue
 from compute.store import ResultsStore
 from compute.store.priority import ask_first
-from tests.test_pipeline import files_for, many_genes_cohort, read_store, settings_for
+from tests.cohort_files import files_for, many_genes_cohort, read_store, settings_for
 
 N_GENES = 9
 RAY_LOG = "compute.run.backends"

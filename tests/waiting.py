@@ -1,0 +1,37 @@
+"""Waiting in tests on a condition, never for a fixed time: `wait_until` polls the condition until it
+holds or a deadline passes, and then fails with what it waited for and the last value it saw."""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def wait_until(condition: Callable[[], T], what: str | None = None, *, timeout: float = 30.0,
+               every: float = 0.1) -> T:  # fmt: skip
+    """The first truthy value of `condition()`, called every `every` seconds for up to `timeout` seconds.
+
+    The condition is called once more after the deadline has passed (a slow poll never fails a
+    condition that holds by then); if it still does not hold: AssertionError naming `what` (by
+    default the condition's source) and its last value.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            what = what or _source(condition)
+            raise AssertionError(f"waited {timeout:g} s for {what}; last value: {value!r}")
+        time.sleep(every)
+
+
+def _source(condition: Callable) -> str:
+    try:
+        return " ".join(inspect.getsource(condition).split())
+    except (OSError, TypeError):
+        return repr(condition)
