@@ -12,7 +12,7 @@ from urllib.parse import unquote
 import pytest
 
 from benchmarks.synthetic_store import make_synthetic_store
-from tests.waiting import wait_until
+from tests.waiting import search_option, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -86,13 +86,7 @@ def test_search_ddx11_shows_its_card(site):
     driver = site["driver"]
     driver.get(site["url"] + "/")
     settle(driver)
-    driver.find_element("id", "search-dropdown").click()
-    box = wait_until(lambda: driver.find_elements("css selector", "input.dash-dropdown-search"))[0]
-    box.send_keys("DDX1")
-    option = wait_until(
-        lambda: [o for o in driver.find_elements("css selector", "[role=option]") if "DDX11 " in o.text]
-    )[0]
-    option.click()
+    search_option(driver, "DDX1", "DDX11 ").click()
     wait_until(lambda: card_gene(driver) == "DDX11")
     assert "/gene/DDX11" in driver.current_url
     settle(driver)

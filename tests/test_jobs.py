@@ -26,7 +26,7 @@ import pytest
 from compute.jobs import JobBoard
 from compute.store import ResultsStore
 from compute.store.progress import pid_alive, read_progress
-from tests.waiting import wait_until
+from tests.waiting import search_option, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -163,13 +163,7 @@ def test_a_gene_computed_on_demand_from_the_page(site):
 def test_search_marks_genes_not_computed(site):
     driver = site["driver"]
     driver.get(f"{site['server'].url}/?dataset=demo")
-    wait_until(lambda: driver.find_elements("id", "search-dropdown"))
-    driver.find_element("id", "search-dropdown").click()
-    box = wait_until(lambda: driver.find_elements("css selector", "input.dash-dropdown-search"))[0]
-    box.send_keys("SCARF")
-    option = wait_until(
-        lambda: [o for o in driver.find_elements("css selector", "[role=option]") if "SCARF2" in o.text]
-    )[0]
+    option = search_option(driver, "SCARF", "SCARF2")
     assert "not computed" in option.text
     assert driver.execute_script("return arguments[0].querySelector('.not-computed') !== null", option)
 

@@ -198,18 +198,29 @@ def test_each_node_is_told_apart(cluster, cohort, weights):
         ray.shutdown()
 
 
-@pytest.mark.slow
-def test_a_worker_killed_mid_gene_ends_in_the_same_store(
-    tmp_path, cluster, cohort, weights, local_store, caplog
-):
-    watch = WhenAGeneRuns(list(cluster.worker_nodes), lambda pid, node: os.kill(pid, signal.SIGKILL))
-    out = tmp_path / "ray"
+def run_with_fault(cluster, cohort, weights, out: Path, caplog, fault, undo=None) -> bool:
+    """A precompute on the cluster while `fault(pid, node)` strikes the first worker found running a
+    gene; whether it struck. `undo()` after a strike, whatever the run did (the next test finds the
+    cluster as it was)."""
+    watch = WhenAGeneRuns(list(cluster.worker_nodes), fault)
     try:
         with caplog.at_level(logging.WARNING, logger=RAY_LOG):
             precompute(files_for(cohort), settings_for(weights), out, backend=on_cluster(cluster),
                        progress=False)  # fmt: skip
     finally:
-        killed = watch.stop()
+        struck = watch.stop()
+        if struck and undo is not None:
+            undo()
+    return struck
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_gene_ends_in_the_same_store(
+    tmp_path, cluster, cohort, weights, local_store, caplog
+):
+    out = tmp_path / "ray"
+    kill = lambda pid, node: os.kill(pid, signal.SIGKILL)  # noqa: E731
+    killed = run_with_fault(cluster, cohort, weights, out, caplog, kill)
     assert killed, "no gene ran on the cluster"
     assert "lost its Ray worker" in caplog.text and "running it again" in caplog.text
     assert_same_store(local_store, out)
@@ -219,17 +230,15 @@ def test_a_worker_killed_mid_gene_ends_in_the_same_store(
 def test_a_node_removed_mid_run_ends_in_the_same_store(
     tmp_path, cluster, cohort, weights, local_store, caplog
 ):
-    watch = WhenAGeneRuns(list(cluster.worker_nodes), lambda pid, node: cluster.remove_node(node, False))
     out = tmp_path / "ray"
-    try:
-        with caplog.at_level(logging.WARNING, logger=RAY_LOG):
-            precompute(files_for(cohort), settings_for(weights), out, backend=on_cluster(cluster),
-                       progress=False)  # fmt: skip
-    finally:
-        removed = watch.stop()
-        if removed:  # the next test finds three nodes again
-            cluster.add_node(**cluster.node_args)
-            cluster.wait_for_nodes()
+
+    def add_back() -> None:  # the next test finds three nodes again
+        cluster.add_node(**cluster.node_args)
+        cluster.wait_for_nodes()
+
+    removed = run_with_fault(
+        cluster, cohort, weights, out, caplog, lambda pid, node: cluster.remove_node(node, False), add_back
+    )
     assert removed, "no gene ran on the cluster"
     assert len(cluster.worker_nodes) == 2
     assert "lost its Ray worker" in caplog.text

@@ -35,3 +35,16 @@ def _source(condition: Callable) -> str:
         return " ".join(inspect.getsource(condition).split())
     except (OSError, TypeError):
         return repr(condition)
+
+
+def search_option(driver, typed: str, shown: str):
+    """Open the gene search of the page in `driver`, type `typed`, and wait for the option whose
+    text holds `shown` (a browser test's search, step by step as a person does it)."""
+    wait_until(lambda: driver.find_elements("id", "search-dropdown"))
+    driver.find_element("id", "search-dropdown").click()
+    box = wait_until(lambda: driver.find_elements("css selector", "input.dash-dropdown-search"))[0]
+    box.send_keys(typed)
+    options = wait_until(
+        lambda: [o for o in driver.find_elements("css selector", "[role=option]") if shown in o.text]
+    )
+    return options[0]
