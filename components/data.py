@@ -280,8 +280,11 @@ class Datasets:
         return self._memo(name, "population", lambda: gene_subsets.population_table(self.stores[name]))
 
     def describe(self, name: str) -> str:
+        """The dataset's description, with what its inputs lost on the way in when it records it."""
         manifest = self.manifest(name)
-        return str(manifest.get("description") or manifest.get("dataset") or name)
+        text = str(manifest.get("description") or manifest.get("dataset") or name)
+        lost = input_losses(manifest.get("input_report"))
+        return f"{text}. Inputs: {lost}" if lost else text
 
     def model_note(self, name: str) -> str | None:
         """What the dashboard must say about a dataset's model: set for a demo model, else None."""
@@ -420,6 +423,29 @@ class Datasets:
             return pd.Series(r2, index=pd.Index(found.variant_ids, name="variant_id"), name="ld_r2")
 
         return self.cached(name, ("ld", gene_id, variant_id), compute)
+
+
+def input_losses(report) -> str:
+    """One line of what a computed store's inputs lost or changed (compute Cohort.report), for the
+    dataset's description; empty without a report."""
+    if not isinstance(report, dict):
+        return ""
+    people, genes, records = (report.get(k) or {} for k in ("people", "genes", "records"))
+    parts = [f"{people.get('used', '?')} people, {genes.get('used', '?')} genes"]
+    for label, item in (("people only in the VCF", people.get("only_in_vcf")),
+                        ("people only in the expression", people.get("only_in_expression")),
+                        ("genes without expression", genes.get("without_expression")),
+                        ("expression rows without a TSS", genes.get("expression_without_tss")),
+                        ("genes without an SNV", genes.get("without_snvs"))):  # fmt: skip
+        count = (item or {}).get("count", 0)
+        if count:
+            parts.append(f"{label}: {count:,}")
+    for label, key in (("indels skipped", "indels_skipped"),
+                       ("calls read as REF", "missing_or_unphased_read_as_ref"),
+                       ("haploid calls", "haploid_calls")):  # fmt: skip
+        if records.get(key):
+            parts.append(f"{label}: {records[key]:,}")
+    return "; ".join(parts)
 
 
 def cache_tag(store: ResultsStore, version: tuple[int, ...], code: str) -> str:

@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cohort_args(p)
 
     p = sub.add_parser("haplotypes", help="write personal haplotype sequences as FASTA")
-    add_options(p, CohortFiles, skip=("genes", "expression"))
+    add_options(p, CohortFiles, skip=("genes", "expression", "sample_map"))
     p.add_argument("--region", required=True, help="CHR:START-END, 1-based inclusive")
     p.add_argument("--out", required=True)
     _add_repeatable(p, "--samples", "sample IDs (default: all in the VCF)")
@@ -410,6 +410,8 @@ def _finetune(args: argparse.Namespace) -> int:
     )  # fmt: skip
     stats = from_args(StatsOptions, args)
     files = {"fasta": args.fasta, "vcf": args.vcf, "genes": args.genes, "expression": args.expression}
+    if args.sample_map is not None:
+        files["sample_map"] = args.sample_map
     result, store = run_finetune(
         files, options, args.out, weights=args.weights, small=small, results=args.results, stats=stats,
         missing=args.missing, device=args.device, resume=args.resume, gradients=args.gradients,

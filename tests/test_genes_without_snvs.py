@@ -99,6 +99,12 @@ def test_genes_without_snvs_are_stored_with_their_reason(cohort, weights, tmp_pa
     assert str(variant_ids.type) == "list<element: string>"
     # Only A1 enters BH.
     assert genes["p_null"].notna().sum() <= 1
+    report = store.manifest["input_report"]  # what the inputs lost, recorded with the store
+    assert report["genes"]["without_snvs"] == {"count": 1, "examples": ["C1"]}
+    assert report["people"]["used"] == 16 and report["records"]["indels_skipped"] == 0
+    from components.data import input_losses
+
+    assert input_losses(report) == "16 people, 3 genes; genes without an SNV: 1"
     status = store_status(store.path)
     no_snv = {"B1": "no SNV polymorphic among the 16 people", "C1": "no SNV in the window"}
     assert status["no_result"] == no_snv

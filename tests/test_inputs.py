@@ -9,7 +9,14 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from cohort_files import random_sequence, write_expression, write_fasta, write_genes, write_vcf
+from cohort_files import (
+    bcftools_dosage,
+    random_sequence,
+    write_expression,
+    write_fasta,
+    write_genes,
+    write_vcf,
+)
 
 from compute.cohort.inputs import load_cohort, read_expression, read_genes
 from compute.cohort.reference import Reference, decode
@@ -194,10 +201,29 @@ def test_unphased_or_missing_genotype(tmp_path, call, kind):
     assert f"read as REF: {n_records_in_windows} (policy: reference)" in cohort.summary()
 
 
-def test_haploid_genotype_is_an_error(tmp_path):
-    paths, _ = build(tmp_path, gts=["0|1", "1", "0|0", "0|0", "1|0"])
-    message = error_of(paths, missing="reference")
-    assert "calls.vcf.gz: record 22:" in message and "haploid GT for sample S2" in message
+def test_haploid_calls_count_twice_on_both_haplotypes_and_are_reported(tmp_path):
+    """A male's chrX call `1`: both haplotypes carry ALT, dosage 2 (the QTL field's convention);
+    `0` is REF on both. bcftools counts the same allele once, so its dosage is doubled here."""
+    from compute.cohort.haplotypes import window_variants
+
+    paths, _ = build(tmp_path, gts=["0|1", "1", "0|0", "0", "1|0"])
+    cohort = load(paths)
+    assert cohort.counts.haploid == 2 * 6 and cohort.counts.missing == 0  # 2 people x 6 records in windows
+    assert "haploid calls (both haplotypes carry the allele): 12" in cohort.summary()
+    wv = window_variants(paths["vcf"], "22", 0, 2000, SAMPLES)
+    assert wv.alleles[1].min() == 1 and wv.alleles[3].max() == 0  # S2 carries ALT twice, S4 REF twice
+    for k, pos in enumerate(wv.variants["pos"]):
+        if not wv.variants["variant_id"].iloc[k].startswith("rs"):
+            continue  # the multi-allelic record keeps its own, diploid calls
+        expected = bcftools_dosage(paths["vcf"], "22", int(pos), wv.variants["alt"].iloc[k])
+        expected[["S2", "S4"]] *= 2  # bcftools counts a haploid call's allele once
+        assert wv.dosage[:, k].tolist() == expected[list(SAMPLES)].tolist()
+
+
+def test_unphased_calls_say_to_phase_first(tmp_path):
+    paths, _ = build(tmp_path, gts=["0|1", "0/1", "0|0", "0|0", "1|0"])
+    message = error_of(paths)
+    assert "unphased genotype for sample S2" in message and "SHAPEIT5, Eagle or Beagle" in message
 
 
 def test_unphased_homozygous_call_is_accepted(tmp_path):
@@ -271,15 +297,30 @@ def test_duplicate_sample_id_in_vcf(tmp_path):
     assert "calls.vcf.gz" in message and "duplicate sample IDs ['S1']" in message
 
 
-@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "", "high"])
+@pytest.mark.parametrize("value", ["inf", "-inf", "high"])
 def test_non_finite_expression(tmp_path, value):
     paths, _ = build(tmp_path)
     table = pd.read_csv(paths["expression"], sep="\t", dtype=str)
     table.loc[1, "S3"] = value
     table.to_csv(paths["expression"], sep="\t", index=False)
     message = error_of(paths)
-    assert "expr.tsv: line 3, gene ENSG2, sample S3: expected a finite number" in message
+    assert "expr.tsv: line 3, gene ENSG2, sample S3: expected a finite number or NA" in message
     assert repr(value) in message
+
+
+@pytest.mark.parametrize("value", ["nan", "", "NA", "."])
+def test_missing_expression_matters_only_where_used(tmp_path, value):
+    paths, _ = build(tmp_path)
+    table = pd.read_csv(paths["expression"], sep="\t", dtype=str)
+    table["S9"] = "1.0"  # a sample the VCF lacks
+    table.loc[0, "S9"] = value
+    table.loc[3] = ["ENSG9", *([value] * (table.shape[1] - 1))]  # a gene the genes table lacks
+    table.to_csv(paths["expression"], sep="\t", index=False)
+    load(paths)  # neither is used: no matter
+    table.loc[1, "S3"] = value
+    table.to_csv(paths["expression"], sep="\t", index=False)
+    message = error_of(paths)
+    assert "expr.tsv: gene ENSG2, sample S3: expression is missing (1 missing values" in message
 
 
 def test_tss_outside_fasta(tmp_path):
@@ -349,8 +390,42 @@ def test_expression_formats_agree(tmp_path):
     table.to_parquet(tmp_path / "expr.parquet", index=False)
     pd.testing.assert_frame_equal(read_expression(tmp_path / "expr.csv"), tsv)
     pd.testing.assert_frame_equal(read_expression(tmp_path / "expr.parquet"), tsv)
-    with pytest.raises(InputError, match=r"expected an expression matrix ending in \.tsv, \.csv"):
-        read_expression(paths["genes"].rename(tmp_path / "expr.xlsx"))
+    # Parquet written by df.to_parquet() with the gene ID as the index
+    table.set_index("gene_id").to_parquet(tmp_path / "indexed.parquet")
+    pd.testing.assert_frame_equal(read_expression(tmp_path / "indexed.parquet"), tsv)
+    # R's write.csv: quoted header and fields, a BOM and CRLF line ends
+    quoted = '\ufeff' + table.to_csv(index=False, quoting=1, lineterminator="\r\n")
+    (tmp_path / "r.csv").write_text(quoted, encoding="utf-8")
+    pd.testing.assert_frame_equal(read_expression(tmp_path / "r.csv"), tsv)
+    # GCT: version line, dimensions, Name and Description
+    gct = table.rename(columns={"gene_id": "Name"})
+    gct.insert(1, "Description", "some gene")
+    text = f"#1.2\n{len(gct)}\t{len(gct.columns) - 2}\n" + gct.to_csv(sep="\t", index=False)
+    (tmp_path / "expr.gct").write_text(text)
+    pd.testing.assert_frame_equal(read_expression(tmp_path / "expr.gct"), tsv)
+    # tensorQTL/FastQTL phenotype BED, bgzipped as GTEx releases it (the name need not say so)
+    bed = table.rename(columns={"gene_id": "phenotype_id"})
+    bed.insert(0, "end", [500, 1250, 1900])
+    bed.insert(0, "start", bed["end"] - 1)
+    bed.insert(0, "#chr", "22")
+    bed.to_csv(tmp_path / "expr.bed", sep="\t", index=False)
+    subprocess.run(["bgzip", "-f", str(tmp_path / "expr.bed")], check=True)
+    pd.testing.assert_frame_equal(read_expression(tmp_path / "expr.bed.gz"), tsv)
+    shutil.copy(tmp_path / "expr.bed.gz", tmp_path / "renamed.tsv.gz")
+    pd.testing.assert_frame_equal(read_expression(tmp_path / "renamed.tsv.gz"), tsv)
+    (tmp_path / "expr.xlsx").write_bytes(b"PK\x03\x04" + bytes(range(256)))
+    with pytest.raises(InputError, match=r"expr.xlsx: .*expected a genes x samples table"):
+        read_expression(tmp_path / "expr.xlsx")
+
+
+def test_a_samples_x_genes_matrix_is_read_transposed(tmp_path):
+    paths, _ = build(tmp_path)
+    genes_first = load(paths)
+    table = pd.read_csv(paths["expression"], sep="\t").set_index("gene_id").T
+    table.index.name = "sample"
+    table.to_csv(paths["expression"], sep="\t")
+    cohort = load(paths)
+    pd.testing.assert_frame_equal(cohort.expression, genes_first.expression, check_names=False)
 
 
 def run_cli(*args):
@@ -373,3 +448,48 @@ def test_cli_validate_bad_input_exits_2_with_one_line(tmp_path):
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "expected strand" in lines[0]
+
+
+def test_versioned_gene_ids_match_when_unambiguous(tmp_path):
+    paths, _ = build(tmp_path)
+    table = pd.read_csv(paths["expression"], sep="\t")
+    table["gene_id"] = ["ENSG1.16", "ENSG2", "ENSG3.2"]  # a versioned release against an unversioned GTF
+    table.to_csv(paths["expression"], sep="\t", index=False)
+    cohort = load(paths)
+    assert cohort.genes["gene_id"].tolist() == ["ENSG1", "ENSG2", "ENSG3"]
+    assert cohort.versions_matched == {"ENSG1.16": "ENSG1", "ENSG3.2": "ENSG3"}
+    expected = table.set_index("gene_id").loc["ENSG1.16", cohort.people].to_numpy(float)
+    np.testing.assert_array_equal(cohort.observed("ENSG1"), expected)
+    assert "2 matched without their version suffix, e.g. ENSG1.16 -> ENSG1" in cohort.summary()
+    # two versions of one gene: which one is meant is not known, so neither is matched (reported)
+    table = pd.concat([table, table.iloc[[0]].assign(gene_id="ENSG1.17")], ignore_index=True)
+    table.to_csv(paths["expression"], sep="\t", index=False)
+    cohort = load(paths)
+    assert "ENSG1" not in set(cohort.genes["gene_id"]) and cohort.versions_matched == {"ENSG3.2": "ENSG3"}
+    assert {"ENSG1.16", "ENSG1.17"} <= set(cohort.expression_without_gene)
+
+
+def test_a_sample_map_names_expression_samples_by_their_vcf_sample(tmp_path):
+    """GTEx: expression columns are tissue samples (GTEX-1117F-0226-SM-5GZZ7), the VCF's participants."""
+    paths, _ = build(tmp_path)
+    plain = load(paths)
+    table = pd.read_csv(paths["expression"], sep="\t")
+    tissue = {s: f"GTEX-{s}-0226-SM-{k}" for k, s in enumerate(SAMPLES)}
+    table.rename(columns=tissue).to_csv(paths["expression"], sep="\t", index=False)
+    assert "no sample ID matches the VCF" in error_of(paths)
+    sample_map = tmp_path / "samples.tsv"
+    sample_map.write_text("SAMPID\tSUBJID\n" + "".join(f"{t}\t{s}\n" for s, t in tissue.items()))
+    cohort = load(paths, sample_map=sample_map)
+    assert cohort.people == plain.people and cohort.samples_mapped == len(SAMPLES)
+    pd.testing.assert_frame_equal(cohort.expression, plain.expression)
+    assert f"{len(SAMPLES)} expression samples named by their VCF sample" in cohort.summary()
+    # two tissue samples of one participant: which to use is the user's choice, so refused
+    table = table.rename(columns=tissue)
+    table["GTEX-S1-0999-SM-X"] = table[tissue["S1"]]
+    table.to_csv(paths["expression"], sep="\t", index=False)
+    with open(sample_map, "a") as fh:
+        fh.write("GTEX-S1-0999-SM-X\tS1\n")
+    message = error_of(paths, sample_map=sample_map)
+    assert "samples.tsv: expression samples GTEX-S1-0226-SM-0 and GTEX-S1-0999-SM-X both map to S1" in message
+    sample_map.write_text("just-one-column\n")
+    assert "samples.tsv: line 1: expected two tab-separated fields" in error_of(paths, sample_map=sample_map)

@@ -29,6 +29,7 @@ class WindowCounts:
     indels: int = 0
     multiallelic: int = 0
     missing: int = 0  # genotype calls (person x record) missing or unphased, read as REF
+    haploid: int = 0  # one-allele calls (male chrX): both haplotypes carry that allele
 
 
 @dataclass
@@ -194,9 +195,11 @@ def iter_snv_records(
         if len(alts) > 1:
             counts.multiallelic += 1
         gt = rec.genotype.array()
+        if gt.shape[1] == 2:  # every call of the record haploid: allele, phased
+            gt = np.stack([gt[:, 0], np.full(len(gt), -2, gt.dtype), np.ones(len(gt), gt.dtype)], axis=1)
         if gt.shape[1] != 3:
-            raise InputError(f"{_record_label(vcf_path, rec)}: expected diploid genotypes, found ploidy "
-                             f"{gt.shape[1] - 1}")
+            raise InputError(f"{_record_label(vcf_path, rec)}: expected diploid or haploid genotypes, "
+                             f"found ploidy {gt.shape[1] - 1}")
         gt = gt if identity else gt[order]
         vid = rec.ID or f"{chrom}:{rec.POS}:{ref}:{alts[0]}"
         record = SnvRecord(chrom, rec.POS, vid, ref, alts, np.empty((0, 2), np.uint8))
@@ -221,25 +224,29 @@ def _check_genotypes(
     if not pending:
         return
     gt = np.stack([raw for _, raw, _ in pending])  # (records, people, 3)
-    alleles = gt[:, :, :2]
-    haploid = alleles[:, :, 1] == -2  # htslib's vector end: a one-allele call
+    alleles = gt[:, :, :2].copy()
+    # A haploid call (GT `1`, a male's chrX outside the PARs): both haplotypes carry its allele, so
+    # its dosage is 2, as the QTL field counts it (htslib ends a one-allele call with -2).
+    haploid = (alleles[:, :, 1] == -2) & (alleles[:, :, 0] >= 0)
+    alleles[:, :, 1] = np.where(alleles[:, :, 1] == -2, alleles[:, :, 0], alleles[:, :, 1])
+    counts.haploid += int(haploid.sum())
     absent = alleles < 0
-    unphased = (gt[:, :, 2] == 0) & (alleles[:, :, 0] != alleles[:, :, 1])
+    unphased = (gt[:, :, 2] == 0) & (alleles[:, :, 0] != alleles[:, :, 1]) & ~haploid
     bad = absent.any(axis=2) | unphased
-    if haploid.any() or (missing == "error" and bad.any()):
-        problem = haploid if haploid.any() else bad
-        r = int(np.flatnonzero(problem.any(axis=1))[0])
-        person = int(np.flatnonzero(problem[r])[0])
+    if missing == "error" and bad.any():
+        r = int(np.flatnonzero(bad.any(axis=1))[0])
+        person = int(np.flatnonzero(bad[r])[0])
         sample = samples[order[person]]
-        if haploid.any():
-            raise InputError(
-                f"{pending[r][2]}: expected diploid genotypes, found a haploid GT for sample {sample}"
-            )
         kind = "missing" if absent[r, person].any() else "unphased"
+        hint = (
+            "phase the VCF first (SHAPEIT5, Eagle or Beagle), or use --missing reference to read them as "
+            "REF on both haplotypes (counted and recorded)"
+            if kind == "unphased"
+            else "use --missing reference to read them as REF (counted and recorded)"
+        )
         raise InputError(
             f"{pending[r][2]}: {kind} genotype for sample {sample} ({int(bad[r].sum())} of "
-            f"{bad.shape[1]} samples); expected phased calls like 0|1 "
-            "(use --missing reference to read them as REF)"
+            f"{bad.shape[1]} samples); expected phased calls like 0|1 ({hint})"
         )
     counts.missing += int(bad.sum())
     codes = np.where(absent | unphased[:, :, None], 0, alleles).astype(np.uint8)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gzip
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -138,37 +138,72 @@ def _text_opener(path: Path):
     return gzip.open(path, "rt") if path.name.lower().endswith(".gz") else open(path)
 
 
+EXPRESSION_FORMATS = (
+    "a genes x samples table (TSV or CSV, gene ID first), a tensorQTL/FastQTL phenotype BED "
+    "(#chr start end phenotype_id, then one column per sample), a GCT, or Parquet"
+)
+
+
+def expression_format(path: Path) -> str:
+    """'parquet', 'gct', 'bed', 'tsv' or 'csv', told by the content (a renamed file is read as what
+    it holds); InputError for anything else."""
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic == b"PAR1":
+        return "parquet"
+    try:
+        with _text_opener(path) as fh:
+            first = fh.readline().lstrip("\ufeff").rstrip("\r\n")
+            second = fh.readline().rstrip("\r\n")
+    except (UnicodeDecodeError, OSError, EOFError, gzip.BadGzipFile) as err:
+        raise InputError(
+            f"{path}: cannot be read as an expression matrix ({err}); expected {EXPRESSION_FORMATS}"
+        ) from None
+    if first.startswith("#1.") and second.count("\t") >= 1:
+        return "gct"
+    fields = first.split("\t")
+    if first.startswith("#") and [f.lower() for f in fields[1:3]] == ["start", "end"]:
+        return "bed"
+    if "\t" in first:
+        return "tsv"
+    if "," in first:
+        return "csv"
+    raise InputError(f"{path}: line 1: expected {EXPRESSION_FORMATS}; found {first[:80]!r}")
+
+
 def read_expression(path: str | Path) -> pd.DataFrame:
-    """Genes x people matrix: first column gene_id, header = sample IDs. Returns float64, index gene_id."""
+    """Genes x people matrix, float64, index gene_id, columns the sample IDs (NaN where a value is
+    missing). Reads the formats of EXPRESSION_FORMATS, told apart by content; a gzipped text file too.
+
+    A phenotype BED's gene ID is its fourth column (`expression_bed_genes` reads its positions)."""
     path = Path(path)
     require_file(path, "expression matrix")
-    name = path.name.lower().removesuffix(".gz")
+    kind = expression_format(path)
     try:
-        if name.endswith((".parquet", ".pq")):
-            import pyarrow.parquet as pq
-
-            table = pq.read_table(path)
-            header = list(table.column_names)
-            raw = table.to_pandas()
-            raw.columns = header
-            line_offset = 1  # report row numbers as 1-based data rows
-        elif name.endswith((".csv", ".tsv", ".txt")):
-            sep = "," if name.endswith(".csv") else "\t"
-            with _text_opener(path) as fh:
-                header = [h.strip() for h in fh.readline().rstrip("\r\n").split(sep)]
-                first = fh.readline().rstrip("\r\n")
-            if first and len(first.split(sep)) != len(header):
-                raise InputError(
-                    f"{path}: line 2: expected {len(header)} fields like the header (gene_id, then one "
-                    f"per sample), found {len(first.split(sep))}"
-                )
-            raw = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, index_col=False)
-            raw.columns = header
-            line_offset = 2  # header is line 1
+        if kind == "parquet":
+            raw = pd.read_parquet(path)
+            if not isinstance(raw.index, pd.RangeIndex):  # written with the gene ID as the index
+                raw = raw.reset_index()
+            raw = raw.astype(str).where(raw.notna(), "")
+            header, line_offset, where = [str(c) for c in raw.columns], 0, "row"
         else:
-            raise InputError(f"{path}: expected an expression matrix ending in .tsv, .csv or .parquet")
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError, OSError) as err:
-        raise InputError(f"{path}: cannot be read as an expression matrix ({err})") from err
+            sep = "," if kind == "csv" else "\t"
+            skip = 2 if kind == "gct" else 0
+            _check_field_counts(path, sep, skip)
+            # the header as a row: pandas would rename a duplicate sample ID, which must be refused
+            table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, skiprows=skip, header=None,
+                                encoding="utf-8-sig", index_col=False)  # fmt: skip
+            # the gene ID, then the samples: GCT's Name (its Description dropped), BED's phenotype_id
+            # (its #chr, start and end dropped)
+            gene_column = {"gct": 0, "bed": 3}.get(kind, 0)
+            first_sample = {"gct": 2, "bed": 4}.get(kind, 1)
+            keep = [gene_column, *range(first_sample, table.shape[1])]
+            raw = table.iloc[1:, keep].reset_index(drop=True)
+            header, line_offset, where = [str(c).strip() for c in table.iloc[0, keep]], skip + 2, "line"
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError, OSError, ValueError) as err:
+        raise InputError(
+            f"{path}: cannot be read as an expression matrix ({err}); expected {EXPRESSION_FORMATS}"
+        ) from None
     if len(header) < 2:
         raise InputError(f"{path}: expected a first column gene_id and one column per sample, found {header}")
     samples = pd.Index(header[1:])
@@ -179,22 +214,44 @@ def read_expression(path: str | Path) -> pd.DataFrame:
     if gene_ids.duplicated().any():
         first = gene_ids[gene_ids.duplicated()].iloc[0]
         rows = (np.flatnonzero(gene_ids.to_numpy() == first) + line_offset).tolist()
-        kind = "rows" if line_offset == 1 else "lines"
-        raise InputError(f"{path}: duplicate gene ID {first!r} on {kind} {rows}; expected each gene once")
+        raise InputError(f"{path}: duplicate gene ID {first!r} on {where}s {rows}; expected each gene once")
     values = raw.iloc[:, 1:]
-    numeric = values.apply(pd.to_numeric, errors="coerce").astype(np.float64)
-    bad = ~np.isfinite(numeric.to_numpy())
+    text = values.apply(lambda col: col.astype(str).str.strip())
+    numeric = text.apply(pd.to_numeric, errors="coerce").astype(np.float64)
+    missing = text.apply(lambda c: c.str.lower()).isin(MISSING_VALUES).to_numpy()
+    bad = ~np.isfinite(numeric.to_numpy()) & ~missing
     if bad.any():
         i, j = (int(x[0]) for x in np.nonzero(bad))
-        found = values.iat[i, j]
-        where = f"{'row' if line_offset == 1 else 'line'} {i + line_offset}"
         raise InputError(
-            f"{path}: {where}, gene {gene_ids.iat[i]}, sample {samples[j]}: expected a finite number, "
-            f"found {found!r} ({int(bad.sum())} non-finite values in all)"
+            f"{path}: {where} {i + line_offset}, gene {gene_ids.iat[i]}, sample {samples[j]}: expected a "
+            f"finite number or NA, found {values.iat[i, j]!r} ({int(bad.sum())} such values in all)"
         )
+    numeric = numeric.mask(missing)
     numeric.index = pd.Index(gene_ids.to_numpy(), name="gene_id")
     numeric.columns = samples
     return numeric
+
+
+def _check_field_counts(path: Path, sep: str, skip: int) -> None:
+    """The first data line has as many fields as the header (a header without the gene ID column
+    is the usual slip), said with the line number before any parsing error can hide it."""
+    import csv
+
+    with _text_opener(path) as fh:
+        rows = csv.reader(fh, delimiter=sep)
+        for _ in range(skip):
+            next(rows, None)
+        header, first = next(rows, None), next(rows, None)
+    if header and first and len(first) != len(header):
+        raise InputError(
+            f"{path}: line {skip + 2}: expected {len(header)} fields like the header (gene_id, then one "
+            f"per sample), found {len(first)}"
+        )
+
+
+# Values read as missing: no matter in genes or people not used, an error naming the place where
+# used; anything else that is not a finite number is an error naming its place.
+MISSING_VALUES = {"", "na", "nan", "n/a", "none", "null", "."}
 
 
 # ---------------------------------------------------------------------------
@@ -221,10 +278,43 @@ class Cohort:
     expression_samples: list[str]
     genes_without_expression: list[str]
     expression_without_gene: list[str]
+    versions_matched: dict[str, str] = field(default_factory=dict)  # expression ID -> genes-table ID
+    samples_mapped: int = 0  # expression samples renamed to their VCF sample by the sample map
 
     def observed(self, gene_id: str) -> np.ndarray:
         """Observed expression of one gene, float64, in the order of `people`."""
         return self.expression.loc[gene_id, self.people].to_numpy(float)
+
+    def report(self, examples: int = 5) -> dict:
+        """What was read, left out and changed on the way in: counts and the first examples of each
+        reason (recorded in the store's manifest as `input_report`)."""
+        people = set(self.people)
+
+        def listed(items: list[str]) -> dict:
+            return {"count": len(items), "examples": list(items[:examples])}
+
+        no_snv = self.genes.loc[self.genes["n_snvs"].to_numpy() == 0, "gene_id"].tolist()
+        return {
+            "people": {
+                "used": len(self.people),
+                "only_in_vcf": listed([s for s in self.vcf_samples if s not in people]),
+                "only_in_expression": listed([s for s in self.expression_samples if s not in people]),
+            },
+            "genes": {
+                "used": len(self.genes),
+                "without_expression": listed(self.genes_without_expression),
+                "expression_without_tss": listed(self.expression_without_gene),
+                "without_snvs": listed(no_snv),
+                "matched_without_version": listed([f"{a} -> {b}" for a, b in self.versions_matched.items()]),
+            },
+            "records": {
+                "indels_skipped": self.counts.indels,
+                "multiallelic": self.counts.multiallelic,
+                "missing_or_unphased_read_as_ref": self.counts.missing,
+                "haploid_calls": self.counts.haploid,
+                "missing_policy": self.missing,
+            },
+        }
 
     def summary(self) -> str:
         only_vcf = [s for s in self.vcf_samples if s not in set(self.people)]
@@ -238,7 +328,13 @@ class Cohort:
             lines.append(f"  {len(only_vcf)} only in the VCF, e.g. {', '.join(only_vcf[:3])}")
         if only_expr:
             lines.append(f"  {len(only_expr)} only in the expression matrix, e.g. {', '.join(only_expr[:3])}")
+        if self.samples_mapped:
+            lines.append(f"  {self.samples_mapped} expression samples named by their VCF sample (sample map)")
         lines.append(f"genes: {len(self.genes)} with a TSS and expression")
+        if self.versions_matched:
+            first = next(iter(self.versions_matched.items()))
+            lines.append(f"  {len(self.versions_matched)} matched without their version suffix, "
+                         f"e.g. {first[0]} -> {first[1]}")  # fmt: skip
         if self.genes_without_expression:
             lines.append(f"  {len(self.genes_without_expression)} in the genes table without expression, "
                          f"e.g. {', '.join(self.genes_without_expression[:3])}")
@@ -260,8 +356,91 @@ class Cohort:
             f"indels skipped: {self.counts.indels}",
             f"multi-allelic records: {self.counts.multiallelic} (most common ALT kept as the SNV)",
             f"missing or unphased genotypes read as REF: {self.counts.missing} (policy: {self.missing})",
+            f"haploid calls (both haplotypes carry the allele): {self.counts.haploid}",
         ]
         return "\n".join(lines)
+
+
+def read_sample_map(path: str | Path) -> dict[str, str]:
+    """Expression sample ID -> VCF sample ID from a two-column TSV (a first line naming the columns
+    is allowed: it is skipped when neither of its fields is a sample of the map's other lines)."""
+    path = Path(path)
+    require_file(path, "sample map")
+    rows = []
+    with _text_opener(path) as fh:
+        for line_no, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            fields = [f.strip() for f in line.rstrip("\r\n").split("\t")]
+            if len(fields) != 2 or not all(fields):
+                raise InputError(
+                    f"{path}: line {line_no}: expected two tab-separated fields (expression sample ID, "
+                    f"VCF sample ID), found {len(fields)}: {line.strip()[:80]!r}"
+                )
+            rows.append((line_no, *fields))
+    if rows and rows[0][1].lower() in ("sample", "sample_id", "expression", "expression_sample", "sampid"):
+        rows = rows[1:]  # the header line
+    mapping: dict[str, str] = {}
+    for line_no, sample, person in rows:
+        if sample in mapping and mapping[sample] != person:
+            raise InputError(
+                f"{path}: line {line_no}: sample {sample} mapped twice ({mapping[sample]}, {person})"
+            )
+        mapping[sample] = person
+    if not mapping:
+        raise InputError(f"{path}: expected lines 'expression sample ID<TAB>VCF sample ID', found none")
+    return mapping
+
+
+def apply_sample_map(
+    expression: pd.DataFrame, mapping: dict[str, str], path: Path
+) -> tuple[pd.DataFrame, int]:
+    """The matrix with its sample columns renamed to VCF sample IDs, and how many were renamed;
+    two expression samples of one person are refused, naming them."""
+    renamed = [mapping.get(s, s) for s in expression.columns]
+    seen: dict[str, str] = {}
+    for sample, person in zip(expression.columns, renamed, strict=True):
+        if person in seen:
+            raise InputError(
+                f"{path}: expression samples {seen[person]} and {sample} both map to {person}; expected one "
+                "expression sample per person (keep one, e.g. the tissue this cohort is about)"
+            )
+        seen[person] = sample
+    count = sum(1 for s in expression.columns if s in mapping and mapping[s] != s)
+    out = expression.copy()
+    out.columns = pd.Index(renamed)
+    return out, count
+
+
+_VERSION = re.compile(r"\.\d+$")
+
+
+def match_gene_versions(gene_ids: pd.Series, expression: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The expression matrix with its gene IDs matched to the genes table's where they differ only
+    by an Ensembl version suffix (ENSG00000013573.16 and ENSG00000013573, or two GENCODE releases),
+    and the renames {expression ID: genes-table ID}. Only an unambiguous match is made: one ID of
+    each side without an exact match shares the versionless ID."""
+    known = set(gene_ids)
+    loose_expr = [g for g in expression.index if g not in known]
+    loose_genes = [g for g in gene_ids if g not in set(expression.index)]
+    if not loose_expr or not loose_genes:
+        return expression, {}
+
+    def by_base(ids: list[str]) -> dict[str, list[str]]:
+        groups: dict[str, list[str]] = {}
+        for gene_id in ids:
+            groups.setdefault(_VERSION.sub("", gene_id), []).append(gene_id)
+        return groups
+
+    expr_bases, gene_bases = by_base(loose_expr), by_base(loose_genes)
+    renames = {
+        found[0]: gene_bases[base][0]
+        for base, found in expr_bases.items()
+        if len(found) == 1 and len(gene_bases.get(base, ())) == 1
+    }
+    if not renames:
+        return expression, {}
+    return expression.rename(index=renames), renames
 
 
 def _merge_windows(starts: np.ndarray, ends: np.ndarray) -> list[tuple[int, int]]:
@@ -283,6 +462,7 @@ def load_cohort(
     expression: str | Path,
     window: int = WINDOW,
     missing: str = "error",
+    sample_map: str | Path | None = None,
 ) -> Cohort:
     """Read and validate every input; genotypes are checked over all gene windows (each record once)."""
     if missing not in ("error", "reference"):
@@ -303,6 +483,9 @@ def load_cohort(
         raise InputError(f"{vcf}: header: duplicate sample IDs {list(dup[:5])}; expected each sample once")
     gene_table = read_genes(genes_path)
     expr = read_expression(expr_path)
+    mapped = 0
+    if sample_map is not None:
+        expr, mapped = apply_sample_map(expr, read_sample_map(sample_map), Path(sample_map))
 
     # Chromosome names and TSS positions against the FASTA, and against the VCF.
     lengths = {c: reference.length(c) for c in reference.chromosomes}
@@ -319,7 +502,12 @@ def load_cohort(
                 f"of {fasta} (expected 1..{lengths[row.chrom]})"
             )
 
-    # Genes and people present everywhere.
+    # Genes and people present everywhere (Ensembl version suffixes ignored where unambiguous); a
+    # samples x genes matrix (genes in the header) is read transposed.
+    if not gene_table["gene_id"].isin(expr.index).any() and gene_table["gene_id"].isin(expr.columns).any():
+        expr = expr.T
+        expr.index.name = "gene_id"
+    expr, versions_matched = match_gene_versions(gene_table["gene_id"], expr)
     in_expr = gene_table["gene_id"].isin(expr.index)
     if not in_expr.any():
         raise InputError(
@@ -338,6 +526,13 @@ def load_cohort(
         )
     expression_samples = list(expr.columns)
     expr = expr.loc[gene_table["gene_id"], people]
+    if expr.isna().to_numpy().any():  # NA elsewhere (genes or people not used) is no matter
+        gene_id, sample = expr.stack(future_stack=True).loc[lambda v: v.isna()].index[0]
+        raise InputError(
+            f"{expr_path}: gene {gene_id}, sample {sample}: expression is missing "
+            f"({int(expr.isna().to_numpy().sum())} missing values among the genes and people used); "
+            "expected a value for every person of every gene computed (leave the sample out, or impute)"
+        )
 
     # Every SNV record inside any gene window, read once: REF vs FASTA, phasing, missing calls.
     counts = WindowCounts()
@@ -371,4 +566,6 @@ def load_cohort(
         expression_samples=expression_samples,
         genes_without_expression=genes_without_expression,
         expression_without_gene=expression_without_gene,
+        versions_matched=versions_matched,
+        samples_mapped=mapped,
     )

@@ -5,6 +5,7 @@ a new head). The only module of compute/ that knows enformer-pytorch's internals
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import torch
@@ -14,6 +15,7 @@ from compute.engine.catalog import ENFORMER
 from compute.engine.model import Model, Step, pick_device, ready
 from compute.errors import ModelError
 
+log = logging.getLogger(__name__)
 FULL_WINDOW = ENFORMER.window
 OFFICIAL_WEIGHTS = "EleutherAI/enformer-official-rough"
 EXPORT_HINT = (
@@ -127,8 +129,39 @@ def wrap(net: nn.Module, device: str | torch.device, window: int, source: str) -
     return ready(EnformerModel(net, pick_device(device), int(window), source))
 
 
-def load_enformer(path: Path, device: str | torch.device) -> EnformerModel:
-    """An Enformer from a local `save_pretrained` directory (checked by the caller to exist)."""
+TF_GAMMA = ("auto", "on", "off")
+
+
+def tf_gamma_for(config: dict, asked: str = "auto") -> tuple[bool, str | None]:
+    """Whether to use TensorFlow's gamma positions, and a line to tell the user when `auto` chose
+    them without the config saying so.
+
+    The published weights were trained with TensorFlow's positions; the config.json of the
+    enformer-pytorch hub snapshot (2022) does not record `use_tf_gamma`, and read as False the
+    outputs drift from TensorFlow's (enformer-pytorch issue 31: 474.7 against 555.5). So an
+    official-size Enformer whose config is silent gets them; `weights export` records the key."""
+    if asked not in TF_GAMMA:
+        raise ModelError(f"--tf-gamma {asked!r}: expected one of {', '.join(TF_GAMMA)}")
+    if asked != "auto":
+        return asked == "on", None
+    if "use_tf_gamma" in config:
+        return bool(config["use_tf_gamma"]), None
+    heads = config.get("output_heads") or {}
+    official = (config.get("dim"), config.get("depth"), heads.get("human")) == (1536, 11, ENFORMER.n_tracks)
+    if official:
+        return True, (
+            "config.json does not record use_tf_gamma: an official-size Enformer (dim 1,536, 11 layers, "
+            "5,313 human tracks) is loaded with TensorFlow's gamma positions, as the published weights "
+            "need (--tf-gamma off to load without them)"
+        )
+    return False, None
+
+
+def load_enformer(path: Path, device: str | torch.device, tf_gamma: str = "auto") -> EnformerModel:
+    """An Enformer from a local `save_pretrained` directory (checked by the caller to exist);
+    tf_gamma: TensorFlow's gamma positions on, off, or `auto` (`tf_gamma_for`)."""
+    import json
+
     from enformer_pytorch import Enformer
 
     try:
@@ -148,8 +181,15 @@ def load_enformer(path: Path, device: str | torch.device) -> EnformerModel:
         raise ModelError(
             f"weights directory {path}: cannot load the weights ({err}); {EXPORT_HINT}"
         ) from None
-    # The official weights need TensorFlow's gamma positions; the export records it in config.json.
-    set_tf_gamma(net, bool(getattr(net.config, "use_tf_gamma", False)))
+    try:
+        recorded = json.loads((path / "config.json").read_text())
+    except (OSError, ValueError):
+        recorded = {}
+    use_tf_gamma, said = tf_gamma_for(recorded, tf_gamma)
+    if said:
+        log.warning("%s: %s", path, said)
+    set_tf_gamma(net, use_tf_gamma)
+    net.config.use_tf_gamma = use_tf_gamma
     window = int(getattr(net.config, "sequence_length", FULL_WINDOW))
     return wrap(net, device, window, source=f"weights:{path}")
 

@@ -28,12 +28,15 @@ def load_model(
     *,
     small: bool | dict = False,
     device: str | torch.device = "auto",
+    tf_gamma: str = "auto",
 ) -> Model:
     """A model from a local weights directory, or a small random one.
 
     weights_dir: directory with config.json and model weights; never fetched from a hub.
     small: True or a dict of hyper-parameters builds `small_model(**dict)` instead
     (tests and the demo); weights_dir must then be None.
+    tf_gamma: Enformer's TensorFlow gamma positions: auto (the config's word, else on for an
+    official-size model), on or off (compute.engine.enformer.tf_gamma_for).
     """
     if small:
         if weights_dir is not None:
@@ -54,7 +57,7 @@ def load_model(
             f"weights directory {path} has config.json but no model.safetensors or "
             f"pytorch_model.bin; {EXPORT_HINT}"
         )
-    return load_enformer(path, device)
+    return load_enformer(path, device, tf_gamma)
 
 
 def small_model(

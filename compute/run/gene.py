@@ -74,7 +74,7 @@ def prepare_model(options: ModelOptions, window: int | None) -> tuple[Model, Mod
     from compute.engine.model import check_window
     from compute.engine.models import load_model
 
-    model = load_model(options.weights, device=options.device)
+    model = load_model(options.weights, device=options.device, tf_gamma=options.tf_gamma)
     spec = model_spec(options)
     model.resolve_bins(spec)
     window = model.window if window is None else int(window)

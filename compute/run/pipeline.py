@@ -53,8 +53,12 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def run_manifest(files: CohortFiles, settings: RunSettings, gene_ids: Sequence[str]) -> dict[str, Any]:
+def run_manifest(
+    files: CohortFiles, settings: RunSettings, gene_ids: Sequence[str], cohort: Cohort | None = None
+) -> dict[str, Any]:
     inputs = {name: input_record(getattr(files, name)) for name in INPUT_NAMES}
+    if files.sample_map is not None:
+        inputs["sample_map"] = input_record(files.sample_map)
     recorded = to_manifest(settings)
     recorded["model"]["weights_sha256"] = weights_digest(settings.model.weights)
     if settings.model.all_tracks is not None:
@@ -69,6 +73,7 @@ def run_manifest(files: CohortFiles, settings: RunSettings, gene_ids: Sequence[s
         "has_people": True,
         "has_null_draws": True,
         "has_all_variants": True,
+        **({"input_report": cohort.report()} if cohort is not None else {}),
     }
 
 
@@ -120,7 +125,7 @@ def precompute(
     gene_ids = select_genes(cohort, genes, files.genes)
     if announce is not None:
         announce(cohort.summary())
-    store = ResultsStore.create(out, run_manifest(files, settings, gene_ids), same_run)
+    store = ResultsStore.create(out, run_manifest(files, settings, gene_ids, cohort), same_run)
     todo = [g for g in gene_ids if g not in store.done_genes()]
     bar = _progress(len(gene_ids), len(gene_ids) - len(todo), progress)
     record = RunProgress(

@@ -55,6 +55,11 @@ class CohortFiles:
         "error", choices=("error", "reference"),
         help="unphased or missing genotypes: stop with an error, or read as REF and report the count",
     )  # fmt: skip
+    sample_map: str | None = option(
+        None, metavar="TSV",
+        help="expression sample ID -> VCF sample ID, two tab-separated columns (GTEx: tissue sample -> "
+        "participant); a first line naming the columns is allowed",
+    )  # fmt: skip
 
     def load(self, window: int) -> Cohort:
         """Read and validate the cohort for gene windows of `window` bp (cohort.inputs.load_cohort)."""
@@ -62,7 +67,7 @@ class CohortFiles:
 
         return load_cohort(
             fasta=self.fasta, vcf=self.vcf, genes=self.genes, expression=self.expression,
-            window=window, missing=self.missing,
+            window=window, missing=self.missing, sample_map=self.sample_map,
         )  # fmt: skip
 
 
@@ -83,6 +88,11 @@ class ModelOptions:
     compile: bool = option(False, help="torch.compile the model")
     reverse_complement: bool = option(False, help="average with the reverse complement")
     shifts: tuple[int, ...] = option((), type=int, nargs="*", help="also average over these bp shifts")
+    tf_gamma: str = option(
+        "auto", choices=("auto", "on", "off"),
+        help="Enformer's TensorFlow gamma positions: auto (as config.json says; on for an official-size "
+        "model whose config does not say, as the hub snapshot's), on or off",
+    )  # fmt: skip
     batch_size: int = option(4, recorded=False, help="sequences per forward pass")
     device: str = option("auto", recorded=False, help=DEVICE_HELP)
     # The paper's elastic net over all tracks (a `tracks,weights` CSV such as GTExWeights.csv):
@@ -253,10 +263,25 @@ def same_run(old: Any, new: Any) -> bool:
     """Whether a run's recorded model or settings section is the one a store holds: every field
     agrees but the weights' path (their sha256 names them, so a moved weights directory still
     resumes). Fields recorded only beside the run's (a demo's model recipe) are not compared;
-    an all-tracks head is."""
+    an all-tracks head is. A field the store's manifest lacks (an option added since) agrees
+    when the run has its default: the numbers are those the store was made with."""
     if not isinstance(old, dict) or not isinstance(new, dict):
         return old == new
     keys = set(new) | {k for k in old if k.startswith("all_tracks")}
     if "weights_sha256" in new:
         keys.discard("weights")
-    return all(old.get(k) == new.get(k) for k in keys)
+    defaults = _recorded_defaults()
+    def agrees(k: str) -> bool:
+        return old.get(k) == new.get(k) or (k not in old and k in defaults and new.get(k) == defaults[k])
+
+    return all(agrees(k) for k in keys)
+
+
+def _recorded_defaults() -> dict[str, Any]:
+    """The default of every recorded field of the model and statistics options, as recorded."""
+    out = {}
+    for cls in (ModelOptions, StatsOptions):
+        for f in dataclasses.fields(cls):
+            if f.metadata.get("recorded", True) and f.default is not dataclasses.MISSING:
+                out[f.name] = list(f.default) if isinstance(f.default, tuple) else f.default
+    return out

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from compute.store import ResultsStore
 
 INPUT_NAMES = ("fasta", "vcf", "genes", "expression")
+OPTIONAL_INPUTS = ("sample_map",)  # recorded when the run had one
 
 
 def input_record(path: str | Path) -> dict[str, Any]:
@@ -38,7 +39,8 @@ def recorded_inputs(store: ResultsStore) -> dict[str, dict[str, Any]]:
             f"{store.path / 'manifest.json'}: records no {', '.join(missing)} input: the store was not "
             "computed by this project from a cohort, so nothing can be computed for it"
         )
-    return {n: inputs[n] for n in INPUT_NAMES}
+    optional = [n for n in OPTIONAL_INPUTS if isinstance(inputs.get(n), dict) and "path" in inputs[n]]
+    return {n: inputs[n] for n in (*INPUT_NAMES, *optional)}
 
 
 def input_problems(store: ResultsStore, full: bool = True) -> list[str]:
