@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cohort_args(p)
 
     p = sub.add_parser("haplotypes", help="write personal haplotype sequences as FASTA")
-    add_options(p, CohortFiles, skip=("genes", "expression", "sample_map"))
+    add_options(p, CohortFiles, skip=("genes", "expression", "sample_map", "ref_mismatch"))
     p.add_argument("--region", required=True, help="CHR:START-END, 1-based inclusive")
     p.add_argument("--out", required=True)
     _add_repeatable(p, "--samples", "sample IDs (default: all in the VCF)")

@@ -184,9 +184,48 @@ def test_ref_allele_disagrees_with_fasta(tmp_path):
     wrong = next(b for b in "ACGT" if b != seq[299])
     write_fasta(paths["fasta"], {"22": seq[:299] + wrong + seq[300:]})
     (tmp_path / "ref.fa.fai").unlink(missing_ok=True)
-    message = error_of(paths)
+    message = error_of(paths, ref_mismatch="error")  # stop at the first
     assert "calls.vcf.gz: record 22:300 rs300" in message
     assert f"REF allele '{seq[299]}'" in message and f"has '{wrong}'" in message
+    # by default counted over the records read (those in gene windows): 1 of 7 is far more than 0.1%
+    message = error_of(paths)
+    assert "calls.vcf.gz: REF disagrees with" in message and "at 1 of 7 SNV records read (14.29%" in message
+    assert "calls.vcf.gz: record 22:300 rs300 " in message.split("e.g. ")[1]
+
+
+def test_a_rare_ref_mismatch_is_skipped_and_reported(tmp_path):
+    """One REF of 1,300 SNV records disagrees (a left-over record of a liftover, 0.08%): skipped."""
+    rng = np.random.default_rng(3)
+    seq = random_sequence(rng, 3000)
+    rows = []
+    for pos in range(2, 2602, 2):
+        ref = seq[pos - 1] if pos != 1000 else next(b for b in "ACGT" if b != seq[999])
+        alt = next(b for b in "ACGT" if b != ref and b != seq[pos - 1])
+        rows.append(("22", pos, f"rs{pos}", ref, alt, ["0|1"] * len(SAMPLES)))
+    paths = dict(
+        fasta=write_fasta(tmp_path / "ref.fa", {"22": seq}),
+        vcf=write_vcf(tmp_path / "calls.vcf.gz", list(SAMPLES), rows, {"22": 3000}),
+        genes=write_genes(tmp_path / "genes.tsv", [("ENSG1", "GENE1", "22", 1500, "+")]),
+        expression=write_expression(tmp_path / "expr.tsv", ["ENSG1"], list(SAMPLES)),
+    )
+    cohort = load_cohort(paths["fasta"], paths["vcf"], paths["genes"], paths["expression"], window=3000)
+    assert (cohort.counts.ref_mismatch, cohort.counts.snv_records) == (1, 1300)
+    assert cohort.genes["n_snvs"].tolist() == [1299]
+    assert "REF alleles disagreeing with the FASTA: 1 of 1300 SNV records" in cohort.summary()
+    assert cohort.report()["records"]["ref_mismatch_skipped"]["examples"][0].startswith(
+        f"{paths['vcf']}: record 22:1000 rs1000"
+    )
+    wv = cohort.window_variants("22", 0, 3000)  # the worker's read skips the same record
+    assert len(wv.variants) == 1299 and 1000 not in set(wv.variants["pos"])
+
+
+def test_contig_lengths_of_another_build_are_refused(tmp_path):
+    paths, seq = build(tmp_path)
+    rows = [("22", 100, "rs100", seq[99], next(b for b in "ACGT" if b != seq[99]), ["0|1"] * len(SAMPLES))]
+    write_vcf(paths["vcf"], list(SAMPLES), rows, {"22": 51_304_566})  # GRCh38's chr22 against a 2 kb FASTA
+    message = error_of(paths)
+    assert "calls.vcf.gz: ##contig 22 has length 51,304,566, but" in message
+    assert f"has {CHROM_LEN:,} for it" in message
 
 
 @pytest.mark.parametrize("call,kind", [("0/1", "unphased"), ("./.", "missing"), (".|1", "missing")])

@@ -22,6 +22,10 @@ from compute.errors import InputError
 if TYPE_CHECKING:
     from compute.cohort.reference import Reference
 
+REF_MISMATCH = ("skip", "error")  # skip: records skipped, counted, the run refused above 0.1%
+REF_MISMATCH_LIMIT = 0.001  # a larger share of REF alleles disagreeing with the FASTA: another build
+
+
 @dataclass
 class WindowCounts:
     """What was skipped or replaced while reading the records of a window."""
@@ -30,6 +34,9 @@ class WindowCounts:
     multiallelic: int = 0
     missing: int = 0  # genotype calls (person x record) missing or unphased, read as REF
     haploid: int = 0  # one-allele calls (male chrX): both haplotypes carry that allele
+    snv_records: int = 0  # SNV records whose REF was checked against the FASTA
+    ref_mismatch: int = 0  # of those, REF disagreeing with the FASTA (skipped under policy "skip")
+    ref_mismatch_examples: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -157,6 +164,7 @@ def iter_snv_records(
     missing: str,
     counts: WindowCounts,
     reference: Reference | None = None,
+    ref_mismatch: str = "error",
 ) -> Iterator[SnvRecord]:
     """SNV records with POS in `[start0 + 1, end0]`, checked, for the people `vcf.samples[order]`.
 
@@ -166,8 +174,12 @@ def iter_snv_records(
     are read as REF and counted (missing="reference"): a missing allele becomes REF
     while the other allele of a phased call is kept (`0|.` = REF, REF; `1|.` = ALT, REF),
     and an unphased heterozygous call becomes REF on both haplotypes. Unphased
-    homozygous calls are unambiguous and accepted.
+    homozygous calls are unambiguous and accepted. A REF that disagrees with the FASTA raises
+    (ref_mismatch="error") or skips the record, counted (ref_mismatch="skip": the caller judges
+    the rate, `load_cohort`).
     """
+    if ref_mismatch not in REF_MISMATCH:
+        raise InputError(f"--ref-mismatch {ref_mismatch!r}: expected one of {', '.join(REF_MISMATCH)}")
     if missing not in ("error", "reference"):
         raise InputError(f"missing genotype policy must be 'error' or 'reference', got {missing!r}")
     lo, hi = max(start0, 0) + 1, end0
@@ -186,6 +198,14 @@ def iter_snv_records(
             continue
         if ref_blocks is not None:
             fasta_base = ref_blocks.base(rec.POS - 1)
+            counts.snv_records += 1
+            if fasta_base != BYTE_TOKENS[ord(ref)] and ref_mismatch == "skip":
+                counts.ref_mismatch += 1
+                if len(counts.ref_mismatch_examples) < 3:
+                    counts.ref_mismatch_examples.append(
+                        f"{_record_label(vcf_path, rec)}: REF {ref} vs FASTA {BASES[fasta_base]}"
+                    )
+                continue
             if fasta_base != BYTE_TOKENS[ord(ref)]:
                 raise InputError(
                     f"{_record_label(vcf_path, rec)}: REF allele {ref!r} disagrees with the reference "
@@ -275,6 +295,7 @@ def window_variants(
     people: Sequence[str],
     missing: str = "error",
     reference: Reference | None = None,
+    ref_mismatch: str = "error",
 ) -> WindowVariants:
     """The SNVs with 1-based POS inside the 0-based window `[start0, end0)` for `people`."""
     people = list(people)
@@ -283,7 +304,7 @@ def window_variants(
         order = _sample_order(vcf_path, vcf, people)
         counts = WindowCounts()
         records = list(iter_snv_records(vcf_path, vcf, chrom, start0, end0, order, missing, counts,
-                                        reference))
+                                        reference, ref_mismatch))
     finally:
         vcf.close()
     return _assemble(records, people, counts)

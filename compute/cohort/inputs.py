@@ -15,7 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from compute.cohort.haplotypes import WindowCounts, iter_snv_records, open_vcf
+from compute.cohort.haplotypes import (
+    REF_MISMATCH_LIMIT,
+    WindowCounts,
+    WindowVariants,
+    iter_snv_records,
+    open_vcf,
+    window_variants,
+)
 from compute.cohort.reference import (
     WINDOW,
     Reference,
@@ -280,6 +287,13 @@ class Cohort:
     expression_without_gene: list[str]
     versions_matched: dict[str, str] = field(default_factory=dict)  # expression ID -> genes-table ID
     samples_mapped: int = 0  # expression samples renamed to their VCF sample by the sample map
+    ref_mismatch: str = "skip"  # records whose REF disagrees with the FASTA: skipped or an error
+
+    def window_variants(self, chrom: str, start0: int, end0: int) -> WindowVariants:
+        """The SNVs of a window for the cohort's people, read with the cohort's policies (missing
+        calls, REF mismatches) as its validation read them."""
+        return window_variants(self.vcf, chrom, start0, end0, self.people, missing=self.missing,
+                               reference=self.reference, ref_mismatch=self.ref_mismatch)  # fmt: skip
 
     def observed(self, gene_id: str) -> np.ndarray:
         """Observed expression of one gene, float64, in the order of `people`."""
@@ -310,6 +324,8 @@ class Cohort:
             "records": {
                 "indels_skipped": self.counts.indels,
                 "multiallelic": self.counts.multiallelic,
+                "ref_mismatch_skipped": {"count": self.counts.ref_mismatch,
+                                         "examples": list(self.counts.ref_mismatch_examples)},
                 "missing_or_unphased_read_as_ref": self.counts.missing,
                 "haploid_calls": self.counts.haploid,
                 "missing_policy": self.missing,
@@ -355,6 +371,8 @@ class Cohort:
         lines += [
             f"indels skipped: {self.counts.indels}",
             f"multi-allelic records: {self.counts.multiallelic} (most common ALT kept as the SNV)",
+            f"REF alleles disagreeing with the FASTA: {self.counts.ref_mismatch} of "
+            f"{self.counts.snv_records} SNV records (records skipped; policy: {self.ref_mismatch})",
             f"missing or unphased genotypes read as REF: {self.counts.missing} (policy: {self.missing})",
             f"haploid calls (both haplotypes carry the allele): {self.counts.haploid}",
         ]
@@ -463,6 +481,7 @@ def load_cohort(
     window: int = WINDOW,
     missing: str = "error",
     sample_map: str | Path | None = None,
+    ref_mismatch: str = "skip",
 ) -> Cohort:
     """Read and validate every input; genotypes are checked over all gene windows (each record once)."""
     if missing not in ("error", "reference"):
@@ -477,6 +496,10 @@ def load_cohort(
     vcf_handle = open_vcf(vcf)
     vcf_samples = list(vcf_handle.samples)
     vcf_chroms = set(vcf_handle.seqnames)
+    try:
+        vcf_lengths = dict(zip(vcf_handle.seqnames, vcf_handle.seqlens, strict=True))
+    except (AttributeError, ValueError):  # no ##contig lines with lengths: nothing to compare
+        vcf_lengths = {}
     vcf_handle.close()
     dup = pd.Index(vcf_samples)[pd.Index(vcf_samples).duplicated()]
     if len(dup):
@@ -487,8 +510,15 @@ def load_cohort(
     if sample_map is not None:
         expr, mapped = apply_sample_map(expr, read_sample_map(sample_map), Path(sample_map))
 
-    # Chromosome names and TSS positions against the FASTA, and against the VCF.
+    # Chromosome names and TSS positions against the FASTA, and against the VCF; the VCF's contig
+    # lengths against the FASTA index (the cheap build check: hg19 and hg38 differ on every one).
     lengths = {c: reference.length(c) for c in reference.chromosomes}
+    for chrom, length in vcf_lengths.items():
+        if chrom in lengths and length > 0 and length != lengths[chrom]:
+            raise InputError(
+                f"{vcf}: ##contig {chrom} has length {length:,}, but {fasta} has {lengths[chrom]:,} for it: "
+                "expected the VCF and the FASTA of one genome build (e.g. both GRCh38)"
+            )
     for row in gene_table.itertuples():
         context = f"{genes_path}: line {row.line} (gene {row.gene_id})"
         check_chromosome(row.chrom, lengths, context, str(fasta))
@@ -544,7 +574,8 @@ def load_cohort(
             starts, ends = np.array([gene_window(t, window) for t in gene_table["tss"].to_numpy()[idx]]).T
             positions = []
             for lo, hi in _merge_windows(starts, ends):
-                records = iter_snv_records(vcf, vcf_handle, chrom, lo, hi, order, missing, counts, reference)
+                records = iter_snv_records(vcf, vcf_handle, chrom, lo, hi, order, missing, counts, reference,
+                                           ref_mismatch)  # fmt: skip
                 positions += [rec.pos for rec in records]
             pos = np.sort(np.asarray(positions, dtype=np.int64))
             # SNVs with 1-based POS in [start0 + 1, end0].
@@ -552,6 +583,13 @@ def load_cohort(
     finally:
         vcf_handle.close()
     gene_table["n_snvs"] = n_snvs
+    if counts.ref_mismatch > REF_MISMATCH_LIMIT * max(counts.snv_records, 1):
+        share = counts.ref_mismatch / counts.snv_records
+        raise InputError(
+            f"{vcf}: REF disagrees with {fasta} at {counts.ref_mismatch:,} of {counts.snv_records:,} SNV "
+            f"records read ({share:.2%}; more than {REF_MISMATCH_LIMIT:.1%} means another genome build), "
+            f"e.g. {counts.ref_mismatch_examples[0]}; expected a VCF called against this FASTA"
+        )
 
     return Cohort(
         reference=reference,
@@ -568,4 +606,5 @@ def load_cohort(
         expression_without_gene=expression_without_gene,
         versions_matched=versions_matched,
         samples_mapped=mapped,
+        ref_mismatch=ref_mismatch,
     )

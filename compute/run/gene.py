@@ -126,7 +126,6 @@ class GeneWorker:
         stage: called with each step's name as it starts (STAGES), for a progress display."""
         stage = stage or _no_stage
         stage("haplotypes")
-        from compute.cohort.haplotypes import window_variants
         from compute.cohort.reference import gene_window
         from compute.engine.attribution import grad_x_input, ism
         from compute.engine.model import score_haplotypes, score_tokens
@@ -134,15 +133,7 @@ class GeneWorker:
         gene = self.genes.loc[gene_id]
         start0, end0 = gene_window(int(gene["tss"]), self.settings.window)
         ref_tokens = self.cohort.reference.tokens(gene["chrom"], start0, end0)
-        window = window_variants(
-            self.cohort.vcf,
-            gene["chrom"],
-            start0,
-            end0,
-            self.cohort.people,
-            missing=self.cohort.missing,
-            reference=self.cohort.reference,
-        )
+        window = self.cohort.window_variants(gene["chrom"], start0, end0)
         offsets = window.variants["pos"].to_numpy(np.int64) - 1 - start0
         alt_tokens = window.alt_tokens
         hap_offsets, carried, carries = haplotype_snvs(window, offsets)

@@ -37,6 +37,7 @@ def settings_from_manifest(store: ResultsStore, device: str = "auto", batch_size
     files = CohortFiles(
         *(str(paths[n]) for n in ("fasta", "vcf", "genes", "expression")),
         missing=str(manifest.get("missing_genotypes", "error")),
+        ref_mismatch=str(manifest.get("ref_mismatch", "skip")),  # older stores: none was skipped
         sample_map=str(paths["sample_map"]) if "sample_map" in paths else None,
     )
     return files, settings

@@ -67,6 +67,7 @@ def run_manifest(
         "dataset": "computed",
         "inputs": inputs,
         "missing_genotypes": files.missing,  # how missing calls were read (compute/run/on_demand.py)
+        "ref_mismatch": files.ref_mismatch,  # records whose REF disagrees with the FASTA
         **recorded,
         "packages": package_versions(),
         "genes": list(gene_ids),

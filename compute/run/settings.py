@@ -55,6 +55,11 @@ class CohortFiles:
         "error", choices=("error", "reference"),
         help="unphased or missing genotypes: stop with an error, or read as REF and report the count",
     )  # fmt: skip
+    ref_mismatch: str = option(
+        "skip", choices=("skip", "error"),
+        help="a REF allele that disagrees with the FASTA: skip the record (counted; the run is refused when "
+        "more than 0.1%% of records do, another build), or stop at the first",
+    )  # fmt: skip
     sample_map: str | None = option(
         None, metavar="TSV",
         help="expression sample ID -> VCF sample ID, two tab-separated columns (GTEx: tissue sample -> "
@@ -67,7 +72,7 @@ class CohortFiles:
 
         return load_cohort(
             fasta=self.fasta, vcf=self.vcf, genes=self.genes, expression=self.expression,
-            window=window, missing=self.missing, sample_map=self.sample_map,
+            window=window, missing=self.missing, sample_map=self.sample_map, ref_mismatch=self.ref_mismatch,
         )  # fmt: skip
 
 

@@ -113,15 +113,12 @@ def gene_outputs(
 ) -> ModelOutputs:
     """Haplotype scores, reference score, ISM and gradient x input of one gene
     (the outputs `compute.run.gene.assemble_gene` takes)."""
-    from compute.cohort.haplotypes import apply_snvs, unique_haplotypes, window_variants
+    from compute.cohort.haplotypes import apply_snvs, unique_haplotypes
     from compute.cohort.reference import gene_window
 
     start0, end0 = gene_window(int(gene["tss"]), model.config.window)
     ref_tokens = cohort.reference.tokens(gene["chrom"], start0, end0)
-    window = window_variants(
-        cohort.vcf, gene["chrom"], start0, end0, cohort.people,
-        missing=cohort.missing, reference=cohort.reference,
-    )  # fmt: skip
+    window = cohort.window_variants(gene["chrom"], start0, end0)
     offsets = window.variants["pos"].to_numpy() - 1 - start0
     alt_tokens = window.alt_tokens
     with strict_fp32(next(model.parameters()).device):

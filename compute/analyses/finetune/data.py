@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compute.cohort.haplotypes import WindowVariants, apply_snvs, window_variants
+from compute.cohort.haplotypes import WindowVariants, apply_snvs
 from compute.cohort.inputs import Cohort
 from compute.cohort.reference import gene_window
 from compute.errors import InputError
@@ -125,10 +125,7 @@ def gene_data(cohort: Cohort, gene_id: str, train_idx: np.ndarray) -> GeneData:
     gene = cohort.genes.set_index("gene_id").loc[gene_id]
     start0, end0 = gene_window(int(gene["tss"]), cohort.window)
     ref_tokens = cohort.reference.tokens(gene["chrom"], start0, end0)
-    wv = window_variants(
-        cohort.vcf, gene["chrom"], start0, end0, cohort.people, missing=cohort.missing,
-        reference=cohort.reference,
-    )  # fmt: skip
+    wv = cohort.window_variants(gene["chrom"], start0, end0)
     flat = wv.codes.reshape(len(cohort.people) * 2, wv.n_snvs)
     if wv.n_snvs:
         codes, inverse = np.unique(flat, axis=0, return_inverse=True)
