@@ -111,6 +111,18 @@ class _RefBlocks:
         return int(self.tokens[pos0 - self.block_start])
 
 
+CHROM_FIELD = "{chrom}"  # in a --vcf path: one file per chromosome (cohort.chr{chrom}.vcf.gz)
+
+
+def vcf_for(spec: str | Path, chrom: str) -> Path:
+    """The genotype file of one chromosome: `spec` itself, or `spec` with {chrom} filled in."""
+    return Path(str(spec).replace(CHROM_FIELD, str(chrom)))
+
+
+def is_vcf_template(spec: str | Path) -> bool:
+    return CHROM_FIELD in str(spec)
+
+
 def open_vcf(path: str | Path, samples: Sequence[str] | None = None):
     """Open an indexed VCF/BCF with cyvcf2; a missing file or index is an InputError."""
     import cyvcf2
@@ -308,6 +320,11 @@ def window_variants(
     finally:
         vcf.close()
     return _assemble(records, people, counts)
+
+
+def window_variants_of(records: list[SnvRecord], people: Sequence[str]) -> WindowVariants:
+    """A window's variants from records already read (none: a window without SNVs)."""
+    return _assemble(records, list(people), WindowCounts())
 
 
 def _assemble(records: list[SnvRecord], people: list[str], counts: WindowCounts) -> WindowVariants:

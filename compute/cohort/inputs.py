@@ -19,9 +19,12 @@ from compute.cohort.haplotypes import (
     REF_MISMATCH_LIMIT,
     WindowCounts,
     WindowVariants,
+    is_vcf_template,
     iter_snv_records,
     open_vcf,
+    vcf_for,
     window_variants,
+    window_variants_of,
 )
 from compute.cohort.reference import (
     WINDOW,
@@ -274,7 +277,7 @@ class Cohort:
     """
 
     reference: Reference
-    vcf: Path
+    vcf: Path  # one file, or a path with {chrom}: one file per chromosome (compute.cohort.haplotypes.vcf_for)
     genes: pd.DataFrame
     expression: pd.DataFrame
     people: list[str]
@@ -292,7 +295,10 @@ class Cohort:
     def window_variants(self, chrom: str, start0: int, end0: int) -> WindowVariants:
         """The SNVs of a window for the cohort's people, read with the cohort's policies (missing
         calls, REF mismatches) as its validation read them."""
-        return window_variants(self.vcf, chrom, start0, end0, self.people, missing=self.missing,
+        path = vcf_for(self.vcf, chrom)
+        if is_vcf_template(self.vcf) and not path.is_file():
+            return window_variants_of([], self.people)  # no file for this chromosome: no SNV
+        return window_variants(path, chrom, start0, end0, self.people, missing=self.missing,
                                reference=self.reference, ref_mismatch=self.ref_mismatch)  # fmt: skip
 
     def observed(self, gene_id: str) -> np.ndarray:
@@ -461,6 +467,54 @@ def match_gene_versions(gene_ids: pd.Series, expression: pd.DataFrame) -> tuple[
     return expression.rename(index=renames), renames
 
 
+def genotype_files(spec: str | Path, chroms: list[str]) -> dict[str | None, Path]:
+    """The genotype files to read: {None: the one file}, or {chrom: its file} for a path with
+    {chrom} (per-chromosome releases), those that exist; InputError when none does."""
+    if not is_vcf_template(spec):
+        require_file(Path(spec), "genotype file")
+        return {None: Path(spec)}
+    found = {c: vcf_for(spec, c) for c in chroms if vcf_for(spec, c).is_file()}
+    if not found:
+        example = vcf_for(spec, chroms[0]) if chroms else spec
+        raise InputError(
+            f"{spec}: no genotype file for any chromosome of the genes table (expected e.g. {example})"
+        )
+    return found
+
+
+def read_vcf_headers(paths: list[Path]) -> tuple[list[str], set[str], dict[str, tuple[int, Path]]]:
+    """Samples (the same in every file, or InputError naming the one that differs), chromosome
+    names and ##contig lengths (with the file that gives each) of the genotype files."""
+    samples: list[str] | None = None
+    chroms: set[str] = set()
+    lengths: dict[str, tuple[int, Path]] = {}
+    for path in paths:
+        handle = open_vcf(path)
+        try:
+            these = list(handle.samples)
+            dup = pd.Index(these)[pd.Index(these).duplicated()]
+            if len(dup):
+                raise InputError(
+                    f"{path}: header: duplicate sample IDs {list(dup[:5])}; expected each sample once"
+                )
+            if samples is None:
+                samples = these
+            elif these != samples:
+                raise InputError(
+                    f"{path}: its samples differ from {paths[0]}'s ({len(these)} against {len(samples)}"
+                    f"{', another order' if set(these) == set(samples) else ''}); expected the same samples, "
+                    "in the same order, in every per-chromosome file"
+                )
+            chroms |= set(handle.seqnames)
+            try:
+                lengths.update({c: (n, path) for c, n in zip(handle.seqnames, handle.seqlens, strict=True)})
+            except (AttributeError, ValueError):  # no ##contig lines with lengths: nothing to compare
+                pass
+        finally:
+            handle.close()
+    return samples or [], chroms, lengths
+
+
 def _merge_windows(starts: np.ndarray, ends: np.ndarray) -> list[tuple[int, int]]:
     """Union of half-open intervals, so overlapping gene windows are read once."""
     order = np.argsort(starts, kind="stable")
@@ -488,23 +542,14 @@ def load_cohort(
         raise InputError(f"missing genotype policy must be 'error' or 'reference', got {missing!r}")
     if window < 1:
         raise InputError(f"window must be a positive number of bases, got {window}")
-    fasta, vcf, genes_path, expr_path = (Path(p) for p in (fasta, vcf, genes, expression))
-    for path, what in ((fasta, "reference FASTA"), (vcf, "genotype file"), (genes_path, "genes table"),
-                       (expr_path, "expression matrix")):
+    fasta, genes_path, expr_path = (Path(p) for p in (fasta, genes, expression))
+    inputs = ((fasta, "reference FASTA"), (genes_path, "genes table"), (expr_path, "expression matrix"))
+    for path, what in inputs:
         require_file(path, what)
     reference = Reference(fasta)
-    vcf_handle = open_vcf(vcf)
-    vcf_samples = list(vcf_handle.samples)
-    vcf_chroms = set(vcf_handle.seqnames)
-    try:
-        vcf_lengths = dict(zip(vcf_handle.seqnames, vcf_handle.seqlens, strict=True))
-    except (AttributeError, ValueError):  # no ##contig lines with lengths: nothing to compare
-        vcf_lengths = {}
-    vcf_handle.close()
-    dup = pd.Index(vcf_samples)[pd.Index(vcf_samples).duplicated()]
-    if len(dup):
-        raise InputError(f"{vcf}: header: duplicate sample IDs {list(dup[:5])}; expected each sample once")
     gene_table = read_genes(genes_path)
+    files = genotype_files(vcf, gene_table["chrom"].unique().tolist())
+    vcf_samples, vcf_chroms, vcf_lengths = read_vcf_headers(list(files.values()))
     expr = read_expression(expr_path)
     mapped = 0
     if sample_map is not None:
@@ -513,10 +558,10 @@ def load_cohort(
     # Chromosome names and TSS positions against the FASTA, and against the VCF; the VCF's contig
     # lengths against the FASTA index (the cheap build check: hg19 and hg38 differ on every one).
     lengths = {c: reference.length(c) for c in reference.chromosomes}
-    for chrom, length in vcf_lengths.items():
+    for chrom, (length, path) in vcf_lengths.items():
         if chrom in lengths and length > 0 and length != lengths[chrom]:
             raise InputError(
-                f"{vcf}: ##contig {chrom} has length {length:,}, but {fasta} has {lengths[chrom]:,} for it: "
+                f"{path}: ##contig {chrom} has length {length:,}, but {fasta} has {lengths[chrom]:,} for it: "
                 "expected the VCF and the FASTA of one genome build (e.g. both GRCh38)"
             )
     for row in gene_table.itertuples():
@@ -525,7 +570,7 @@ def load_cohort(
         if vcf_chroms and row.chrom not in vcf_chroms:
             other = row.chrom[3:] if row.chrom.startswith("chr") else f"chr{row.chrom}"
             if other in vcf_chroms:
-                check_chromosome(row.chrom, vcf_chroms, context, str(vcf))
+                check_chromosome(row.chrom, vcf_chroms, context, str(files.get(None, vcf)))
         if not 1 <= row.tss <= lengths[row.chrom]:
             raise InputError(
                 f"{context}: TSS {row.chrom}:{row.tss} is outside the FASTA record {row.chrom!r} "
@@ -567,21 +612,24 @@ def load_cohort(
     # Every SNV record inside any gene window, read once: REF vs FASTA, phasing, missing calls.
     counts = WindowCounts()
     n_snvs = np.zeros(len(gene_table), dtype=np.int64)
-    vcf_handle = open_vcf(vcf, samples=people)
-    try:
-        order = np.arange(len(people))  # the subset keeps VCF order, which is the order of `people`
-        for chrom, idx in gene_table.groupby("chrom", sort=False).indices.items():
-            starts, ends = np.array([gene_window(t, window) for t in gene_table["tss"].to_numpy()[idx]]).T
-            positions = []
+    order = np.arange(len(people))  # the subset keeps VCF order, which is the order of `people`
+    for chrom, idx in gene_table.groupby("chrom", sort=False).indices.items():
+        path = files.get(chrom, files.get(None))
+        if path is None:
+            continue  # no genotype file for this chromosome: its genes have no SNV (reported)
+        starts, ends = np.array([gene_window(t, window) for t in gene_table["tss"].to_numpy()[idx]]).T
+        positions = []
+        vcf_handle = open_vcf(path, samples=people)
+        try:
             for lo, hi in _merge_windows(starts, ends):
-                records = iter_snv_records(vcf, vcf_handle, chrom, lo, hi, order, missing, counts, reference,
+                records = iter_snv_records(path, vcf_handle, chrom, lo, hi, order, missing, counts, reference,
                                            ref_mismatch)  # fmt: skip
                 positions += [rec.pos for rec in records]
-            pos = np.sort(np.asarray(positions, dtype=np.int64))
-            # SNVs with 1-based POS in [start0 + 1, end0].
-            n_snvs[idx] = np.searchsorted(pos, ends, side="right") - np.searchsorted(pos, starts + 1)
-    finally:
-        vcf_handle.close()
+        finally:
+            vcf_handle.close()
+        pos = np.sort(np.asarray(positions, dtype=np.int64))
+        # SNVs with 1-based POS in [start0 + 1, end0].
+        n_snvs[idx] = np.searchsorted(pos, ends, side="right") - np.searchsorted(pos, starts + 1)
     gene_table["n_snvs"] = n_snvs
     if counts.ref_mismatch > REF_MISMATCH_LIMIT * max(counts.snv_records, 1):
         share = counts.ref_mismatch / counts.snv_records

@@ -137,7 +137,10 @@ def check_ray_cluster(ray, files: CohortFiles, settings: RunSettings) -> None:
     if str(settings.model.device).startswith("cuda") and not resources.get("GPU"):
         raise InputError(f"--device {settings.model.device}: the Ray cluster has no GPU (resources: "
                          f"{int(resources.get('CPU', 0))} CPUs)")  # fmt: skip
-    paths = [str(Path(p).resolve()) for p in (files.fasta, files.vcf, files.genes, files.expression)]
+    from compute.store.inputs import input_files
+
+    vcfs = input_files(files.vcf)  # per-chromosome files, each
+    paths = [str(Path(p).resolve()) for p in (files.fasta, *vcfs, files.genes, files.expression)]
     paths.append(str(Path(settings.model.weights).resolve()))
 
     @ray.remote(num_cpus=0)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from compute.cohort.haplotypes import window_variants
+from compute.cohort.haplotypes import vcf_for, window_variants
 from compute.errors import InputError
 from compute.store import GenotypesWriter, ResultsStore
 from compute.store.genotypes import genotype_row
@@ -34,7 +34,8 @@ def add_genotypes(path: str | Path, progress: bool = True) -> int:
             ids = list(variants["variant_id"])
             if ids:
                 start0, end0 = int(variants["pos"].min()) - 1, int(variants["pos"].max())
-                window = window_variants(vcf, str(gene.chrom), start0, end0, people, missing="reference")
+                chrom_vcf = vcf_for(vcf, str(gene.chrom))  # the file, or this chromosome's
+                window = window_variants(chrom_vcf, gene.chrom, start0, end0, people, missing="reference")
                 found = {v: k for k, v in enumerate(window.variants["variant_id"])}
                 lost = [v for v in ids if v not in found]
                 if lost:

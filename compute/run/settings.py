@@ -48,7 +48,10 @@ class CohortFiles:
     """Where a cohort's inputs are and how its genotypes are read; workers reopen them."""
 
     fasta: str = option(help="reference FASTA (plain or bgzip, indexed)")
-    vcf: str = option(help="phased VCF/BCF, bgzip + index")
+    vcf: str = option(
+        help="phased VCF/BCF, bgzip + index; a path with {chrom} reads one file per chromosome "
+        "(e.g. 'cohort.chr{chrom}.vcf.gz', the same samples in each)"
+    )
     genes: str = option(help="genes TSV (gene_id, gene_name, chrom, tss, strand) or GTF")
     expression: str = option(help="genes x people matrix: TSV, CSV or Parquet")
     missing: str = option(

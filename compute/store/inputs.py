@@ -19,10 +19,24 @@ INPUT_NAMES = ("fasta", "vcf", "genes", "expression")
 OPTIONAL_INPUTS = ("sample_map",)  # recorded when the run had one
 
 
+CHROM_FIELD = "{chrom}"  # a genotype path with it names one file per chromosome
+
+
+def input_files(path: str | Path) -> list[Path]:
+    """The files an input names: itself, or each per-chromosome file of a path with {chrom}."""
+    if CHROM_FIELD not in str(path):
+        return [Path(path)]
+    pattern = Path(str(path).replace(CHROM_FIELD, "*"))
+    return sorted(pattern.parent.glob(pattern.name))
+
+
 def input_record(path: str | Path) -> dict[str, Any]:
-    """How a manifest records an input: its path, sha256, size and modification time."""
+    """How a manifest records an input: its path, sha256, size and modification time; for a path
+    with {chrom} (per-chromosome genotype files), each file there is, under `files`."""
     from compute.store import file_digest
 
+    if CHROM_FIELD in str(path):
+        return {"path": str(path), "files": {str(f): input_record(f) for f in input_files(path)}}
     path = Path(path)
     stat = path.stat()
     return {
@@ -51,7 +65,10 @@ def input_problems(store: ResultsStore, full: bool = True) -> list[str]:
     from compute.store import file_digest
 
     problems = []
-    for name, entry in recorded_inputs(store).items():
+    entries = []
+    for name, entry in recorded_inputs(store).items():  # per-chromosome files one by one
+        entries += [(name, e) for e in entry["files"].values()] if "files" in entry else [(name, entry)]
+    for name, entry in entries:
         path = store.resolve(entry["path"])
         try:
             stat = os.stat(path)
@@ -79,14 +96,15 @@ def manifest_input(store: ResultsStore, name: str) -> Path:
     entry = (store.manifest.get("inputs") or {}).get(name)
     if not entry or "path" not in entry:
         raise InputError(f"{store.path / 'manifest.json'}: records no {name} input")
-    path = store.resolve(entry["path"])
-    if not path.is_file():
-        raise InputError(f"{path}: the {name} this store was made from is not there")
     from compute.store import file_digest
 
-    if entry.get("sha256") and file_digest(path) != entry["sha256"]:
-        raise InputError(f"{path}: changed since the store was made (sha256 differs from its manifest)")
-    return path
+    for item in entry.get("files", {}).values() if "files" in entry else [entry]:
+        path = store.resolve(item["path"])
+        if not path.is_file():
+            raise InputError(f"{path}: the {name} this store was made from is not there")
+        if item.get("sha256") and file_digest(path) != item["sha256"]:
+            raise InputError(f"{path}: changed since the store was made (sha256 differs from its manifest)")
+    return store.resolve(entry["path"]) if "files" not in entry else Path(entry["path"])
 
 
 def cohort_gene_table(store: ResultsStore) -> pd.DataFrame | None:

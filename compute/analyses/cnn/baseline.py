@@ -48,7 +48,7 @@ from compute.errors import InputError
 from compute.run.gene import ModelOutputs, assemble_gene, format_error
 from compute.run.pipeline import package_versions, select_genes
 from compute.run.settings import CohortFiles, StatsOptions, same_run
-from compute.store import ResultsStore, file_digest, publish
+from compute.store import ResultsStore, publish
 
 SPLITS = ("train", "validation", "test")
 MODEL_FILE = "cnn/model.pt"
@@ -220,10 +220,9 @@ def trained_model(
 
 
 def cnn_manifest(files: CohortFiles, settings: CNNSettings, gene_ids: list[str]) -> dict[str, Any]:
-    inputs = {}
-    for name in ("fasta", "vcf", "genes", "expression"):
-        path = Path(getattr(files, name))
-        inputs[name] = {"path": str(path), "sha256": file_digest(path)}
+    from compute.store.inputs import input_record
+
+    inputs = {name: input_record(getattr(files, name)) for name in ("fasta", "vcf", "genes", "expression")}
     genes_digest = hashlib.sha256(json.dumps(sorted(gene_ids)).encode()).hexdigest()
     return {
         "dataset": "cnn-baseline",

@@ -131,7 +131,7 @@ def evaluate(
     from compute.run.pipeline import package_versions
     from compute.run.settings import StatsOptions, same_run
     from compute.stats import cohort_statistics
-    from compute.store import file_digest
+    from compute.store.inputs import input_record
 
     stats = StatsOptions() if stats is None else stats
     gene_ids = list(genes) if genes is not None else split.train_genes + split.test_genes
@@ -139,7 +139,7 @@ def evaluate(
     manifest = {
         "dataset": "finetuned",
         "description": f"fine-tuned model {Path(model_dir).name}: held-out people ({len(split.test_people)})",
-        "inputs": {k: {"path": str(v), "sha256": file_digest(v)} for k, v in files.items()},
+        "inputs": {k: input_record(v) for k, v in files.items()},
         "model": {
             "weights": str(model_dir),
             "track": spec.track,
