@@ -29,6 +29,7 @@ T = TypeVar("T")
 LOGO_TABLE = "ism_logo"  # optional (python -m compute ism-logo): ISM of every base around drivers
 MOTIF_TABLE = "motifs"  # optional (python -m compute motifs): motifs each SNV breaks or creates
 REFRESH_SECONDS = 1.0  # how often a dataset's store is asked whether it changed
+OBSERVED_RAW = "observed expression (input units)"  # the axis label of a store without covariates
 PREFETCH_QUEUE = 2  # genes whose genotypes are read ahead at once, at most (more are left to the views)
 
 
@@ -285,6 +286,18 @@ class Datasets:
         text = str(manifest.get("description") or manifest.get("dataset") or name)
         lost = input_losses(manifest.get("input_report"))
         return f"{text}. Inputs: {lost}" if lost else text
+
+    def observed_label(self, name: str) -> str:
+        """What the dataset's observed expression is, for the axes that show it: the input's values,
+        or normalised and residualised on covariates (the values every statistic used)."""
+        manifest = self.manifest(name)
+        normalize = ((manifest.get("settings") or {}).get("stats") or {}).get("normalize", "none")
+        report = manifest.get("input_report") or {}
+        covariates = (report.get("expression") or {}).get("covariates") or []
+        steps = ["inverse normal"] if normalize == "inverse-normal" else []
+        if covariates:
+            steps.append(f"residualised on {len(covariates)} covariates")
+        return f"observed expression ({', '.join(steps)})" if steps else OBSERVED_RAW
 
     def model_note(self, name: str) -> str | None:
         """What the dashboard must say about a dataset's model: set for a demo model, else None."""

@@ -15,13 +15,12 @@ import pandas as pd
 from dash import Dash, html
 
 from components import theme
-from components.data import Datasets
+from components.data import OBSERVED_RAW, Datasets
 from components.export import register_selection_view
 from components.selection import Selection
 
 VIEW = "expression"
 PREDICTED_LABEL = "predicted expression: Enformer score (a.u.)"
-OBSERVED_LABEL = "observed expression (input units)"
 NO_PEOPLE = "This dataset has no per-person predictions."
 SPLIT_MARKERS = {  # split -> (symbol, size, opacity, legend label)
     "training": ("circle", 5, 0.45, "training people (model fit on them)"),
@@ -88,7 +87,10 @@ def pearson(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(x, y)[0, 1])
 
 
-def figure(data: pd.DataFrame, gene_name: str, snv: str | None, revision: str = "") -> dict:
+def figure(
+    data: pd.DataFrame, gene_name: str, snv: str | None, revision: str = "",
+    observed_label: str = OBSERVED_RAW,
+) -> dict:
     hover = (
         "<b>%{text}</b><br>predicted %{x:.3f}<br>observed %{y:.3f}"
         "<br>hap1 %{customdata[0]:.3f}, hap2 %{customdata[1]:.3f}"
@@ -150,7 +152,7 @@ def figure(data: pd.DataFrame, gene_name: str, snv: str | None, revision: str = 
         "data": traces,
         "layout": theme.layout(
             revision=revision, annotations=[label],
-            xaxis=theme.axis(PREDICTED_LABEL), yaxis=theme.axis(OBSERVED_LABEL),
+            xaxis=theme.axis(PREDICTED_LABEL), yaxis=theme.axis(observed_label),
         ),
     }  # fmt: skip
 
@@ -176,7 +178,7 @@ def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
             " The model was fine-tuned on some of these people: diamonds are held-out people, and the "
             "held-out r is the one to quote."
         )
-    return figure(data, gene_name, sel.snv, sel.gene_id), note
+    return figure(data, gene_name, sel.snv, sel.gene_id, datasets.observed_label(sel.dataset)), note
 
 
 def register(app: Dash, datasets: Datasets) -> None:

@@ -11,7 +11,7 @@ import pandas as pd
 from dash import Dash, html
 
 from components import theme
-from components.data import Datasets
+from components.data import OBSERVED_RAW, Datasets
 from components.export import register_selection_view
 from components.selection import Selection
 
@@ -47,7 +47,9 @@ def frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
     )
 
 
-def figure(data: pd.DataFrame, snv: str, revision: str = "") -> dict:
+def figure(
+    data: pd.DataFrame, snv: str, revision: str = "", observed_label: str = OBSERVED_RAW,
+) -> dict:
     dosage = data["dosage"].to_numpy(float, na_value=np.nan)
     observed, people = data["observed"].to_numpy(float), data["person_id"].to_numpy(object)
     traces = []
@@ -71,7 +73,7 @@ def figure(data: pd.DataFrame, snv: str, revision: str = "") -> dict:
         "layout": theme.layout(
             legend=False, revision=revision,
             xaxis=theme.axis(f"genotype of {snv} (ALT alleles)"),
-            yaxis=theme.axis("observed expression (input units)"),
+            yaxis=theme.axis(observed_label),
         ),
     }  # fmt: skip
 
@@ -88,7 +90,7 @@ def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
     data = frame(datasets, sel)
     if data.empty:
         return theme.message_figure(f"No genotypes stored for {sel.snv}."), ""
-    return figure(data, sel.snv, sel.gene_id), ""
+    return figure(data, sel.snv, sel.gene_id, datasets.observed_label(sel.dataset)), ""
 
 
 def register(app: Dash, datasets: Datasets) -> None:

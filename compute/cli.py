@@ -342,11 +342,21 @@ def _stats_workers(asked: int | None, device: str) -> int:
     return max((os.cpu_count() or 1) - 1, 0) if on_gpu else 0
 
 
+def _only_raw_expression(args: argparse.Namespace, command_name: str) -> None:
+    """Covariates and normalisation reach precompute's statistics only; refused where they would not."""
+    if getattr(args, "covariates", None) is not None or getattr(args, "normalize", "none") != "none":
+        raise InputError(
+            f"{command_name}: --covariates and --normalize are for precompute (this command uses expression "
+            "as given); residualise the expression first, or use precompute"
+        )
+
+
 @command("cnn-baseline")
 def _cnn_baseline(args: argparse.Namespace) -> int:
     from compute.analyses.cnn.baseline import CNNSettings, SplitOptions, run_cnn_baseline
     from compute.analyses.cnn.model import CNNConfig, TrainOptions
 
+    _only_raw_expression(args, "cnn-baseline")
     for name in (
         "kernels",
         "kernel_width",
@@ -394,6 +404,7 @@ def _cnn_baseline(args: argparse.Namespace) -> int:
 def _finetune(args: argparse.Namespace) -> int:
     import json
 
+    _only_raw_expression(args, "finetune")
     from compute.analyses.finetune.train import FinetuneOptions, run_finetune
 
     try:

@@ -259,6 +259,9 @@ def _check_field_counts(path: Path, sep: str, skip: int) -> None:
         )
 
 
+NORMALIZE = ("none", "inverse-normal")
+
+
 # Values read as missing: no matter in genes or people not used, an error naming the place where
 # used; anything else that is not a finite number is an error naming its place.
 MISSING_VALUES = {"", "na", "nan", "n/a", "none", "null", "."}
@@ -291,6 +294,9 @@ class Cohort:
     versions_matched: dict[str, str] = field(default_factory=dict)  # expression ID -> genes-table ID
     samples_mapped: int = 0  # expression samples renamed to their VCF sample by the sample map
     ref_mismatch: str = "skip"  # records whose REF disagrees with the FASTA: skipped or an error
+    covariates: pd.DataFrame | None = None  # people x covariates, rows in `people` order
+    without_covariates: list[str] = field(default_factory=list)  # people left out: no covariates
+    normalize: str = "none"  # of each gene's expression before the covariates: none | inverse-normal
 
     def window_variants(self, chrom: str, start0: int, end0: int) -> WindowVariants:
         """The SNVs of a window for the cohort's people, read with the cohort's policies (missing
@@ -301,9 +307,27 @@ class Cohort:
         return window_variants(path, chrom, start0, end0, self.people, missing=self.missing,
                                reference=self.reference, ref_mismatch=self.ref_mismatch)  # fmt: skip
 
-    def observed(self, gene_id: str) -> np.ndarray:
-        """Observed expression of one gene, float64, in the order of `people`."""
+    def observed_raw(self, gene_id: str) -> np.ndarray:
+        """One gene's expression as the input has it, float64, in the order of `people`."""
         return self.expression.loc[gene_id, self.people].to_numpy(float)
+
+    def observed(self, gene_id: str) -> np.ndarray:
+        """The expression every statistic uses, in the order of `people`: the input, normalised
+        (rank-based inverse normal, when asked), then residualised on [1, covariates] over the
+        gene's people (when the cohort has covariates), as eQTL studies do."""
+        from compute.stats import inverse_normal, residualize
+
+        values = self.observed_raw(gene_id)
+        if self.normalize == "inverse-normal":
+            values = inverse_normal(values)
+        if self.covariates is not None:
+            values = residualize(values, self.covariate_matrix)
+        return values
+
+    @property
+    def covariate_matrix(self) -> np.ndarray | None:
+        """people x covariates, float64 (None without covariates)."""
+        return None if self.covariates is None else self.covariates.to_numpy(np.float64)
 
     def report(self, examples: int = 5) -> dict:
         """What was read, left out and changed on the way in: counts and the first examples of each
@@ -319,6 +343,11 @@ class Cohort:
                 "used": len(self.people),
                 "only_in_vcf": listed([s for s in self.vcf_samples if s not in people]),
                 "only_in_expression": listed([s for s in self.expression_samples if s not in people]),
+                "without_covariates": listed(self.without_covariates),
+            },
+            "expression": {
+                "normalize": self.normalize,
+                "covariates": [] if self.covariates is None else [str(c) for c in self.covariates.columns],
             },
             "genes": {
                 "used": len(self.genes),
@@ -352,6 +381,18 @@ class Cohort:
             lines.append(f"  {len(only_expr)} only in the expression matrix, e.g. {', '.join(only_expr[:3])}")
         if self.samples_mapped:
             lines.append(f"  {self.samples_mapped} expression samples named by their VCF sample (sample map)")
+        if self.covariates is not None:
+            lines.append(
+                f"covariates: {self.covariates.shape[1]} ({', '.join(map(str, self.covariates.columns[:5]))}"
+                f"{', ...' if self.covariates.shape[1] > 5 else ''}); expression "
+                + ("normalised (inverse normal), then " if self.normalize != "none" else "")
+                + "residualised on them per gene"
+            )
+        elif self.normalize != "none":
+            lines.append("expression normalised per gene (rank-based inverse normal)")
+        if self.without_covariates:
+            lines.append(f"  {len(self.without_covariates)} people left out without covariates, "
+                         f"e.g. {', '.join(self.without_covariates[:3])}")  # fmt: skip
         lines.append(f"genes: {len(self.genes)} with a TSS and expression")
         if self.versions_matched:
             first = next(iter(self.versions_matched.items()))
@@ -434,6 +475,42 @@ def apply_sample_map(
     out = expression.copy()
     out.columns = pd.Index(renamed)
     return out, count
+
+
+def read_covariates(
+    path: str | Path, samples: set[str], mapping: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """Covariates as a samples x covariates float frame, from tensorQTL's layout (ID column, then
+    one column per sample) or its transpose, told apart by where `samples` (the expression's or
+    the VCF's IDs) are; expression sample IDs are renamed by the sample map. A non-numeric value is
+    refused naming the covariate."""
+    path = Path(path)
+    require_file(path, "covariates")
+    sep = "," if expression_format(path) == "csv" else "\t"
+    table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig", index_col=0)
+    table.index = table.index.astype(str).str.strip()
+    table.columns = [str(c).strip() for c in table.columns]
+    mapping = mapping or {}
+
+    def named(ids) -> list[str]:
+        return [mapping.get(i, i) for i in ids]
+
+    if len(set(named(table.columns)) & samples) >= len(set(named(table.index)) & samples):
+        table = table.T  # covariates x samples, tensorQTL's layout
+    table.index = named(table.index)
+    out = {}
+    for column in table.columns:
+        values = pd.to_numeric(table[column].str.strip(), errors="coerce")
+        if values.isna().any():
+            bad = table[column][values.isna()].iloc[0]
+            raise InputError(
+                f"{path}: covariate {column!r}: expected numbers (encode a category as 0/1 columns), "
+                f"found {bad!r} for sample {values.index[values.isna()][0]}"
+            )
+        out[column] = values.to_numpy(np.float64)
+    if not out:
+        raise InputError(f"{path}: expected at least one covariate, found none")
+    return pd.DataFrame(out, index=pd.Index(table.index, name="sample"))
 
 
 _VERSION = re.compile(r"\.\d+$")
@@ -536,6 +613,8 @@ def load_cohort(
     missing: str = "error",
     sample_map: str | Path | None = None,
     ref_mismatch: str = "skip",
+    covariates: str | Path | None = None,
+    normalize: str = "none",
 ) -> Cohort:
     """Read and validate every input; genotypes are checked over all gene windows (each record once)."""
     if missing not in ("error", "reference"):
@@ -551,9 +630,15 @@ def load_cohort(
     files = genotype_files(vcf, gene_table["chrom"].unique().tolist())
     vcf_samples, vcf_chroms, vcf_lengths = read_vcf_headers(list(files.values()))
     expr = read_expression(expr_path)
-    mapped = 0
+    if normalize not in NORMALIZE:
+        raise InputError(f"--normalize {normalize!r}: expected one of {', '.join(NORMALIZE)}")
+    mapped, mapping = 0, {}
     if sample_map is not None:
-        expr, mapped = apply_sample_map(expr, read_sample_map(sample_map), Path(sample_map))
+        mapping = read_sample_map(sample_map)
+        expr, mapped = apply_sample_map(expr, mapping, Path(sample_map))
+    covariate_table = None
+    if covariates is not None:
+        covariate_table = read_covariates(covariates, set(expr.columns) | set(vcf_samples), mapping)
 
     # Chromosome names and TSS positions against the FASTA, and against the VCF; the VCF's contig
     # lengths against the FASTA index (the cheap build check: hg19 and hg38 differ on every one).
@@ -594,6 +679,15 @@ def load_cohort(
     expression_without_gene = expr.index[~expr.index.isin(gene_table["gene_id"])].tolist()
     gene_table = gene_table[in_expr].reset_index(drop=True)
     people = [s for s in vcf_samples if s in set(expr.columns)]
+    without_covariates = []
+    if covariate_table is not None:
+        without_covariates = [p for p in people if p not in set(covariate_table.index)]
+        people = [p for p in people if p in set(covariate_table.index)]
+        if not people:
+            raise InputError(
+                f"{covariates}: no sample ID matches the people of the VCF and the expression "
+                f"(covariates e.g. {list(covariate_table.index[:3])}, people e.g. {without_covariates[:3]})"
+            )
     if not people:
         raise InputError(
             f"{expr_path}: no sample ID matches the VCF {vcf} (0 shared; expression has {expr.shape[1]}, "
@@ -655,4 +749,7 @@ def load_cohort(
         versions_matched=versions_matched,
         samples_mapped=mapped,
         ref_mismatch=ref_mismatch,
+        covariates=None if covariate_table is None else covariate_table.loc[people],
+        without_covariates=without_covariates,
+        normalize=normalize,
     )

@@ -98,7 +98,8 @@ def run_local(
             except Exception as err:  # one gene's failure is recorded; the others go on
                 yield gene_id, None, format_error(err)
                 continue
-            pool.submit(gene_id, outputs, cohort.observed(gene_id), cohort.people, settings.stats)
+            pool.submit(gene_id, outputs, cohort.observed(gene_id), cohort.people, settings.stats,
+                        cohort.covariate_matrix, cohort.observed_raw(gene_id))  # fmt: skip
             yield from pool.ready()
         yield from pool.drain()
 

@@ -117,7 +117,7 @@ class GeneWorker:
             self.spec = model_spec(settings.model)
         self.model = model
         self.track_weights = prepare_track_weights(settings.model, model)
-        self.cohort = files.load(settings.window)
+        self.cohort = files.load(settings.window, settings.stats.normalize)
         self.genes = self.cohort.genes.set_index("gene_id")
 
     def model_outputs(self, gene_id: str, stage: StageHook | None = None) -> ModelOutputs:
@@ -171,8 +171,10 @@ class GeneWorker:
         started = time.perf_counter()
         outputs = self.model_outputs(gene_id, stage)
         (stage or _no_stage)("statistics")
-        observed = self.cohort.observed(gene_id)
-        result = assemble_gene(gene_id, outputs, observed, self.cohort.people, self.settings.stats)
+        result = assemble_gene(
+            gene_id, outputs, self.cohort.observed(gene_id), self.cohort.people, self.settings.stats,
+            covariates=self.cohort.covariate_matrix, observed_raw=self.cohort.observed_raw(gene_id),
+        )  # fmt: skip
         result.seconds = time.perf_counter() - started
         return result
 
@@ -211,8 +213,13 @@ def assemble_gene(
     observed: np.ndarray,
     people: Sequence[str],
     stats_options: StatsOptions,
+    covariates: np.ndarray | None = None,
+    observed_raw: np.ndarray | None = None,
 ) -> GeneResult:
-    """Statistics of one gene from its model outputs and observed expression."""
+    """Statistics of one gene from its model outputs and observed expression.
+
+    With covariates (people x k), `observed` is the expression residualised on them (Cohort.observed)
+    and `observed_raw` the input's; the people table keeps both (observed, observed_raw)."""
     from compute.stats import gene_statistics
 
     gene, window = outputs.gene, outputs.window
@@ -230,6 +237,7 @@ def assemble_gene(
         seed=stats_options.seed,
         n_draws=stats_options.null_draws,
         predixcan=stats_options.predixcan,
+        covariates=covariates,
     )
     row = dict(stats.gene)
     row.update(
@@ -252,6 +260,8 @@ def assemble_gene(
             "observed": observed,
         }
     )
+    if observed_raw is not None and not np.array_equal(observed_raw, observed):
+        people_frame["observed_raw"] = observed_raw  # the input's values, before normalising and covariates
     if outputs.all_tracks is not None:
         from compute.stats.correlation import pearson
 

@@ -39,6 +39,7 @@ def settings_from_manifest(store: ResultsStore, device: str = "auto", batch_size
         missing=str(manifest.get("missing_genotypes", "error")),
         ref_mismatch=str(manifest.get("ref_mismatch", "skip")),  # older stores: none was skipped
         sample_map=str(paths["sample_map"]) if "sample_map" in paths else None,
+        covariates=str(paths["covariates"]) if "covariates" in paths else None,
     )
     return files, settings
 

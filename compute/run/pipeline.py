@@ -57,8 +57,9 @@ def run_manifest(
     files: CohortFiles, settings: RunSettings, gene_ids: Sequence[str], cohort: Cohort | None = None
 ) -> dict[str, Any]:
     inputs = {name: input_record(getattr(files, name)) for name in INPUT_NAMES}
-    if files.sample_map is not None:
-        inputs["sample_map"] = input_record(files.sample_map)
+    for name in ("sample_map", "covariates"):  # optional inputs, recorded when given
+        if getattr(files, name) is not None:
+            inputs[name] = input_record(getattr(files, name))
     recorded = to_manifest(settings)
     recorded["model"]["weights_sha256"] = weights_digest(settings.model.weights)
     if settings.model.all_tracks is not None:
@@ -122,7 +123,7 @@ def precompute(
     model, _, window = prepare_model(check_options, settings.window)
     prepare_track_weights(settings.model, model)
     settings = replace(settings, window=window)
-    cohort = files.load(window)
+    cohort = files.load(window, settings.stats.normalize)
     gene_ids = select_genes(cohort, genes, files.genes)
     if announce is not None:
         announce(cohort.summary())

@@ -69,13 +69,21 @@ class CohortFiles:
         "participant); a first line naming the columns is allowed",
     )  # fmt: skip
 
-    def load(self, window: int) -> Cohort:
-        """Read and validate the cohort for gene windows of `window` bp (cohort.inputs.load_cohort)."""
+    covariates: str | None = option(
+        None, metavar="FILE",
+        help="covariates regressed out of expression per gene (genotype PCs, PEER factors, sex, batch): "
+        "tensorQTL's layout (ID, then one column per sample) or its transpose, TSV or CSV",
+    )  # fmt: skip
+
+    def load(self, window: int, normalize: str = "none") -> Cohort:
+        """Read and validate the cohort for gene windows of `window` bp (cohort.inputs.load_cohort);
+        normalize: of each gene's expression before the covariates (StatsOptions.normalize)."""
         from compute.cohort.inputs import load_cohort
 
         return load_cohort(
             fasta=self.fasta, vcf=self.vcf, genes=self.genes, expression=self.expression,
             window=window, missing=self.missing, sample_map=self.sample_map, ref_mismatch=self.ref_mismatch,
+            covariates=self.covariates, normalize=normalize,
         )  # fmt: skip
 
 
@@ -120,6 +128,10 @@ class StatsOptions:
     seed: int = option(0, help="seed of the null draws and the baseline's folds")
     convention: str = option("published", choices=("published", "textbook"), help="null-model t-test")
     predixcan: bool = option(True, help="skip the elastic-net baseline")
+    normalize: str = option(
+        "none", choices=("none", "inverse-normal"),
+        help="each gene's expression before anything else: as given, or rank-based inverse normal (GTEx)",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,10 @@ class StatisticsPool:
         self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
         self._pending: deque[tuple[str, Future]] = deque()
 
-    def submit(self, gene_id: str, outputs: ModelOutputs, observed, people, options: StatsOptions):
-        future = self._pool.submit(assemble_gene, gene_id, outputs, observed, people, options)
+    def submit(self, gene_id: str, outputs: ModelOutputs, observed, people, options: StatsOptions,
+               covariates=None, observed_raw=None):  # fmt: skip
+        future = self._pool.submit(assemble_gene, gene_id, outputs, observed, people, options, covariates,
+                                   observed_raw)  # fmt: skip
         self._pending.append((gene_id, future))
 
     def ready(self) -> Iterator[Outcome]:
@@ -101,6 +103,11 @@ def recompute_gene_statistics(path: str | Path, workers: int = 1, progress: bool
     from compute.stats import cohort_statistics
 
     store = ResultsStore(path)
+    if (store.manifest.get("inputs") or {}).get("covariates"):
+        raise InputError(
+            f"{store.path}: its expression was residualised on covariates, which the per-gene statistics "
+            "from stored rows do not hold; run precompute into a new store instead"
+        )
     if not store.has_genotypes() or not (store.path / "parts").is_dir():
         raise InputError(
             f"{store.path}: per-gene statistics need the store's parts and genotypes "

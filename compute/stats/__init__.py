@@ -37,6 +37,7 @@ __all__ = [
     "drivers",
     "eqtl",
     "gene_statistics",
+    "inverse_normal",
     "linear_approximation",
     "linear_approximation_r",
     "no_result_reason",
@@ -49,6 +50,7 @@ __all__ = [
     "pearson_columns",
     "population_average_r",
     "predixcan_r",
+    "residualize",
     "rng_for_gene",
     "supported",
     "tss_distance",
@@ -201,18 +203,46 @@ def allele_frequencies(dosage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return alt, np.minimum(alt, 1.0 - alt)
 
 
-def eqtl(dosage: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def eqtl(
+    dosage: np.ndarray, observed: np.ndarray, covariates: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares slope of observed expression on ALT dosage per SNV, and its two-sided p.
 
-    The p of the slope in y = a + b g is that of Pearson r (t on n - 2 df).
+    Without covariates: the slope b of y = a + b g, its p that of Pearson r (t on n - 2 df). With
+    covariates C (n, k): the dosage coefficient of y ~ 1 + g + C and its t-test on n - 2 - k df,
+    as tensorQTL's map_nominal reports it (dosage and expression residualised on [1, C], then r).
     Monomorphic SNVs (or constant expression) give NaN.
     """
     G = np.asarray(dosage, dtype=np.float64)
     y = np.asarray(observed, dtype=np.float64)
+    k = 0
+    if covariates is not None and np.asarray(covariates).shape[1]:
+        G, y = residualize(G, covariates), residualize(y, covariates)
+        k = np.asarray(covariates).shape[1]
     r, p = pearson_columns(G, y)
+    if k:
+        p = correlation_pvalue(r, y.shape[0] - k)  # n - 2 - k degrees of freedom
     with np.errstate(divide="ignore", invalid="ignore"):
         slope = r * np.std(y) / np.std(G, axis=0)
-    return np.where(np.isnan(r), np.nan, slope), p
+    return np.where(np.isnan(r), np.nan, slope), np.where(np.isnan(r), np.nan, p)
+
+
+def residualize(values: np.ndarray, covariates: np.ndarray) -> np.ndarray:
+    """`values` (n,) or (n, m) minus their least-squares fit on [1, covariates (n, k)]: what is left
+    of expression (or dosage) once the covariates (genotype PCs, PEER factors, sex, batch) are
+    regressed out, per column."""
+    values = np.asarray(values, dtype=np.float64)
+    design = np.column_stack([np.ones(values.shape[0]), np.asarray(covariates, dtype=np.float64)])
+    q, _ = np.linalg.qr(design)
+    return values - q @ (q.T @ values)
+
+
+def inverse_normal(values: np.ndarray) -> np.ndarray:
+    """Rank-based inverse normal transform of one gene across people: norm.ppf(rank / (n + 1)),
+    ties by their mean rank (GTEx's normalisation of expression for eQTL mapping)."""
+    values = np.asarray(values, dtype=np.float64)
+    ranks = stats.rankdata(values)
+    return stats.norm.ppf(ranks / (values.shape[0] + 1))
 
 
 def supported(ism: np.ndarray, eqtl_slope: np.ndarray) -> pd.arrays.BooleanArray:
@@ -290,10 +320,14 @@ def gene_statistics(
     seed: int = 0,
     n_draws: int = N_DRAWS,
     predixcan: bool = True,
+    covariates: np.ndarray | None = None,
 ) -> GeneStatistics:
     """All per-gene statistics of DESIGN §5 from people-level data.
 
     score, observed (n_people,); dosage (n_people, n_snvs) ALT counts; ism, pos (n_snvs,).
+    covariates (n_people, k), when the cohort has them: `observed` is then expression already
+    residualised on them (every statistic uses it), and the eQTL slopes are the dosage coefficients
+    of y ~ 1 + g + covariates (`eqtl`).
     `gene` holds: n_people, n_snvs, r, p_r, null_mean, null_std, linear_r, n_drivers,
     predixcan_r, mean_observed, std_observed, mean_predicted, std_predicted (std ddof=0), and
     reason: why r is NaN (`no_result_reason`: no SNV in the window, none polymorphic, constant
@@ -327,7 +361,7 @@ def gene_statistics(
     else:
         null_r = np.full(n_draws, np.nan)  # no predictor of genotype can vary: no null either
     null_mean, null_std = null_summary(null_r)
-    slope, slope_p = eqtl(G, observed)
+    slope, slope_p = eqtl(G, observed, covariates)
     table = drivers(ism, G, score)
     alt_freq, maf = allele_frequencies(G)
     dist, dist_stranded = tss_distance(pos, tss, strand)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from compute.store import ResultsStore
 
 INPUT_NAMES = ("fasta", "vcf", "genes", "expression")
-OPTIONAL_INPUTS = ("sample_map",)  # recorded when the run had one
+OPTIONAL_INPUTS = ("sample_map", "covariates")  # recorded when the run had them
 
 
 CHROM_FIELD = "{chrom}"  # a genotype path with it names one file per chromosome

@@ -68,7 +68,7 @@ COLUMN_TYPES: dict[str, dict[str, pa.DataType]] = {
         "reason": STRING,
     },
     "people": {"gene_id": STRING, "person_id": STRING, "hap1": _FLOAT, "hap2": _FLOAT,
-               "predicted": _FLOAT, "observed": _FLOAT},
+               "predicted": _FLOAT, "observed": _FLOAT, "observed_raw": _FLOAT},
     "variants": _VARIANT_TYPES,
     "drivers": _VARIANT_TYPES,
     "null": {"gene_id": STRING, "draw": _INT, "r": _FLOAT},
