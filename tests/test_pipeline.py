@@ -218,3 +218,15 @@ def test_local_and_ray_backends_give_identical_stores(tmp_path, tiny_weights, co
     assert list(a) == list(b)
     for name in a:
         pd.testing.assert_frame_equal(a[name], b[name], check_exact=True)
+
+
+def test_a_local_precompute_reads_the_cohort_once(cohort, tiny_weights, tmp_path, monkeypatch):
+    """Validation reads every record of every gene window: the worker reuses that cohort instead of
+    reading the inputs a second time."""
+    import compute.cohort.inputs as inputs
+
+    calls = []
+    real = inputs.load_cohort
+    monkeypatch.setattr(inputs, "load_cohort", lambda *a, **k: calls.append(1) or real(*a, **k))
+    precompute(files_for(cohort), settings_for(tiny_weights), tmp_path / "s", progress=False)
+    assert len(calls) == 1

@@ -4,6 +4,7 @@ the resume check all come from the same declared fields."""
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import replace
 
 import pytest
 
@@ -104,6 +105,17 @@ def test_same_run_ignores_the_weights_path_when_their_digest_agrees():
     assert not same_run(old, {"weights": "/a/w", "weights_sha256": "x", "track": 2})
     new = {"weights": "/a/w", "weights_sha256": "x", "track": 1}
     assert not same_run({**old, "all_tracks": "t.csv"}, new)
+
+
+def test_a_store_made_before_an_option_resumes_with_its_default():
+    """The settings section nests the statistics options: an option added to them since a store was
+    made agrees with it at its default, and only then (the shipped demo store resumes)."""
+    settings = RunSettings(window=2048, model=ModelOptions(weights="W"))
+    recorded = to_manifest(settings)["settings"]
+    before = {**recorded, "stats": {k: v for k, v in recorded["stats"].items() if k != "normalize"}}
+    assert same_run(before, recorded)
+    changed = to_manifest(replace(settings, stats=StatsOptions(normalize="inverse-normal")))["settings"]
+    assert not same_run(before, changed)
 
 
 def test_a_new_option_is_one_field():

@@ -22,6 +22,7 @@ from compute.run.queue import GeneQueue
 from compute.run.settings import CohortFiles, RunSettings
 
 if TYPE_CHECKING:
+    from compute.cohort.inputs import Cohort
     from compute.engine.model import Model
 
 Outcome = tuple[str, GeneResult | None, str | None]
@@ -41,11 +42,13 @@ class LocalBackend:
         """Checks that take seconds, before the model and the cohort are read (none here)."""
 
     def run(self, files: CohortFiles, settings: RunSettings, queue: GeneQueue, model: Model | None = None,
-            on_plan: Callable[[dict[str, Any]], None] | None = None) -> Iterator[Outcome]:  # fmt: skip
-        """Outcomes as genes finish; `model`: an already loaded model, else one is loaded."""
+            on_plan: Callable[[dict[str, Any]], None] | None = None,
+            cohort: Cohort | None = None) -> Iterator[Outcome]:  # fmt: skip
+        """Outcomes as genes finish; `model`, `cohort`: already loaded (no second pass over the
+        inputs), else loaded here."""
         if not queue:
             return iter(())
-        return run_local(files, settings, queue, model, self.stats_workers)
+        return run_local(files, settings, queue, model, self.stats_workers, cohort)
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,10 @@ class RayBackend:
         probe_ray_address(self.address)  # in seconds, before the model and the cohort are read
 
     def run(self, files: CohortFiles, settings: RunSettings, queue: GeneQueue, model: Model | None = None,
-            on_plan: Callable[[dict[str, Any]], None] | None = None) -> Iterator[Outcome]:  # fmt: skip
-        """Outcomes as genes finish; on_plan is called once with the actors' plan."""
+            on_plan: Callable[[dict[str, Any]], None] | None = None,
+            cohort: Cohort | None = None) -> Iterator[Outcome]:  # fmt: skip
+        """Outcomes as genes finish; on_plan is called once with the actors' plan (each actor reads
+        the cohort itself: `cohort` is for the local backend)."""
         if not queue:
             return iter(())
         return run_ray(files, settings, queue, self.address, resources=self.resources, on_plan=on_plan)
@@ -80,9 +85,10 @@ def run_local(
     gene_ids: Sequence[str] | GeneQueue,
     model: Model | None = None,
     stats_workers: int = 0,
+    cohort: Cohort | None = None,
 ) -> Iterator[Outcome]:
     queue = gene_ids if isinstance(gene_ids, GeneQueue) else GeneQueue(gene_ids)
-    worker = GeneWorker(files, settings, model)
+    worker = GeneWorker(files, settings, model, cohort)
     if stats_workers <= 0:
         while queue:
             yield _run_one(worker, queue.pop())

@@ -20,6 +20,7 @@ from compute.run.settings import CohortFiles, ModelOptions, RunSettings, StatsOp
 from compute.store.genotypes import genotype_row
 
 if TYPE_CHECKING:
+    from compute.cohort.inputs import Cohort
     from compute.engine.model import Model, ModelSpec
     from compute.engine.track_heads import TrackWeights
 
@@ -109,7 +110,11 @@ class GeneWorker:
     the caller already loaded it.
     """
 
-    def __init__(self, files: CohortFiles, settings: RunSettings, model: Model | None = None):
+    def __init__(
+        self, files: CohortFiles, settings: RunSettings, model: Model | None = None,
+        cohort: Cohort | None = None,
+    ):  # fmt: skip
+        """model, cohort: already loaded (precompute's own, validated once), else loaded here."""
         self.settings = settings
         if model is None:
             model, self.spec, _ = prepare_model(settings.model, settings.window)
@@ -117,7 +122,7 @@ class GeneWorker:
             self.spec = model_spec(settings.model)
         self.model = model
         self.track_weights = prepare_track_weights(settings.model, model)
-        self.cohort = files.load(settings.window, settings.stats.normalize)
+        self.cohort = cohort if cohort is not None else files.load(settings.window, settings.stats.normalize)
         self.genes = self.cohort.genes.set_index("gene_id")
 
     def model_outputs(self, gene_id: str, stage: StageHook | None = None) -> ModelOutputs:

@@ -138,7 +138,7 @@ def precompute(
     del model
     outcomes = backend.run(
         files, settings, GeneQueue(todo, store.path), local_model,
-        on_plan=lambda plan: store.update_manifest(ray=plan),
+        on_plan=lambda plan: store.update_manifest(ray=plan), cohort=cohort,
     )  # fmt: skip
     try:
         for gene_id, result, error in outcomes:

@@ -292,6 +292,8 @@ def same_run(old: Any, new: Any) -> bool:
         keys.discard("weights")
     defaults = _recorded_defaults()
     def agrees(k: str) -> bool:
+        if isinstance(old.get(k), dict) and isinstance(new.get(k), dict):  # the statistics options
+            return same_run(old[k], new[k])
         return old.get(k) == new.get(k) or (k not in old and k in defaults and new.get(k) == defaults[k])
 
     return all(agrees(k) for k in keys)
