@@ -100,6 +100,16 @@ def test_precompute_residualises_expression_and_adjusts_eqtls(cohort, tiny_weigh
     pd.testing.assert_frame_equal(again.people("G1"), store.people("G1"))
 
 
+def test_people_without_covariates_are_left_out_and_counted_once(cohort, tmp_path):
+    table = cohort["table"].drop(columns=cohort["samples"][:3])
+    table.to_csv(tmp_path / "fewer.txt", sep="\t")
+    loaded = replace(files_for(cohort), covariates=str(tmp_path / "fewer.txt")).load(2048)
+    assert loaded.without_covariates == cohort["samples"][:3] and len(loaded.people) == 37
+    report = loaded.report()["people"]
+    assert report["without_covariates"]["count"] == 3 and report["only_in_vcf"]["count"] == 0
+    assert "3 people left out without covariates" in loaded.summary()
+
+
 def test_a_non_numeric_covariate_is_refused_naming_it(cohort, tmp_path):
     table = cohort["table"].astype(object)
     table.loc["batch"] = ["plate1"] * table.shape[1]

@@ -332,7 +332,7 @@ class Cohort:
     def report(self, examples: int = 5) -> dict:
         """What was read, left out and changed on the way in: counts and the first examples of each
         reason (recorded in the store's manifest as `input_report`)."""
-        people = set(self.people)
+        people, lacking = set(self.people), set(self.without_covariates)  # each person under one reason
 
         def listed(items: list[str]) -> dict:
             return {"count": len(items), "examples": list(items[:examples])}
@@ -341,7 +341,7 @@ class Cohort:
         return {
             "people": {
                 "used": len(self.people),
-                "only_in_vcf": listed([s for s in self.vcf_samples if s not in people]),
+                "only_in_vcf": listed([s for s in self.vcf_samples if s not in people and s not in lacking]),
                 "only_in_expression": listed([s for s in self.expression_samples if s not in people]),
                 "without_covariates": listed(self.without_covariates),
             },
@@ -368,7 +368,7 @@ class Cohort:
         }
 
     def summary(self) -> str:
-        only_vcf = [s for s in self.vcf_samples if s not in set(self.people)]
+        only_vcf = [s for s in self.vcf_samples if s not in set(self.people) | set(self.without_covariates)]
         only_expr = [s for s in self.expression_samples if s not in set(self.people)]
         n = self.genes["n_snvs"].to_numpy()
         lines = [
