@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from compute.cohort import CHROM_FIELD
 from compute.cohort.reference import BASES, BYTE_TOKENS, N_TOKEN, decode, encode
 from compute.errors import InputError
 
@@ -111,7 +112,6 @@ class _RefBlocks:
         return int(self.tokens[pos0 - self.block_start])
 
 
-CHROM_FIELD = "{chrom}"  # in a --vcf path: one file per chromosome (cohort.chr{chrom}.vcf.gz)
 
 
 def vcf_for(spec: str | Path, chrom: str) -> Path:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from compute.cohort import CHROM_FIELD
 from compute.errors import InputError
 
 if TYPE_CHECKING:
@@ -19,7 +20,6 @@ INPUT_NAMES = ("fasta", "vcf", "genes", "expression")
 OPTIONAL_INPUTS = ("sample_map", "covariates")  # recorded when the run had them
 
 
-CHROM_FIELD = "{chrom}"  # a genotype path with it names one file per chromosome
 
 
 def input_files(path: str | Path) -> list[Path]:
