@@ -16,7 +16,7 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from dash import Dash, html
@@ -36,7 +36,7 @@ DEFAULT_STORES = [ROOT / "data" / "published", ROOT / "data" / "demo"]
 TEST_SET_LIST = ROOT / "data" / "published" / "source" / "enformer_test_set_genes.txt"
 TITLE = "Personal expression explorer"
 SERVER_THREADS = 8  # per process: callbacks are numpy-bound and short, a few threads per core
-MAX_WORKERS = 4  # by default; each worker holds its own copy of the stores' gene tables
+MAX_WORKERS = 4  # by default; each worker keeps its own caches beside the tables they share
 CACHE_MB = 1024
 JOB_RUNNER = [sys.executable, "-m", "compute", "jobs", "run"]  # a job's process (compute/run/jobs.py)
 
@@ -95,7 +95,7 @@ def default_workers() -> int:
     """One server process per CPU core this process may use, at most MAX_WORKERS: most of a gene
     switch is Python holding the GIL (Dash, the HTTP server, building figures), so one process
     uses about one core; on two cores two workers served eight sessions 1.5x the gene switches a
-    second of one process (docs/benchmarks.md), for about twice the memory."""
+    second of one process (docs/benchmarks.md)."""
     return max(1, min(len(os.sched_getaffinity(0)), MAX_WORKERS))
 
 
@@ -126,8 +126,18 @@ def create_app(
         view.register(app, datasets)
     if compute is not None and compute.board is not None:
         compute.board.tick()  # jobs a stopped server left behind resume now
+    set_up_before_serving(app)
     app.datasets = datasets  # for tests and benchmarks
     return app
+
+
+def set_up_before_serving(app: Dash) -> None:
+    """Dash's set-up, done now rather than by the first request: Dash marks it done before it has
+    listed the page's scripts, so the requests that race the first one were refused the scripts
+    (404) and the page stayed blank (seen with two workers: each is a fresh process, and a page's
+    scripts are asked for at once)."""
+    with app.server.test_request_context("/"):
+        app._setup_server()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -180,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     jobs_dir = Path(args.jobs) if args.jobs else default_jobs_dir()
     cache_dir = Path(args.cache) if args.cache else jobs_dir / "views"
 
-    def make_app() -> Dash:  # in each server process: its own stores' handles, caches and job board
+    def make_app() -> Dash:
         # the views' linear algebra is one small matrix-vector product at a time: BLAS worker threads
         # would only spin between calls, taking CPU from the requests
         threadpool_limits(limits=1, user_api="blas")
@@ -196,21 +206,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for path in paths:  # a wrong path is one line here, not a worker failing to boot
             ResultsStore(path)
-        app = None if args.workers > 1 and not args.debug else make_app()
+        # built and warmed before the port opens: the server answers once it can serve a full page
+        app = make_app()
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    names = ", ".join(app.datasets.names) if app else ", ".join(p.name for p in paths)
+    names = ", ".join(app.datasets.names)
     server = f"{args.threads} threads"
     if args.debug:
         server = "Dash development server"
-    elif app is None:
+    elif args.workers > 1:
         server = f"{args.workers} worker processes x {args.threads} threads"
     print(f"{TITLE}: http://{args.host}:{args.port}/  datasets: {names}  ({server})", flush=True)
     if args.debug:
         app.run(host=args.host, port=args.port, debug=True)
-    elif app is None:
-        serve_workers(make_app, args.host, args.port, args.workers, args.threads)
+    elif args.workers > 1:
+        serve_workers(app, args.host, args.port, args.workers, args.threads)
     else:
         serve(app, args.host, args.port, args.threads)
     return 0
@@ -231,10 +242,11 @@ def serve(app: Dash, host: str, port: int, threads: int = 8) -> None:
     )  # fmt: skip
 
 
-def serve_workers(make_app: Callable[[], Dash], host: str, port: int, workers: int, threads: int) -> None:
-    """The production server over several processes (gunicorn, threaded workers): each worker
-    builds its own app (nothing is forked half-initialised); a worker that hangs past the timeout
-    is replaced, and each is replaced after a bounded number of requests (memory stays flat)."""
+def serve_workers(app: Dash, host: str, port: int, workers: int, threads: int) -> None:
+    """The production server over several processes (gunicorn, threaded workers), forked from this
+    one once `app` has read its stores: every worker can serve a full page as soon as the port
+    opens, and the tables read are shared until written. A worker that hangs past the timeout is
+    replaced, and each is replaced after a bounded number of requests (memory stays flat)."""
     from gunicorn.app.base import BaseApplication
 
     class Server(BaseApplication):
@@ -245,21 +257,25 @@ def serve_workers(make_app: Callable[[], Dash], host: str, port: int, workers: i
                 "timeout": 60, "graceful_timeout": 20, "keepalive": 5,
                 "max_requests": 50_000, "max_requests_jitter": 5_000,
                 "limit_request_line": 8190, "limit_request_fields": 100, "limit_request_field_size": 16_384,
-                "worker_connections": 200, "preload_app": False, "accesslog": None, "loglevel": "warning",
+                "worker_connections": 200, "preload_app": True, "accesslog": None, "loglevel": "warning",
                 "proc_name": "personal-expression-explorer", "control_socket_disable": True,
-                "post_fork": die_with_master,
+                "post_fork": after_fork,
             }  # fmt: skip
             for key, value in settings.items():
                 self.cfg.set(key, value)
 
         def load(self):
-            return make_app().server
+            return app.server
+
+    def after_fork(_server, _worker) -> None:
+        die_with_master()
+        app.datasets.after_fork()
 
     Server().run()
 
 
-def die_with_master(_server, _worker) -> None:
-    """gunicorn's post_fork hook: a worker is killed as soon as its master dies, even by SIGKILL
+def die_with_master() -> None:
+    """In a gunicorn worker: killed as soon as its master dies, even by SIGKILL
     (otherwise orphaned workers keep the port for seconds and a restarted server cannot bind it).
     The job processes a worker starts are not affected: a forked child does not inherit this."""
     try:

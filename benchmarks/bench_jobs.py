@@ -1,14 +1,15 @@
 """The dashboard's compute layer, timed on a copy of the shipped demo store.
 
-    .venv/bin/python benchmarks/bench_jobs.py [--repeats 3] [--threads 2]
+    .venv/bin/python benchmarks/bench_jobs.py [--landings 30] [--threads 2]
 
 1. On demand: `python -m compute add-genes STORE GENE` for each gene the demo leaves uncomputed,
    wall time of the whole command (start-up, model and cohort loading, the gene) and of the
    gene itself, next to the same gene's model work and statistics inside a warm process.
-2. Landing to page: a server (`python app.py`) shows a held-back gene's page in headless
-   Chromium; the gene's finished part (computed beforehand into a second copy) is renamed into
-   the served store's parts/, as a running precompute does, and the time until the page shows
-   the gene's card is taken.
+2. Landing to page: a server (`python app.py`, its default workers) shows a held-back gene's
+   page in headless Chromium; the gene's finished part (computed beforehand into a second copy)
+   is renamed into the served store's parts/, as a running precompute does, and the time until
+   the page shows the gene's card is taken; the part is taken out again and the next lands, 30
+   times by default.
 3. A full-size gene on one GPU: the forwards one gene needs (from the engine benchmark's
    measured distinct-haplotype fraction); no GPU rate is measured here, so the rate it would need
    for the 60 s goal is printed instead of a time.
@@ -78,39 +79,46 @@ def warm_gene_seconds(base: Path, genes: dict[str, str]) -> tuple[float, dict[st
     return loading, out
 
 
-def landing_to_page(base: Path, genes: dict[str, str], env: dict[str, str], repeats: int) -> list[float]:
+def landing_to_page(base: Path, genes: dict[str, str], env: dict[str, str], landings: int) -> list[float]:
+    """One server as `python app.py` starts it (its default workers), one page: the page goes to a
+    held-back gene (not computed yet), the gene's finished part (computed beforehand by on_demand())
+    is renamed into the served store's parts/ as a running precompute publishes it, and the time
+    until the page shows the gene's card is taken; the part is then taken out again (the page says
+    "not computed yet" once more) and the next gene lands, `landings` times in all."""
     from docs.screenshots import chromium, free_port
 
     served = base / "served"
-    # parts of every held-back gene, computed once into their own copies by on_demand()
+    shutil.copytree(DEMO, served)
     parts = {g: base / f"cli-{g}" / "parts" / g for g in genes}
     port = free_port()
-    command = [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--no-jobs"]
-    command += ["--results", str(served)]
+    command = [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--no-jobs",
+               "--results", str(served), "--jobs", str(base / "server-jobs")]  # fmt: skip
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)  # fmt: skip
     times = []
-    with chromium() as driver:
-        for k in range(repeats):
-            for gene_id, name in genes.items():
-                if served.exists():
-                    shutil.rmtree(served)
-                shutil.copytree(base / f"cli-{gene_id}", served)
-                shutil.rmtree(served / "parts" / gene_id)  # not landed yet
-                server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.DEVNULL)  # fmt: skip
-                try:
-                    wait(lambda: _answers(port), 60)
-                    driver.get(f"http://127.0.0.1:{port}/gene/{name}")
-                    wait(lambda: "not computed yet" in (_text(driver, "jobs-pending-text") or ""), 60)
-                    tmp = served / "parts" / f".{gene_id}.landing"
-                    shutil.copytree(parts[gene_id], tmp)
-                    landed = time.perf_counter()
-                    os.rename(tmp, served / "parts" / gene_id)  # as ResultsStore.write_gene publishes
-                    wait(lambda n=name: _text(driver, "card-gene-name") == n, 60, every=0.05)
-                    times.append(time.perf_counter() - landed)
-                finally:
-                    server.terminate()
-                    server.wait(timeout=30)
-            print(f"  landing round {k + 1}: " + ", ".join(f"{t:.2f}" for t in times[-len(genes):]) + " s")
+    try:
+        wait(lambda: _answers(port), 120)
+        with chromium() as driver:
+            driver.get(f"http://127.0.0.1:{port}/?dataset=served")
+            wait(lambda: _text(driver, "filter-count"), 60)
+            for k in range(landings):
+                gene_id, name = list(genes.items())[k % len(genes)]
+                driver.execute_script(  # in-page navigation, as a click on a link
+                    "window.history.pushState({}, '', arguments[0]);"
+                    "window.dispatchEvent(new PopStateEvent('popstate'));", f"/gene/{name}?dataset=served",
+                )  # fmt: skip
+                wait(lambda: "not computed yet" in (_text(driver, "jobs-pending-text") or ""), 60)
+                staged = served / "parts" / f".{gene_id}.landing"
+                shutil.copytree(parts[gene_id], staged)
+                landed = time.perf_counter()
+                os.rename(staged, served / "parts" / gene_id)  # as ResultsStore.write_gene publishes
+                wait(lambda n=name: _text(driver, "card-gene-name") == n, 60, every=0.05)
+                times.append(time.perf_counter() - landed)
+                os.rename(served / "parts" / gene_id, base / f"taken-{k}")  # not landed again
+            print("  landings: " + ", ".join(f"{t:.2f}" for t in times) + " s")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
     return times
 
 
@@ -141,7 +149,7 @@ def wait(condition, timeout: float, every: float = 0.2) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=3, help="rounds of the landing measurement")
+    parser.add_argument("--landings", type=int, default=30, help="genes landed while the page waits")
     parser.add_argument("--threads", type=int, default=2, help="torch threads of the compute processes")
     args = parser.parse_args()
     import numpy as np
@@ -160,10 +168,11 @@ def main() -> int:
         loading, warm = warm_gene_seconds(base, genes)
         print(f"  in one warm process: loading the model and the cohort {loading:.1f} s, then per gene "
               + ", ".join(f"{n} {s:.1f} s" for n, s in warm.items()))  # fmt: skip
-        print("2. part landing -> the page shows the gene (dcc.Interval 2 s, store checked once a second):")
-        times = landing_to_page(base, genes, env, args.repeats)
-        print(f"  p50 {np.median(times):.2f} s, max {max(times):.2f} s over {len(times)} landings"
-              " (goal < 5 s)")  # fmt: skip
+        print("2. part landing -> the page shows the gene (the compute strip polls every 2 s):")
+        times = landing_to_page(base, genes, env, args.landings)
+        within = sum(t < 5 for t in times)
+        print(f"  {len(times)} landings seen, {within} within 5 s: p50 {np.median(times):.2f} s, "
+              f"max {max(times):.2f} s (goal: all within 5 s, p50 < 3 s)")  # fmt: skip
     forwards = 2 * FULL_GENE["people"] * FULL_GENE["distinct_fraction"]
     print(f"3. a full-size gene: {forwards:,.0f} haplotype forwards + {FULL_GENE['snvs']:,} cached-ISM SNVs "
           "+ one gradient pass; no GPU here: to stay under 60 s one GPU must sustain "

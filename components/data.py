@@ -75,9 +75,19 @@ class Datasets:
         self._lock = threading.RLock()  # re-entered: gene() reads genes() under it
         self._states: dict[str, DatasetState] = {}  # name -> what was read of it, as its store is now
         self._checked: dict[str, float] = {}  # name -> when its store's version was last looked at
+        self._start_threads()
+        self._test_set = self._find_test_set(test_set_list)
+
+    def _start_threads(self) -> None:
         self._prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
         self._prefetching = threading.BoundedSemaphore(PREFETCH_QUEUE)
-        self._test_set = self._find_test_set(test_set_list)
+
+    def after_fork(self) -> None:
+        """In a server process forked from the one that read the stores (gunicorn's preload): what
+        was read is kept (shared until written), the locks and threads are this process's own."""
+        self._lock = threading.RLock()
+        self._start_threads()
+        self.view_cache.after_fork()
 
     def _find_test_set(self, listed: Path | None) -> frozenset[str] | None:
         """The Enformer test-set genes, for the test-set subset of stores without their own flag:
@@ -93,13 +103,14 @@ class Datasets:
     def test_set(self) -> frozenset[str] | None:
         return self._test_set
 
-    def _fresh(self, name: str) -> DatasetState:
+    def _fresh(self, name: str, look: bool = False) -> DatasetState:
         """The dataset's state, replaced whole when its store changed (a gene landed, a finalize),
-        looking at most once a second: a store being written shows its new genes within seconds."""
+        looking at most once a second (`look`: now): a store being written shows its new genes
+        within seconds."""
         now = time.monotonic()
         with self._lock:
             state = self._states.get(name)
-            if state is not None and now - self._checked[name] < REFRESH_SECONDS:
+            if state is not None and not look and now - self._checked[name] < REFRESH_SECONDS:
                 return state
             store = self.stores[name]
             version = store.version()
@@ -170,9 +181,19 @@ class Datasets:
 
         self._prefetcher.submit(read)
 
-    def version_tag(self, name: str) -> str:
-        """A short name of the store's state: changes whenever its genes do."""
-        return "-".join(str(v) for v in self._fresh(name).version)
+    def version_tag(self, name: str, look: bool = False) -> str:
+        """A short name of the store's state: changes whenever its genes do (`look`: as the store is
+        now, not as this process last saw it)."""
+        return "-".join(str(v) for v in self._fresh(name, look).version)
+
+    def seen(self, name: str, tag: object) -> None:
+        """A request from a page that has seen the store at `tag` (the compute strip's
+        `jobs-version`): if this process's state of it is another, it looks at the store now.
+        Each server process looks at most once a second by itself, and the process that answers
+        the page's next request is not the one that told it of the change: without this, it could
+        answer from the state before the change, and nothing would ask again."""
+        if isinstance(tag, str) and tag != self.version_tag(name):
+            self._fresh(name, look=True)
 
     def provisional(self, name: str) -> bool:
         """Whether the dataset's cross-gene columns (q_bh, significant) are over the genes done so
@@ -220,8 +241,9 @@ class Datasets:
         return self.stores[name]
 
     def genes(self, name: str) -> pd.DataFrame:
-        self._fresh(name)
-        return self.stores[name].genes()
+        """Every gene of the dataset, as its store was when this process last looked (the lookups,
+        masks and counts built on it are of the same state)."""
+        return self._memo(name, "genes", self.stores[name].genes)
 
     def manifest(self, name: str) -> dict:
         """The store's manifest, read once per store version (views ask for it on every switch;
@@ -307,6 +329,11 @@ class Datasets:
         return str(manifest.get("model_note") or "demo model: not a trained Enformer")
 
     def has_gene(self, name: str, gene_id: str) -> bool:
+        """Whether the dataset holds the gene; one this process does not know yet makes it look at
+        the store now (the gene may have landed since, announced to the page by another process)."""
+        if gene_id in self._gene_rows(name):
+            return True
+        self._fresh(name, look=True)
         return gene_id in self._gene_rows(name)
 
     def gene_row(self, name: str, gene_id: str) -> pd.Series | None:
@@ -329,7 +356,11 @@ class Datasets:
             found.update({str(g).upper(): g for g in genes.gene_id})
             return found
 
-        return self._memo(name, "lookup", lookup).get(query.upper())
+        hit = self._memo(name, "lookup", lookup).get(query.upper())
+        if hit is None:  # landed since this process last looked? (see has_gene)
+            self._fresh(name, look=True)
+            hit = self._memo(name, "lookup", lookup).get(query.upper())
+        return hit
 
     def gene(self, name: str, gene_id: str) -> GeneData:
         """All rows of one gene (cached, so the views of one switch, in any worker, share one read)."""

@@ -97,6 +97,7 @@ def register_selection_view(
             return theme.message_figure("Loading…", **loading), ""
         args = rest[:1]
         if filtered:  # anything but a subset the dataset has is all genes (never a key made up)
+            datasets.seen(sel.dataset, rest[1])
             args = (args[0] if args and args[0] in datasets.subsets(sel.dataset) else "all",)
 
         def draw() -> tuple:

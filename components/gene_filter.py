@@ -64,9 +64,10 @@ def register(app: Dash, datasets: Datasets) -> None:
         Input("jobs-version", "data"),
         State(f"{VIEW}-subset", "options"),
     )
-    def update(dataset, subset, _version, current):
+    def update(dataset, subset, version, current):
         dataset = dataset_name(dataset, datasets)
         if dataset is None:
             return current, ""
+        datasets.seen(dataset, version)
         found = options(datasets.subsets(dataset))
         return found if found != current else no_update, count_text(datasets, dataset, subset)

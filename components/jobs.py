@@ -158,7 +158,7 @@ def register(app: Dash, datasets: Datasets, settings: ComputeSettings | None = N
             return no_update, no_update, no_update, no_update
         if board is not None:
             board.tick()
-        tag = datasets.version_tag(dataset)
+        tag = datasets.version_tag(dataset, look=True)  # a page learns of a change from its poll
         jobs = board.jobs(datasets.store(dataset).path)[-SHOWN_JOBS:] if board is not None else []
         allowed = board is not None and settings.allow_precompute
         controls = "jobs-controls" if allowed else "jobs-controls hidden"

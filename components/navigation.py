@@ -89,7 +89,10 @@ def register(app: Dash, datasets: Datasets) -> None:
         State("app-selection", "data"),
         prevent_initial_call=True,
     )
-    def reread_url(_version, pathname, search, current):
+    def reread_url(version, pathname, search, current):
+        shown = Selection.from_dict(current, datasets)
+        if shown is not None:
+            datasets.seen(shown.dataset, version)
         sel = selection_for(datasets, pathname, search)
         if sel.to_dict() == current:
             return no_update, no_update, no_update  # the store changed, not what this page shows

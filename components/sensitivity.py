@@ -170,10 +170,11 @@ def register(app: Dash, datasets: Datasets) -> None:
         Input("jobs-version", "data"),
         State(f"{VIEW}-shown", "data"),
     )
-    def update(selection, subset, _version, shown):
+    def update(selection, subset, version, shown):
         sel = Selection.from_dict(selection, datasets)
         if sel is None:
             return theme.message_figure("Loading…", height=HEIGHT), "", None, None
+        datasets.seen(sel.dataset, version)
         *views, key = render(datasets, sel, subset, shown if isinstance(shown, str) else None)
         return *views, key if key != shown else no_update
 

@@ -197,10 +197,11 @@ def register(app: Dash, datasets: Datasets) -> None:
         Input("jobs-version", "data"),
         State(f"{VIEW}-shown", "data"),
     )
-    def callback(selection, subset, _version, shown):
+    def callback(selection, subset, version, shown):
         sel = Selection.from_dict(selection, datasets)
         if sel is None:
             return theme.message_figure("Loading…", height=HEIGHT), "", None
+        datasets.seen(sel.dataset, version)
         figure_, note, key = update(datasets, sel, subset, shown if isinstance(shown, str) else None)
         figure_ = theme.typed_arrays(figure_) if isinstance(figure_, dict) else figure_
         return figure_, note, key if key != shown else no_update

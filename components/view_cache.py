@@ -113,6 +113,12 @@ class ViewCache:
         self.shared = shared
         self._pending: queue.Queue | None = None  # (key, value) to write behind, when not shared
 
+    def after_fork(self) -> None:
+        """In a forked process: its own locks and writer thread (a thread does not survive a fork)."""
+        self._lock = threading.Lock()
+        self._computing = {}
+        self._pending = None
+
     def get(self, key: Sequence, compute: Callable[[], T], *, disk: bool = True, wait: bool = True) -> T:
         """The value of `key`; `disk=False` for values only worth keeping in this process (large
         and quick to remake from other cached values, or not picklable); `wait=False` for values

@@ -139,10 +139,11 @@ def register(app: Dash, datasets: Datasets) -> None:
         Input("jobs-version", "data"),
         State(f"{VIEW}-shown", "data"),
     )
-    def update(selection, subset, _version, shown):
+    def update(selection, subset, version, shown):
         sel = Selection.from_dict(selection, datasets)
         if sel is None:
             return theme.message_figure("Loading…", height=420), None
+        datasets.seen(sel.dataset, version)
         figure, key = render(datasets, sel, shown, subset)
         return figure, key if key != shown else no_update
 

@@ -49,11 +49,10 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        # one process (waitress): the jobs, not the server, are under test here (gunicorn's
-        # workers are tests/test_hostile_requests.py's); with two workers the first page's pending
-        # banner missed its 30 s twice in full runs on 2 loaded cores, not yet explained
+        # the default server, as `python app.py` starts it: gunicorn, two workers on two cores (fixed
+        # here, so that a machine with one core or many runs the same)
         command = [sys.executable, str(ROOT / "app.py"), "--port", str(self.port), "--jobs", str(self.jobs),
-                   "--allow-compute", "--device", "cpu", "--threads", "4", "--workers", "1"]  # fmt: skip
+                   "--allow-compute", "--device", "cpu", "--workers", "2"]  # fmt: skip
         for store in self.stores:
             command += ["--results", str(store)]
         with open(self.log, "ab") as log:
