@@ -316,7 +316,7 @@ def install(
     def guard():
         g.user = session_user()
         path = request.path
-        if path.startswith(PUBLIC_PREFIXES) or path in PUBLIC_PATHS:
+        if is_public(request.url_rule):
             return None
         if g.user is None:
             if request.method == "GET" and not path.startswith("/_"):  # a page: the sign-in form
@@ -335,7 +335,7 @@ def install(
 
     @app.after_request
     def private(response):  # what a signed-in user was shown stays out of shared caches
-        if not request.path.startswith(PUBLIC_PREFIXES):
+        if not is_public(request.url_rule):
             response.headers["Cache-Control"] = "no-store"
             response.vary.add("Cookie")
         return response
@@ -404,6 +404,12 @@ def install(
                 return sign_in_page(settings, target, "This server has no role for your account."), 403
             begin(user, "oidc")
             return redirect(target)
+
+
+def is_public(rule) -> bool:
+    """Whether a request's route is open without sign-in: by the route it matched, not its path
+    (/auth/../gene/X matches the page's catch-all route, not a route under /auth/)."""
+    return rule is not None and (str(rule.rule).startswith(PUBLIC_PREFIXES) or rule.rule in PUBLIC_PATHS)
 
 
 def safe_next(value) -> str:

@@ -118,7 +118,7 @@ def test_every_route_answers_401_or_the_sign_in_page_without_a_session(lab):
     public, walked = [], 0
     for rule in app.server.url_map.iter_rules():
         path = sample_path(rule)
-        if path.startswith(auth.PUBLIC_PREFIXES) or path in auth.PUBLIC_PATHS:
+        if auth.is_public(rule):
             public.append(str(rule.rule))
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"} | {"GET", "POST"}):  # the others' too
@@ -140,6 +140,8 @@ def test_every_route_answers_401_or_the_sign_in_page_without_a_session(lab):
     assert not [s for s in SECRETS if s in page.data.replace(b"/gene/DDX11", b"")]
     assert http.get("/assets/style.css").status_code == 200
     assert http.get("/gene/DDX11").headers["Location"] == auth.SIGN_IN + "?next=%2Fgene%2FDDX11"
+    for sneaky in ("/auth/../gene/DDX11", "/assets/../_dash-layout", "/auth/sign-in/../../_dash-layout"):
+        assert http.get(sneaky).status_code in (302, 401, 404), sneaky  # never the page or its layout
 
 
 def test_a_signed_in_user_gets_the_page_in_a_httponly_samesite_cookie(lab):
