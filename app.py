@@ -243,6 +243,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if tls and args.debug:
         print("error: the development server (--debug) does not serve HTTPS", file=sys.stderr)
         return 2
+    if args.debug and not is_loopback(args.host):  # its debugger runs code sent to it
+        print("error: --debug serves loopback only (Dash's development server with its debugger)",
+              file=sys.stderr)  # fmt: skip
+        return 2
     # a proxy in front makes a loopback address reachable from anywhere: sign-in too
     explicit = [args.sign_in, args.users, args.oidc, args.access, args.proxy]
     sign_in = None

@@ -203,6 +203,8 @@ def main(argv: Sequence[str]) -> int:
             check_name(args.name)
             users.add(args.name, read_password(args.password_stdin), args.role, args.group or ())
         elif args.command == "reset":
+            if users.user(args.name) is None:  # before asking for a password
+                raise ValueError(f"no user '{args.name}'")
             users.reset(args.name, read_password(args.password_stdin))
         elif args.command == "remove":
             users.remove(args.name)

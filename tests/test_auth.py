@@ -262,6 +262,19 @@ def test_a_store_open_to_one_group_does_not_exist_for_anyone_else(lab):
     assert app.datasets.names == [] and set(app.datasets.stores) == {"published", "demo"}
 
 
+def test_a_user_who_may_see_no_store_is_told_so(tmp_path, users_file):
+    bobs = {name: frozenset({"bob"}) for name in ("published", "demo")}
+    app = create_app(default_store_paths(), sign_in=auth.AuthSettings(tmp_path, users_file, access=bobs))
+    alice = sign_in(app, "alice")
+    read_url = output_of(app, "url.pathname", "app-dataset.data")
+    answer = callback(alice, app, read_url, {"url.pathname": "/gene/RTN4R", "url.search": "?dataset=demo"})
+    assert answer.status_code == 200 and "No dataset on this server is open to you" in answer.get_data(True)
+    assert b"ENSG" not in answer.data and b"RTN4R" not in answer.data.replace(b"/gene/RTN4R", b"")
+    links = callback(alice, app, output_of(app, "app-selection.data", "app-datasets.children"),
+                     {"app-selection.data": {"dataset": ""}})  # fmt: skip
+    assert links.status_code == 204 or links.get_json()["response"] == {}  # nothing to show
+
+
 def test_an_access_file_is_read_strictly(tmp_path, users_file):
     path = tmp_path / "access.toml"
     path.write_text('[stores]\npublished = ["bob", "group:dua"]\n')
@@ -376,6 +389,8 @@ def test_a_non_loopback_host_without_sign_in_is_refused(tmp_path, capsys, monkey
     assert main(["--proxy", "127.0.0.1", *jobs_dir]) == 2  # behind a proxy loopback is not private
     assert main(["--certfile", "cert.pem", *jobs_dir]) == 2
     assert "go together" in capsys.readouterr().err
+    assert main(["--debug", "--host", "0.0.0.0", *jobs_dir]) == 2  # the debugger runs what it is sent
+    assert "loopback only" in capsys.readouterr().err
     assert not (tmp_path / "jobs" / "session.key").exists()
     from app import is_loopback
 
@@ -474,3 +489,86 @@ def test_oidc_sign_in_redirects_to_the_provider_and_its_answer_signs_in(tmp_path
         ("sign-in-failed", "stranger@example.edu", "oidc"),
         ("sign-in-failed", None, "oidc"),
     ]
+
+
+# ------------------------------------------------------------------ the real server, end to end
+def self_signed(tmp: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key (cryptography, installed with authlib)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))  # fmt: skip
+    certfile, keyfile = tmp / "cert.pem", tmp / "key.pem"
+    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))  # fmt: skip
+    return certfile, keyfile
+
+
+def test_a_lab_server_on_every_address_over_https_with_two_workers(tmp_path, users_file):
+    """`python app.py --host 0.0.0.0` with a users file and a certificate: gunicorn's two workers
+    serve HTTPS, the session one made holds on the other (one key file), and the sign-in limit is
+    counted across them."""
+    import http.client
+    import ssl
+    import subprocess
+
+    from docs.screenshots import free_port
+    from tests.waiting import wait_until
+
+    root = Path(__file__).resolve().parent.parent
+    certfile, keyfile = self_signed(tmp_path)
+    port, log = free_port(), tmp_path / "server.log"
+    command = [sys.executable, str(root / "app.py"), "--host", "0.0.0.0", "--port", str(port),
+               "--workers", "2", "--threads", "2", "--no-jobs", "--jobs", str(tmp_path / "jobs"),
+               "--users", str(users_file.path), "--certfile", str(certfile), "--keyfile", str(keyfile),
+               "--results", str(root / "data" / "demo")]  # fmt: skip
+    context = ssl.create_default_context(cafile=str(certfile))
+
+    def ask(method: str, path: str, body: str | None = None, cookie: str = "") -> tuple[int, dict, bytes]:
+        connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=60, context=context)
+        try:  # a new connection each time: gunicorn hands them to either worker
+            headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie}
+            connection.request(method, path, body, headers)
+            response = connection.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        except OSError:
+            return 0, {}, b""
+        finally:
+            connection.close()
+
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, cwd=root, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: ask("GET", auth.SIGN_IN)[0] == 200 or process.poll() is not None, timeout=180)
+        assert process.poll() is None, log.read_text()[-2000:]
+        assert f"https://0.0.0.0:{port}/" in log.read_text() and "sign-in required" in log.read_text()
+        status, headers, _ = ask("GET", "/gene/RTN4R")
+        assert status == 302 and headers["Location"].startswith(auth.SIGN_IN)
+        status, headers, _ = ask("POST", auth.SIGN_IN, f"name=carol&password={quote(PASSWORD)}")
+        cookie = headers["Set-Cookie"]
+        assert status == 302 and "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+        session = cookie.split(";")[0]
+        assert all(ask("GET", "/_dash-layout", cookie=session)[0] == 200 for _ in range(8))
+        assert ask("GET", "/_dash-layout")[0] == 401
+        codes = [ask("POST", auth.SIGN_IN, "name=alice&password=wrong-password")[0] for _ in range(6)]
+        assert codes == [401] * auth.MAX_USER_FAILURES + [429]
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+    entries = audit(tmp_path / "jobs")  # from both workers, one line each
+    events = ["sign-in"] + ["sign-in-failed"] * auth.MAX_USER_FAILURES + ["sign-in-refused"]
+    assert [e["event"] for e in entries] == events
+    assert "Traceback" not in log.read_text()
