@@ -252,9 +252,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sign_in = None
     if any(explicit) or not is_loopback(args.host):
         try:
+            users_path = Path(args.users) if args.users else users.default_users_file()
+            # single sign-on alone offers no password form, unless a users file is there too
+            with_users = args.users or not args.oidc or users_path.exists()
             sign_in = auth.AuthSettings(
                 state_dir=jobs_dir,
-                users=users.UsersFile(args.users or users.default_users_file()),
+                users=users.UsersFile(users_path) if with_users else None,
                 oidc=auth.OidcSettings.read(args.oidc) if args.oidc else None,
                 access=auth.read_access(args.access) if args.access else {},
             )

@@ -55,12 +55,12 @@ class AuditLog:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
 
     def write(self, event: str, user: str | None, address: str | None, **fields) -> None:
         entry = {"time": datetime.now(UTC).isoformat(timespec="seconds"), "event": event,
                  "user": user, "address": address, **fields}  # fmt: skip
         line = (json.dumps(entry, default=str) + "\n").encode()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, line)
@@ -368,7 +368,7 @@ def install(
         if user is None:
             limiter.failed(keys)
             record("sign-in-failed", user=name, via="password")
-            return sign_in_page(settings, target, "Wrong name or password."), 401
+            return sign_in_page(settings, target, "Wrong name or password.", name), 401
         limiter.succeeded(keys[0])
         begin(user, "password")
         return redirect(target)
@@ -416,10 +416,12 @@ def safe_next(value) -> str:
     """Where to go after sign-in: a path of this server only (never another site)."""
     if not isinstance(value, str) or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return "/"
+    if not value.isprintable() or " " in value:  # browsers drop tabs and newlines: "/\t/x" is "//x"
+        return "/"
     return value[:2000]
 
 
-def sign_in_page(settings: AuthSettings, target: str, error: str | None = None) -> str:
+def sign_in_page(settings: AuthSettings, target: str, error: str | None = None, name: str = "") -> str:
     """The sign-in form, served by the server (its CSS from assets/, no CDN, no script)."""
     parts = []
     if error:
@@ -428,8 +430,9 @@ def sign_in_page(settings: AuthSettings, target: str, error: str | None = None) 
         parts.append(
             f'<form method="post" action="{SIGN_IN}"><input type="hidden" name="next" '
             f'value="{html.escape(target)}"><label>Name <input name="name" autocomplete="username" '
-            'required autofocus></label><label>Password <input name="password" type="password" '
-            'autocomplete="current-password" required></label><button type="submit">Sign in</button></form>'
+            f'value="{html.escape(name)}" required autofocus></label><label>Password <input '
+            'name="password" type="password" autocomplete="current-password" required></label>'
+            '<button type="submit">Sign in</button></form>'
         )
     if settings.oidc is not None:
         label = html.escape(settings.oidc.label)

@@ -111,7 +111,7 @@ def run_summary(datasets: Datasets, dataset: str) -> list:
     return parts
 
 
-def job_row(job: Job) -> html.Div:
+def job_row(job: Job, may_cancel: bool = True) -> html.Div:
     progress = job.progress or {}
     what = f"compute {', '.join(job.genes)}" if job.kind == "gene" else "precompute of the cohort"
     stage = str(progress.get("stage", ""))
@@ -123,6 +123,7 @@ def job_row(job: Job) -> html.Div:
     children = [html.Span(text, className="jobs-job-text")]
     if job.active:
         children.append(html.Progress(value=f"{float(progress.get('fraction') or 0):.3f}", max="1"))
+    if job.active and may_cancel:
         children.append(html.Button("Cancel", id={"type": f"{VIEW}-cancel", "index": job.id}, n_clicks=0,
                                     className="small"))  # fmt: skip
     return html.Div(children, className=f"jobs-job state-{job.state}", id=f"{VIEW}-job-{job.id}")
@@ -168,7 +169,7 @@ def register(app: Dash, datasets: Datasets, settings: ComputeSettings | None = N
         return (
             tag if tag != version else no_update,
             run_summary(datasets, dataset),
-            [job_row(job) for job in reversed(jobs)],
+            [job_row(job, auth.may("compute")) for job in reversed(jobs)],
             controls,
         )
 

@@ -181,6 +181,7 @@ def test_the_next_page_after_sign_in_is_on_this_server_only(lab):
         response = http.post("/auth/sign-in", data={"name": "alice", "password": PASSWORD, "next": target})
         assert response.headers["Location"] == "/", target
     assert auth.safe_next("/gene/DDX11?dataset=demo") == "/gene/DDX11?dataset=demo"
+    assert auth.safe_next("/\t/evil.example") == "/" and auth.safe_next("/\n/evil.example") == "/"
 
 
 # ------------------------------------------------------------------------------------------ roles
@@ -211,6 +212,14 @@ def test_a_viewers_forged_job_request_is_refused_and_a_compute_users_is_not(lab)
     assert "Stopped 1" in response.get_data(as_text=True)
     events = [(e["event"], e["user"]) for e in audit(tmp) if e["event"].startswith("job-")]
     assert ("job-start", "carol") in events and ("job-cancel", "carol") in events
+
+
+def test_a_viewer_sees_jobs_without_their_cancel_buttons():
+    from compute.jobs import Job
+
+    running = Job("abc", "gene", "/store", ["G1"], state="running")
+    assert "jobs-cancel" in str(jobs.job_row(running, may_cancel=True))
+    assert "jobs-cancel" not in str(jobs.job_row(running, may_cancel=False))
 
 
 def test_roles_from_the_users_file_and_their_order():
@@ -304,9 +313,11 @@ def test_repeated_wrong_passwords_are_refused_for_that_user_then_taken_again(tmp
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) == auth.WINDOW_S + 1
     assert attempt("alice", PASSWORD, "10.0.0.8").status_code == 429  # per user, from anywhere
     assert attempt("bob", PASSWORD).status_code == 302  # another user from that address is not
+    again = attempt('<b>"x', "wrong password!").get_data(as_text=True)  # the name kept, escaped
+    assert 'value="&lt;b&gt;&quot;x"' in again and "<b>" not in again
     clock.now += auth.WINDOW_S + 1
     assert attempt("alice", PASSWORD).status_code == 302
-    events = [e["event"] for e in audit(tmp_path) if e["user"] == "alice"]
+    events = [e["event"] for e in audit(tmp_path) if e["user"] == "alice"]  # the name tried, before sign-in
     assert events == ["sign-in-failed"] * auth.MAX_USER_FAILURES + ["sign-in-refused"] * 2 + ["sign-in"]
 
 
@@ -377,7 +388,7 @@ def test_users_are_managed_from_the_command_line(tmp_path, monkeypatch, capsys):
 
 
 # ------------------------------------------------------------------------- start-up refusals
-def test_a_non_loopback_host_without_sign_in_is_refused(tmp_path, capsys, monkeypatch):
+def test_a_non_loopback_host_without_sign_in_is_refused(tmp_path, capsys, monkeypatch, users_file):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
     jobs_dir = ["--jobs", str(tmp_path / "jobs"), "--no-jobs"]
     for host in ("0.0.0.0", "192.168.1.10", "::", "lab.example.edu"):
@@ -391,7 +402,11 @@ def test_a_non_loopback_host_without_sign_in_is_refused(tmp_path, capsys, monkey
     assert "go together" in capsys.readouterr().err
     assert main(["--debug", "--host", "0.0.0.0", *jobs_dir]) == 2  # the debugger runs what it is sent
     assert "loopback only" in capsys.readouterr().err
-    assert not (tmp_path / "jobs" / "session.key").exists()
+    access = tmp_path / "access.toml"
+    access.write_text('[stores]\npubished = ["bob"]\n')
+    assert main(["--access", str(access), "--users", str(users_file.path), "--workers", "2", *jobs_dir]) == 2
+    assert "does not serve: pubished" in capsys.readouterr().err  # before any worker starts
+    assert not (tmp_path / "jobs" / "audit.jsonl").exists()
     from app import is_loopback
 
     assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
