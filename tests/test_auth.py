@@ -587,3 +587,52 @@ def test_a_lab_server_on_every_address_over_https_with_two_workers(tmp_path, use
     events = ["sign-in"] + ["sign-in-failed"] * auth.MAX_USER_FAILURES + ["sign-in-refused"]
     assert [e["event"] for e in entries] == events
     assert "Traceback" not in log.read_text()
+
+
+def test_oidc_callback_checks_state_nonce_and_signature_of_the_providers_id_token(tmp_path, monkeypatch):
+    """The whole callback through authlib, with the provider's token endpoint answered here: an ID
+    token signed by the provider's key (published in the discovery document's jwks) signs in; one
+    with another nonce, another audience or another key, or a callback with a forged state, does
+    not."""
+    import time as clock
+
+    import requests
+    from joserfc import jwt
+    from joserfc.jwk import RSAKey
+
+    key, other = RSAKey.generate_key(2048, parameters={"kid": "k1"}), RSAKey.generate_key(2048)
+    discovery = {**DISCOVERY, "jwks": {"keys": [key.as_dict(private=False)]}}
+    (tmp_path / "openid-configuration.json").write_text(json.dumps(discovery))
+    (tmp_path / "oidc.toml").write_text(f'discovery = "{tmp_path / "openid-configuration.json"}"\n'
+                                        'client_id = "explorer"\nclient_secret = "s3cret"\n')  # fmt: skip
+    app = make_app(tmp_path, None, oidc=auth.OidcSettings.read(tmp_path / "oidc.toml"))
+    answer: dict = {}
+
+    def token_endpoint(session, prepared, **kwargs):  # what the provider answers the code exchange
+        assert prepared.url == DISCOVERY["token_endpoint"] and "code=the-code" in str(prepared.body)
+        response = requests.Response()
+        response.status_code, response._content = 200, json.dumps(answer).encode()
+        response.headers["Content-Type"] = "application/json"
+        return response
+
+    monkeypatch.setattr(requests.Session, "send", token_endpoint)
+
+    def sign_in_with(signer=key, **changes) -> int:
+        http = app.server.test_client()
+        query = parse_qs(urlparse(http.get("/auth/oidc").headers["Location"]).query)
+        now = int(clock.time())
+        claims = {"iss": DISCOVERY["issuer"], "sub": "u1", "aud": "explorer", "iat": now, "exp": now + 300,
+                  "nonce": query["nonce"][0], "email": "pat@example.edu", **changes}  # fmt: skip
+        id_token = jwt.encode({"alg": "RS256", "kid": "k1"}, claims, signer)
+        answer.update(access_token="at", token_type="Bearer", expires_in=300, id_token=id_token)
+        state = changes.pop("state", query["state"][0])
+        status = http.get(f"/auth/oidc/callback?code=the-code&state={state}").status_code
+        return status, http.get("/_dash-layout").status_code
+
+    assert sign_in_with() == (302, 200), audit(tmp_path)
+    assert sign_in_with(nonce="another") == (401, 401)
+    assert sign_in_with(aud="another-client") == (401, 401)
+    assert sign_in_with(signer=other) == (401, 401)
+    assert sign_in_with(state="forged") == (401, 401)
+    events = [(e["event"], e["user"]) for e in audit(tmp_path)]
+    assert events == [("sign-in", "pat@example.edu")] + [("sign-in-failed", None)] * 4
