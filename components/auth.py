@@ -380,6 +380,13 @@ def install(
         session.clear()
         return redirect(SIGN_IN)
 
+    @app.route("/admin")
+    def admin():  # behind sign-in like every route; an admin's only
+        if not g.user.may("admin"):
+            record("refused", page="admin")
+            return f"Your role ({g.user.role}) may not see this page.", 403
+        return admin_page(settings, app.extensions.get(AUDIT_KEY))
+
     if client is not None:
 
         @app.route("/auth/oidc")
@@ -419,6 +426,29 @@ def safe_next(value) -> str:
     if not value.isprintable() or " " in value:  # browsers drop tabs and newlines: "/\t/x" is "//x"
         return "/"
     return value[:2000]
+
+
+def admin_page(settings: AuthSettings, audit: AuditLog | None, events: int = 200) -> str:
+    """The users (they are changed from the command line: python app.py users ...) and the audit
+    log's last events, for an admin."""
+    people = settings.users.users() if settings.users else {}
+    rows = [f"<tr><td>{html.escape(name)}</td><td>{html.escape(str(entry.get('role')))}</td><td>"
+            f"{html.escape(', '.join(entry.get('groups') or []))}</td></tr>"
+            for name, entry in sorted(people.items())]  # fmt: skip
+    lines: list[str] = []
+    if audit is not None and audit.path.is_file():
+        with open(audit.path, "rb") as log:
+            log.seek(max(log.seek(0, os.SEEK_END) - (events << 9), 0))  # the tail, not the whole log
+            lines = log.read().decode(errors="replace").splitlines()[-events:][::-1]
+    where = html.escape(str(audit.path)) if audit else "none"
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Admin · Personal expression '
+        'explorer</title><link rel="stylesheet" href="/assets/style.css"></head><body class="sign-in-page">'
+        '<main class="admin"><h1>Users</h1><p>Changed with <code>python app.py users add|remove|reset|set'
+        "</code> on the server.</p><table><tr><th>user</th><th>role</th><th>groups</th></tr>"
+        f"{''.join(rows)}</table><h1>Audit log</h1><p>{where}, newest first</p><pre>"
+        f"{html.escape(chr(10).join(lines))}</pre></main></body></html>"
+    )
 
 
 def sign_in_page(settings: AuthSettings, target: str, error: str | None = None, name: str = "") -> str:

@@ -53,7 +53,11 @@ def register_user_bar(app: Dash) -> None:
     @app.callback(Output("user-name", "children"), Input("url", "pathname"))
     def user_name(_pathname):
         user = auth.current_user()
-        return f"{user.name} · {user.role}" if user else ""
+        if user is None:
+            return ""
+        if user.may("admin"):  # the users and the audit log's latest events
+            return [f"{user.name} · ", html.A("admin", href="/admin", className="user-admin")]
+        return f"{user.name} · {user.role}"
 
 
 def url_name(datasets: Datasets, dataset: str, gene_id: str) -> str:

@@ -222,6 +222,19 @@ def test_a_viewer_sees_jobs_without_their_cancel_buttons():
     assert "jobs-cancel" not in str(jobs.job_row(running, may_cancel=False))
 
 
+def test_the_admin_page_shows_users_and_the_audit_log_to_admins_only(tmp_path):
+    users = UsersFile(tmp_path / "users.json")
+    users.add("root", PASSWORD, "admin")
+    users.add("carol", PASSWORD, "compute", ["gpu"])
+    app = make_app(tmp_path, users)
+    assert app.server.test_client().get("/admin").headers["Location"].startswith(auth.SIGN_IN)
+    assert sign_in(app, "carol").get("/admin").status_code == 403
+    page = sign_in(app, "root").get("/admin").get_data(as_text=True)
+    assert "<td>carol</td><td>compute</td><td>gpu</td>" in page and "$argon2" not in page
+    newest = page.index("&quot;event&quot;: &quot;sign-in&quot;, &quot;user&quot;: &quot;root&quot;")
+    assert newest < page.index("&quot;event&quot;: &quot;refused&quot;")  # newest first, escaped
+
+
 def test_roles_from_the_users_file_and_their_order():
     from components.users import User
 
