@@ -239,7 +239,7 @@ class AuthSettings:
     users: UsersFile | None = None
     oidc: OidcSettings | None = None
     access: dict[str, frozenset[str]] = field(default_factory=dict)
-    clock: Callable[[], float] = time.time  # of the sign-in limiter (tests)
+    clock: Callable[[], float] = time.time  # of sessions and the sign-in limiter (tests)
 
     @property
     def configured(self) -> bool:
@@ -301,8 +301,10 @@ def install(
     app.extensions["explorer-oidc"] = client
 
     def session_user() -> User | None:
-        name, via = session.get("user"), session.get("via")
-        if not isinstance(name, str):
+        name, via, since = session.get("user"), session.get("via"), session.get("since")
+        if not isinstance(name, str) or not isinstance(since, int | float):
+            return None
+        if settings.clock() - since > SESSION_HOURS * 3600:  # from sign-in, however busy the session
             return None
         if via == "password" and settings.users is not None:
             if session.get("token") != settings.users.token(name):
@@ -343,7 +345,7 @@ def install(
     def begin(user: User, via: str) -> None:
         session.clear()
         session.permanent = True
-        session.update(user=user.name, via=via)
+        session.update(user=user.name, via=via, since=settings.clock())
         if via == "password":
             session["token"] = settings.users.token(user.name)
         else:  # the provider's word at sign-in, signed into the cookie for the session's life

@@ -158,12 +158,16 @@ def test_a_signed_in_user_gets_the_page_in_a_httponly_samesite_cookie(lab):
     assert http.get("/_dash-layout").status_code == 401  # signed out
 
 
-def test_a_forged_cookie_a_reset_and_a_removal_each_sign_out(tmp_path):
-    users = UsersFile(tmp_path / "users.json")
+def test_a_forged_cookie_a_reset_a_removal_and_twelve_hours_each_sign_out(tmp_path):
+    users, clock = UsersFile(tmp_path / "users.json"), Clock()
     users.add("dave", PASSWORD, "viewer")
-    app = make_app(tmp_path, users)
+    app = make_app(tmp_path, users, clock=clock)
     http = sign_in(app, "dave")
+    clock.now += auth.SESSION_HOURS * 3600 - 1
     assert http.get("/_dash-layout").status_code == 200
+    clock.now += 2  # however busy the session was: twelve hours from sign-in
+    assert http.get("/_dash-layout").status_code == 401
+    http = sign_in(app, "dave")
     forged = app.server.test_client()
     forged.set_cookie("explorer_session", '{"user": "dave", "via": "password"}')
     assert forged.get("/_dash-layout").status_code == 401
