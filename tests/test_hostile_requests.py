@@ -136,7 +136,7 @@ def workers(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("workers")
     port, log = free_port(), tmp / "server.log"
     command = [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--workers", "2", "--threads", "2",
-               "--no-jobs", "--cache", str(tmp / "views")]  # fmt: skip
+               "--no-jobs", "--cache", str(tmp / "views"), "--jobs", str(tmp / "jobs")]  # fmt: skip
     with open(log, "wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     try:
