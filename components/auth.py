@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlparse
 
 import diskcache
 from flask import Flask, current_app, g, has_request_context, redirect, request, session
@@ -318,6 +318,12 @@ def install(
     def guard():
         g.user = session_user()
         path = request.path
+        if request.method == "POST" and not same_origin():  # a form another site posts (sign-in CSRF)
+            origin = request.headers.get("Origin", "")[:200]
+            record("refused", origin=origin, path=path[:200])
+            why = f"it comes from {origin}, this server is {request.host[:200]}"
+            return (f"Cross-site request refused: {why} (behind a reverse proxy: pass on the Host header, "
+                    "or X-Forwarded-Host with --proxy)"), 403
         if is_public(request.url_rule):
             return None
         if g.user is None:
@@ -413,6 +419,17 @@ def install(
                 return sign_in_page(settings, target, "This server has no role for your account."), 403
             begin(user, "oidc")
             return redirect(target)
+
+
+def same_origin() -> bool:
+    """Whether a POST came from a page of this server, by the Origin header browsers send with every
+    POST (none: not a browser, which carries no one's cookies). SameSite=Lax already keeps the
+    session cookie off other sites' POSTs; this also stops them signing a browser in, or out."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    # by host name: another site has another one (ports and schemes are one site to SameSite too)
+    return urlparse(origin).hostname == urlparse(request.host_url).hostname
 
 
 def is_public(rule) -> bool:

@@ -178,13 +178,18 @@ def test_a_forged_cookie_a_reset_a_removal_and_twelve_hours_each_sign_out(tmp_pa
     assert http.get("/_dash-layout").status_code == 401
 
 
-def test_the_next_page_after_sign_in_is_on_this_server_only(lab):
+def test_the_next_page_after_sign_in_is_on_this_server_and_the_form_from_it(lab):
     app, _, _ = lab
     for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "javascript:alert(1)"):
         http = app.server.test_client()
         response = http.post("/auth/sign-in", data={"name": "alice", "password": PASSWORD, "next": target})
         assert response.headers["Location"] == "/", target
     assert auth.safe_next("/gene/DDX11?dataset=demo") == "/gene/DDX11?dataset=demo"
+    for origin, status in (("https://evil.example", 403), ("null", 403), ("http://localhost", 302)):
+        response = app.server.test_client().post(
+            "/auth/sign-in", data={"name": "alice", "password": PASSWORD}, headers={"Origin": origin}
+        )
+        assert response.status_code == status, origin  # another site cannot sign a browser in
     assert auth.safe_next("/\t/evil.example") == "/" and auth.safe_next("/\n/evil.example") == "/"
 
 
