@@ -266,12 +266,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {error}", file=sys.stderr)
             return 2
         if not configured:
-            why = f"--host {args.host} serves" if not is_loopback(args.host) else "sign-in is asked for, and"
+            why = (f"--host {args.host} reaches beyond this machine" if not is_loopback(args.host)
+                   else "sign-in is asked for (--sign-in, --users, --oidc, --access or --proxy)")  # fmt: skip
             print(
-                f"error: {why} controlled-access data only to signed-in users, and no way to sign in is "
-                f"configured: add a user (python app.py users add NAME --role viewer; then --users FILE if "
-                f"not the default {users.default_users_file()}) or single sign-on (--oidc FILE); see "
-                "README: Serving a lab. (127.0.0.1, the default, serves this machine only, without sign-in.)",
+                f"error: {why}, so the server serves its data to signed-in users only, and no way to sign in "
+                "is configured. Add a user (python app.py users add NAME --role viewer; then --users FILE "
+                f"if not the default {users.default_users_file()}) or single sign-on (--oidc FILE); see "
+                "README: Serving a lab. 127.0.0.1, the default, serves this machine only, without sign-in.",
                 file=sys.stderr,
             )
             return 2
@@ -297,11 +298,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for path in paths:  # a wrong path is one line here, not a worker failing to boot
             ResultsStore(path)
-        # waitress does not serve HTTPS: gunicorn does, with one worker too
-        app = None if (args.workers > 1 or tls) and not args.debug else make_app()
         unknown = sorted(set(sign_in.access if sign_in else ()) - set(Datasets.names_of(paths)))
         if unknown:  # each worker checks too (create_app); here it is one line, not a worker failing
             raise InputError(f"the access file names stores this server does not serve: {', '.join(unknown)}")
+        # waitress does not serve HTTPS: gunicorn does, with one worker too
+        app = None if (args.workers > 1 or tls) and not args.debug else make_app()
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
