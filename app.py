@@ -7,12 +7,14 @@ MAX_WORKERS), or waitress in this one process with `--workers 1`; `--debug` runs
 Dash's development server instead. The workers share what they render through one
 view cache on disk (`--cache DIR`, components/view_cache.py). Everything is served by
 the server itself: no CDN, no external fonts or scripts. Binds 127.0.0.1 unless told
-otherwise.
+otherwise; on any other address (or with --sign-in) every route but the static assets needs a
+signed-in user (components/auth.py; README: Serving a lab).
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import os
 import sys
@@ -20,10 +22,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dash import Dash, html
+from flask import has_request_context
 from threadpoolctl import threadpool_limits
 
 import components
-from components import jobs, navigation, request_guard
+from components import auth, jobs, navigation, request_guard, users
 from components.data import Datasets
 from components.view_cache import ViewCache
 from compute.errors import InputError
@@ -45,7 +48,7 @@ def default_store_paths() -> list[Path]:
     return [p for p in DEFAULT_STORES if (p / "manifest.json").is_file()]
 
 
-def build_layout() -> html.Div:
+def build_layout(signed_in: bool = False) -> html.Div:
     v = components
     return html.Div(
         className="app",
@@ -61,7 +64,9 @@ def build_layout() -> html.Div:
                         ]
                     ),
                     v.search.layout(),
-                    navigation.dataset_switcher(),
+                    html.Div([navigation.dataset_switcher(), navigation.user_bar()], className="topbar-end")
+                    if signed_in
+                    else navigation.dataset_switcher(),
                 ],
             ),
             navigation.message_banner(),
@@ -103,11 +108,20 @@ def create_app(
     store_paths: Sequence[str | Path],
     compute: jobs.ComputeSettings | None = None,
     view_cache: ViewCache | None = None,
+    sign_in: auth.AuthSettings | None = None,
+    audit: auth.AuditLog | None = None,
 ) -> Dash:
     """A Dash app over the given results stores (the first is shown first); `compute`: the job
     board and what it may run (None: the page only watches stores, it starts nothing);
-    `view_cache`: where rendered views are kept (default: this process's memory only)."""
+    `view_cache`: where rendered views are kept (default: this process's memory only);
+    `sign_in`: every route but the static assets behind sign-in, roles, store access (None: open);
+    `audit`: where sign-ins, datasets opened, exports and job actions are logged (None: nowhere)."""
     datasets = Datasets(list(store_paths), view_cache, test_set_list=TEST_SET_LIST)
+    if sign_in is not None:
+        unknown = sorted(set(sign_in.access) - set(datasets.stores))
+        if unknown:  # a misspelt name would leave the store it meant open to everyone
+            raise InputError(f"the access file names stores this server does not serve: {', '.join(unknown)} "
+                             f"(it serves {', '.join(datasets.stores)})")  # fmt: skip
     app = Dash(
         __name__,
         title=TITLE,
@@ -118,7 +132,16 @@ def create_app(
         assets_folder=str(ROOT / "assets"),
         suppress_callback_exceptions=False,
     )
-    app.layout = build_layout()
+    app.layout = build_layout(signed_in=sign_in is not None)
+    if audit is not None:
+        app.server.extensions[auth.AUDIT_KEY] = audit
+    if sign_in is not None:  # before the request guard: nothing is answered before sign-in
+        auth.install(app.server, sign_in, {jobs.ACTION_OUTPUT: "compute"}, audit)
+        access = sign_in.access  # outside a request (start-up, warm-up) no store is anyone's
+        datasets.access = lambda name: has_request_context() and auth.may_see(
+            access, auth.current_user(), name
+        )
+        navigation.register_user_bar(app)
     request_guard.install(app)
     navigation.register(app, datasets)
     jobs.register(app, datasets, compute)
@@ -140,7 +163,19 @@ def set_up_before_serving(app: Dash) -> None:
         app._setup_server()
 
 
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["users"]:
+        return users.main(argv[1:])
     parser = argparse.ArgumentParser(description=f"{TITLE}: a dashboard over results stores.")
     parser.add_argument(
         "--results",
@@ -179,6 +214,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="let the page start, resume and stop a whole precompute of a dataset's cohort",
     )  # fmt: skip
     parser.add_argument("--device", default="auto", help="device of the jobs: auto, cpu, cuda, cuda:N")
+    lab = parser.add_argument_group(
+        "serving a lab", "sign-in is required on any --host but loopback, and with any of these options; "
+        "users are managed with: python app.py users add|remove|reset|set|list (see README: Serving a lab)",
+    )  # fmt: skip
+    lab.add_argument("--sign-in", action="store_true", help="require sign-in on a loopback --host too")
+    lab.add_argument(
+        "--users", metavar="FILE", help="the users file (default: ~/.config/personal-expression-explorer/"
+        "users.json, as `python app.py users add` writes it)",
+    )  # fmt: skip
+    lab.add_argument("--oidc", metavar="FILE", help="OpenID Connect single sign-on settings (TOML)")
+    lab.add_argument(
+        "--access", metavar="FILE", help="TOML: stores open to some users or groups only (hidden from others)"
+    )
+    lab.add_argument("--audit-log", metavar="FILE", help="JSON lines of who did what (default: audit.jsonl "
+                     "in the jobs directory)")  # fmt: skip
+    lab.add_argument(
+        "--proxy", metavar="ADDR", action="append",
+        help="address of a reverse proxy in front (repeat for several): its X-Forwarded-For/-Proto/-Host are "
+        "trusted, no one else's",
+    )  # fmt: skip
+    lab.add_argument("--certfile", metavar="FILE", help="serve HTTPS with this certificate (gunicorn)")
+    lab.add_argument("--keyfile", metavar="FILE", help="the certificate's private key")
     args = parser.parse_args(argv)
     paths = [Path(p) for p in args.results] if args.results else default_store_paths()
     if not paths:
@@ -189,6 +246,49 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     jobs_dir = Path(args.jobs) if args.jobs else default_jobs_dir()
     cache_dir = Path(args.cache) if args.cache else jobs_dir / "views"
+    tls = bool(args.certfile or args.keyfile)
+    if tls and not (args.certfile and args.keyfile):
+        print("error: --certfile and --keyfile go together", file=sys.stderr)
+        return 2
+    if tls and args.debug:
+        print("error: the development server (--debug) does not serve HTTPS", file=sys.stderr)
+        return 2
+    if args.debug and not is_loopback(args.host):  # its debugger runs code sent to it
+        print("error: --debug serves loopback only (Dash's development server with its debugger)",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    # a proxy in front makes a loopback address reachable from anywhere: sign-in too
+    explicit = [args.sign_in, args.users, args.oidc, args.access, args.proxy]
+    sign_in = None
+    if any(explicit) or not is_loopback(args.host):
+        try:
+            users_path = Path(args.users) if args.users else users.default_users_file()
+            # single sign-on alone offers no password form, unless a users file is there too
+            with_users = args.users or not args.oidc or users_path.exists()
+            sign_in = auth.AuthSettings(
+                state_dir=jobs_dir,
+                users=users.UsersFile(users_path) if with_users else None,
+                oidc=auth.OidcSettings.read(args.oidc) if args.oidc else None,
+                access=auth.read_access(args.access) if args.access else {},
+            )
+            configured = sign_in.configured
+        except (ValueError, OSError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        if not configured:
+            why = (f"--host {args.host} reaches beyond this machine" if not is_loopback(args.host)
+                   else "sign-in is asked for (--sign-in, --users, --oidc, --access or --proxy)")  # fmt: skip
+            print(
+                f"error: {why}, so the server serves its data to signed-in users only, and no way to sign in "
+                "is configured. Add a user (python app.py users add NAME --role viewer; then --users FILE "
+                f"if not the default {users.default_users_file()}) or single sign-on (--oidc FILE); see "
+                "README: Serving a lab. 127.0.0.1, the default, serves this machine only, without sign-in.",
+                file=sys.stderr,
+            )
+            return 2
+    audit = auth.AuditLog(Path(args.audit_log) if args.audit_log else jobs_dir / "audit.jsonl")
+    if sign_in is not None:
+        auth.session_key(jobs_dir)  # made once here, before the workers that all read it
 
     def make_app() -> Dash:
         # the views' linear algebra is one small matrix-vector product at a time: BLAS worker threads
@@ -199,29 +299,36 @@ def main(argv: Sequence[str] | None = None) -> int:
             board = JobBoard(jobs_dir, runner=JOB_RUNNER)
             compute = jobs.ComputeSettings(board, allow_precompute=args.allow_compute, device=args.device)
         views = ViewCache(cache_dir, size_limit=args.cache_mb << 20, shared=args.workers > 1)
-        app = create_app(paths, compute, views)
+        app = create_app(paths, compute, views, sign_in, audit)
+        if args.proxy:
+            auth.trust_proxy(app.server, args.proxy)
         app.datasets.warm()  # the tables every first page reads, before the first request
         return app
 
     try:
         for path in paths:  # a wrong path is one line here, not a worker failing to boot
             ResultsStore(path)
+        unknown = sorted(set(sign_in.access if sign_in else ()) - set(Datasets.names_of(paths)))
+        if unknown:  # create_app checks too; here it is one line before anything is read
+            raise InputError(f"the access file names stores this server does not serve: {', '.join(unknown)}")
         # built and warmed before the port opens: the server answers once it can serve a full page
         app = make_app()
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    names = ", ".join(app.datasets.names)
+    names = ", ".join(app.datasets.stores)
     server = f"{args.threads} threads"
     if args.debug:
         server = "Dash development server"
-    elif args.workers > 1:
+    elif args.workers > 1 or tls:  # waitress does not serve HTTPS: gunicorn does, with one worker too
         server = f"{args.workers} worker processes x {args.threads} threads"
-    print(f"{TITLE}: http://{args.host}:{args.port}/  datasets: {names}  ({server})", flush=True)
+    scheme = "https" if tls else "http"
+    who = "sign-in required" if sign_in is not None else "no sign-in: this machine only"
+    print(f"{TITLE}: {scheme}://{args.host}:{args.port}/  datasets: {names}  ({server}; {who})", flush=True)
     if args.debug:
         app.run(host=args.host, port=args.port, debug=True)
-    elif args.workers > 1:
-        serve_workers(app, args.host, args.port, args.workers, args.threads)
+    elif args.workers > 1 or tls:
+        serve_workers(app, args.host, args.port, args.workers, args.threads, args.certfile, args.keyfile)
     else:
         serve(app, args.host, args.port, args.threads)
     return 0
@@ -242,7 +349,10 @@ def serve(app: Dash, host: str, port: int, threads: int = 8) -> None:
     )  # fmt: skip
 
 
-def serve_workers(app: Dash, host: str, port: int, workers: int, threads: int) -> None:
+def serve_workers(
+    app: Dash, host: str, port: int, workers: int, threads: int,
+    certfile: str | None = None, keyfile: str | None = None,
+) -> None:  # fmt: skip
     """The production server over several processes (gunicorn, threaded workers), forked from this
     one once `app` has read its stores: every worker can serve a full page as soon as the port
     opens, and the tables read are shared until written. A worker that hangs past the timeout is
@@ -261,6 +371,8 @@ def serve_workers(app: Dash, host: str, port: int, workers: int, threads: int) -
                 "proc_name": "personal-expression-explorer", "control_socket_disable": True,
                 "post_fork": after_fork,
             }  # fmt: skip
+            if certfile:
+                settings.update(certfile=certfile, keyfile=keyfile)
             for key, value in settings.items():
                 self.cfg.set(key, value)
 

@@ -60,14 +60,8 @@ class Datasets:
     def __init__(
         self, paths: list[str | Path], view_cache: ViewCache | None = None, test_set_list: Path | None = None
     ):
-        self.stores: dict[str, ResultsStore] = {}
-        for path in paths:
-            store = ResultsStore(path)
-            name = Path(path).resolve().name
-            base, k = name, 2
-            while name in self.stores:
-                name, k = f"{base}-{k}", k + 1
-            self.stores[name] = store
+        names = self.names_of(paths)
+        self.stores = {name: ResultsStore(path) for name, path in zip(names, paths, strict=True)}
         if not self.stores:
             raise ValueError("no results store to show")
         self.view_cache = view_cache or ViewCache()
@@ -77,6 +71,9 @@ class Datasets:
         self._checked: dict[str, float] = {}  # name -> when its store's version was last looked at
         self._start_threads()
         self._test_set = self._find_test_set(test_set_list)
+        # whether this request may see a store (components/auth.py: stores open to some users only);
+        # None: every store. A store a request may not see is absent from names, default, visible
+        self.access: Callable[[str], bool] | None = None
 
     def _start_threads(self) -> None:
         self._prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
@@ -88,6 +85,18 @@ class Datasets:
         self._lock = threading.RLock()
         self._start_threads()
         self.view_cache.after_fork()
+
+    @staticmethod
+    def names_of(paths: list[str | Path]) -> list[str]:
+        """The datasets' names: each store's directory name (-2, -3, ... when taken)."""
+        names: list[str] = []
+        for path in paths:
+            name = base = Path(path).resolve().name
+            k = 2
+            while name in names:
+                name, k = f"{base}-{k}", k + 1
+            names.append(name)
+        return names
 
     def _find_test_set(self, listed: Path | None) -> frozenset[str] | None:
         """The Enformer test-set genes, for the test-set subset of stores without their own flag:
@@ -143,7 +152,7 @@ class Datasets:
         subsets, the cohort's genes, and one gene, which opens the per-gene tables' indexes), so
         that a server's first visitor does not wait for it. Best effort: what fails here fails
         again, with its message, in the view that needs it."""
-        for name in self.names:
+        for name in self.stores:
             try:
                 genes = self.genes(name)
                 if len(genes):
@@ -229,13 +238,21 @@ class Datasets:
         hits = hits.loc[hits["gene_id"].isin(pending)]
         return str(hits["gene_id"].iloc[0]) if len(hits) else None
 
+    def visible(self, name) -> bool:
+        """Whether `name` is a dataset this request may see (the check of every name a request
+        sends: URL, selection, dataset store)."""
+        return isinstance(name, str) and name in self.stores and (self.access is None or self.access(name))
+
     @property
     def names(self) -> list[str]:
-        return list(self.stores)
+        """The datasets this request may see."""
+        return [name for name in self.stores if self.visible(name)]
 
     @property
     def default(self) -> str:
-        return self.names[0]
+        """The first dataset this request may see; "" when it may see none."""
+        names = self.names
+        return names[0] if names else ""
 
     def store(self, name: str) -> ResultsStore:
         return self.stores[name]

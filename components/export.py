@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pandas as pd
 from dash import Dash, Input, Output, State, dcc, no_update
 
-from components import theme
+from components import auth, theme
 from components.data import Datasets
 from components.selection import Selection
 
@@ -64,6 +64,7 @@ def register_exports(
             return no_update
         data = frame(datasets, sel, subset) if filtered else frame(datasets, sel)
         name = "_".join(p for p in (view, sel.dataset, sel.gene_id) if p)
+        auth.record("export", dataset=sel.dataset, gene=sel.gene_id, view=view, rows=len(data))
         return dcc.send_data_frame(data.to_csv, f"{name}.csv", index=False)
 
 

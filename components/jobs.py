@@ -18,6 +18,7 @@ from pathlib import Path
 
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
+from components import auth
 from components.data import Datasets
 from components.selection import Selection, dataset_name
 from compute.jobs import Job, JobBoard
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 VIEW = "jobs"
 POLL_MS = 2000
 SHOWN_JOBS = 5
+ACTION_OUTPUT = f"{VIEW}-feedback.children"  # the callback that starts and stops jobs: the compute role's
 
 
 @dataclass
@@ -109,7 +111,7 @@ def run_summary(datasets: Datasets, dataset: str) -> list:
     return parts
 
 
-def job_row(job: Job) -> html.Div:
+def job_row(job: Job, may_cancel: bool = True) -> html.Div:
     progress = job.progress or {}
     what = f"compute {', '.join(job.genes)}" if job.kind == "gene" else "precompute of the cohort"
     stage = str(progress.get("stage", ""))
@@ -121,6 +123,7 @@ def job_row(job: Job) -> html.Div:
     children = [html.Span(text, className="jobs-job-text")]
     if job.active:
         children.append(html.Progress(value=f"{float(progress.get('fraction') or 0):.3f}", max="1"))
+    if job.active and may_cancel:
         children.append(html.Button("Cancel", id={"type": f"{VIEW}-cancel", "index": job.id}, n_clicks=0,
                                     className="small"))  # fmt: skip
     return html.Div(children, className=f"jobs-job state-{job.state}", id=f"{VIEW}-job-{job.id}")
@@ -136,6 +139,7 @@ def request_gene(settings: ComputeSettings, datasets: Datasets, dataset: str, ge
         ask_first(store.path, gene_id)
         return f"{gene_id} goes next in the precompute running on this store."
     job = settings.board.submit("gene", store.path, [gene_id], device=settings.device)
+    auth.record("job-start", job=job.id, kind="gene", dataset=dataset, genes=[gene_id])
     return f"{gene_id}: job {job.id} {job.state}."
 
 
@@ -160,12 +164,12 @@ def register(app: Dash, datasets: Datasets, settings: ComputeSettings | None = N
             board.tick()
         tag = datasets.version_tag(dataset, look=True)  # a page learns of a change from its poll
         jobs = board.jobs(datasets.store(dataset).path)[-SHOWN_JOBS:] if board is not None else []
-        allowed = board is not None and settings.allow_precompute
+        allowed = board is not None and settings.allow_precompute and auth.may("compute")
         controls = "jobs-controls" if allowed else "jobs-controls hidden"
         return (
             tag if tag != version else no_update,
             run_summary(datasets, dataset),
-            [job_row(job) for job in reversed(jobs)],
+            [job_row(job, auth.may("compute")) for job in reversed(jobs)],
             controls,
         )
 
@@ -178,7 +182,7 @@ def register(app: Dash, datasets: Datasets, settings: ComputeSettings | None = N
         sel = Selection.from_dict(selection, datasets)
         if sel is None or sel.pending is None:
             return "jobs-pending hidden", ""
-        if board is None:
+        if board is None or not auth.may("compute"):  # no button for those who may not press it
             return "jobs-pending no-jobs", f"{sel.pending} is in the cohort but not computed yet."
         return "jobs-pending", f"{sel.pending} is in the cohort but not computed yet."
 
@@ -198,6 +202,8 @@ def register(app: Dash, datasets: Datasets, settings: ComputeSettings | None = N
             return no_update  # buttons appearing, not clicked
         if board is None:
             return "This server runs no jobs."
+        if not auth.may("compute"):  # also refused before the callback runs (components/auth.py)
+            return "Your role does not start or stop jobs."
         store = datasets.store(sel.dataset)
         if trigger == f"{VIEW}-compute":
             if sel.pending is None:
@@ -208,6 +214,7 @@ def register(app: Dash, datasets: Datasets, settings: ComputeSettings | None = N
             if job is None or Path(job.store) != Path(store.path).resolve():
                 return no_update  # only jobs of the dataset shown
             board.cancel(job.id)
+            auth.record("job-cancel", job=job.id, kind=job.kind, dataset=sel.dataset)
             return f"Job {job.id} cancelled."
         if not settings.allow_precompute:
             return "Start the server with --allow-compute to run whole precomputes from the page."
@@ -218,8 +225,10 @@ def register(app: Dash, datasets: Datasets, settings: ComputeSettings | None = N
             if run_active(store.path):
                 return "A precompute is running on this store already."
             job = board.submit("precompute", store.path, device=settings.device)
+            auth.record("job-start", job=job.id, kind="precompute", dataset=sel.dataset)
             return f"Precompute job {job.id} {job.state}."
         stopped = [j for j in board.jobs(store.path) if j.kind == "precompute" and j.active]
         for job in stopped:
             board.cancel(job.id)
+            auth.record("job-cancel", job=job.id, kind=job.kind, dataset=sel.dataset)
         return f"Stopped {len(stopped)} precompute job(s)." if stopped else "No precompute job runs here."

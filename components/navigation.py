@@ -11,6 +11,7 @@ import logging
 
 from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
+from components import auth
 from components.data import Datasets
 from components.selection import Selection, gene_url, parse_url
 from components.snv_common import LD_PREFIX, clicked_snv
@@ -34,6 +35,29 @@ def message_banner() -> html.Div:
 
 def dataset_switcher() -> html.Nav:
     return html.Nav(id="app-datasets", className="datasets", **{"aria-label": "datasets"})
+
+
+def user_bar() -> html.Div:
+    """Who is signed in, and the sign-out (a plain form: the session ends on the server's answer)."""
+    return html.Div(
+        className="user-bar",
+        children=[
+            html.Span(id="user-name", className="user-name"),
+            html.Form(html.Button("Sign out", type="submit", className="small"), action="/auth/sign-out",
+                      method="POST"),  # fmt: skip
+        ],
+    )
+
+
+def register_user_bar(app: Dash) -> None:
+    @app.callback(Output("user-name", "children"), Input("url", "pathname"))
+    def user_name(_pathname):
+        user = auth.current_user()
+        if user is None:
+            return ""
+        if user.may("admin"):  # the users and the audit log's latest events
+            return [f"{user.name} · ", html.A("admin", href="/admin", className="user-admin")]
+        return f"{user.name} · {user.role}"
 
 
 def url_name(datasets: Datasets, dataset: str, gene_id: str) -> str:
@@ -74,6 +98,8 @@ def register(app: Dash, datasets: Datasets) -> None:
         # the views of a whole dataset (the filter bar, the compute strip) follow `app-dataset`:
         # a gene switch within a dataset does not ask them for anything
         dataset = sel.dataset if sel.dataset != current_dataset else no_update
+        if sel.dataset and sel.dataset != current_dataset:
+            auth.record("dataset-open", dataset=sel.dataset)
         return sel.to_dict(), *message(sel), dataset
 
     # A store that changed (a gene landed: a page waiting for it now shows it) reads the URL again.

@@ -45,7 +45,7 @@ class Selection:
             return None
         dataset, gene_id, snv, message = (data.get(k) for k in ("dataset", "gene_id", "snv", "message"))
         pending = data.get("pending")
-        if not isinstance(dataset, str) or dataset not in datasets.stores:
+        if not datasets.visible(dataset):
             return None
         if not (isinstance(pending, str) and pending in datasets.pending_ids(dataset)):
             pending = None  # computed meanwhile, or never a gene of the cohort
@@ -61,7 +61,7 @@ class Selection:
 def dataset_name(value, datasets: Datasets) -> str | None:
     """The dataset a callback received (the `app-dataset` store), if this server has it; None for
     anything else (a forged request), so no callback looks up a name a request made up."""
-    return value if isinstance(value, str) and value in datasets.stores else None
+    return value if datasets.visible(value) else None
 
 
 def default_snv(variants: pd.DataFrame) -> str | None:
@@ -92,8 +92,10 @@ def parse_url(datasets: Datasets, pathname: str | None, search: str | None) -> S
         query = parse_qs((search or "").lstrip("?"), keep_blank_values=True, max_num_fields=10)
     except ValueError:
         query = {}
+    if not datasets.default:
+        return Selection("", message="No dataset on this server is open to you: ask its administrator.")
     dataset = (query.get("dataset") or [datasets.default])[0]
-    if dataset not in datasets.stores:
+    if not datasets.visible(dataset):  # one answer for a store that is not there and one not for you
         shown = dataset if _TOKEN.match(dataset) else "that"
         return Selection(
             datasets.default,

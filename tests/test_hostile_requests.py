@@ -52,11 +52,37 @@ def requests_for(app):
 
 
 @pytest.fixture(scope="module")
-def client():
+def open_client():
     from app import create_app, default_store_paths
 
     app = create_app(default_store_paths())
     return app, app.server.test_client()
+
+
+@pytest.fixture(scope="module")
+def signed_in_client(tmp_path_factory):
+    """The same app behind sign-in (components/auth.py), with a compute user signed in (so forged
+    requests reach the job callbacks too) and `published` open to another user only."""
+    from app import create_app, default_store_paths
+    from components import auth
+    from components.users import UsersFile
+
+    tmp = tmp_path_factory.mktemp("signed-in")
+    users = UsersFile(tmp / "users.json")
+    users.add("carol", "correct horse battery staple", "compute")
+    access = {"published": frozenset({"someone-else"})}
+    settings = auth.AuthSettings(tmp, users, access=access)
+    app = create_app(default_store_paths(), sign_in=settings, audit=auth.AuditLog(tmp / "audit.jsonl"))
+    http = app.server.test_client()
+    signed = http.post("/auth/sign-in", data={"name": "carol", "password": "correct horse battery staple"})
+    assert signed.status_code == 302
+    return app, http
+
+
+@pytest.fixture(scope="module", params=["open", "signed-in"])
+def client(request):
+    """The app as served on loopback (no sign-in), and behind sign-in with a user signed in."""
+    return request.getfixturevalue("open_client" if request.param == "open" else "signed_in_client")
 
 
 @pytest.mark.slow
@@ -72,7 +98,7 @@ def test_forged_callback_requests_never_reach_a_traceback(client, caplog):
             assert response.status_code < 500, (body["output"], str(body)[:300], response.data[:300])
     print(f"\n{sum(statuses.values())} forged callback requests: status counts {statuses}")
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.records[:3]
-    assert http.get("/gene/DDX11").status_code == 200
+    assert http.get("/gene/DDX11?dataset=demo").status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -110,7 +136,7 @@ def workers(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("workers")
     port, log = free_port(), tmp / "server.log"
     command = [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--workers", "2", "--threads", "2",
-               "--no-jobs", "--cache", str(tmp / "views")]  # fmt: skip
+               "--no-jobs", "--cache", str(tmp / "views"), "--jobs", str(tmp / "jobs")]  # fmt: skip
     with open(log, "wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -150,9 +176,9 @@ def too_large(port: int) -> int:
         connection.close()
 
 
-def test_the_multi_process_server_answers_hostile_requests_with_a_4xx(client, workers):
+def test_the_multi_process_server_answers_hostile_requests_with_a_4xx(open_client, workers):
     """The same boundary holds behind gunicorn's workers, and so do its own request limits."""
-    app, _ = client
+    app, _ = open_client
     port, log = workers
     forged = list(requests_for(app))[::7]  # a sample: every callback, most positions and values
     for body in forged:
