@@ -25,7 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 ROLES = ("viewer", "compute", "admin")  # each may do what the ones before it may
 MIN_PASSWORD = 12
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")  # fullmatch: "$" would let "alice\n" through
 _hasher = PasswordHasher()
 
 
@@ -47,7 +47,7 @@ class User:
 
 
 def check_name(name: str) -> str:
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise ValueError(f"'{name[:80]}' is not a user name: letters, digits and . _ @ + - (64 at most)")
     return name
 
@@ -89,7 +89,7 @@ class UsersFile:
     def verify(self, name: str, password: str) -> User | None:
         """The user when the password is theirs, else None. An unknown name is checked against a
         dummy hash, so the answer takes as long as for a known one."""
-        entry = self.users().get(name) if _NAME.match(name) else None
+        entry = self.users().get(name) if _NAME.fullmatch(name) else None
         if entry is None:
             if self._dummy is None:
                 self._dummy = _hasher.hash(secrets.token_hex(16))

@@ -409,6 +409,18 @@ def test_users_are_managed_from_the_command_line(tmp_path, monkeypatch, capsys):
     assert main(["users", "remove", "erin", "--users", path]) == 0 and users.user("erin") is None
 
 
+def test_a_user_name_is_matched_whole(tmp_path):
+    from components.users import check_name
+
+    assert check_name("alice@example.edu") == "alice@example.edu"
+    for bad in ("alice\n", "alice\nbob", "", ".alice", "a" * 65, "al ice"):
+        with pytest.raises(ValueError):
+            check_name(bad)
+    users = UsersFile(tmp_path / "users.json")
+    users.add("alice", PASSWORD, "viewer")
+    assert users.verify("alice\n", PASSWORD) is None and users.verify("alice", PASSWORD).name == "alice"
+
+
 # ------------------------------------------------------------------------- start-up refusals
 def test_a_non_loopback_host_without_sign_in_is_refused(tmp_path, capsys, monkeypatch, users_file):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-config"))
