@@ -139,9 +139,9 @@ class OidcSettings:
     discovery: str  # the provider's discovery document: a URL, or a local file (tests, air-gapped)
     label: str = "single sign-on"
     scope: str = "openid email profile"
-    username_claim: str = "email"
+    username_claim: str = "email"  # taken only when the provider says email_verified is true
     groups_claim: str = "groups"
-    default_role: str | None = "viewer"  # None: only the users and groups named in roles sign in
+    default_role: str | None = None  # None: only the users and groups named in roles sign in
     roles: dict[str, list[str]] = field(default_factory=dict)  # role -> users and "group:NAME"s
     redirect_uri: str | None = None  # default: /auth/oidc/callback on the address the browser used
 
@@ -166,7 +166,7 @@ class OidcSettings:
                 raise ValueError(f"{path}: '{key}' is required (or 'issuer' for the discovery)")
         if not secret:
             raise ValueError(f"{path}: 'client_secret' or 'client_secret_file' is required")
-        role = data.get("default_role", "viewer")
+        role = data.get("default_role")  # none unless asked for: the provider knows more than the lab
         data["default_role"] = None if role in ("", "none") else role
         roles = data.get("roles", {})
         for name in [data["default_role"], *roles]:
@@ -180,11 +180,21 @@ class OidcSettings:
             return {}
         return json.loads(Path(self.discovery).read_text())
 
-    def user(self, claims: dict) -> User | None:
-        """The user the provider's claims name, with the highest role they are given (by name or
-        group), else the default role; None without a name or without a role."""
+    def name(self, claims: dict) -> str | None:
+        """The user name the claims give; None without one, or when it is an email address the
+        provider has not verified (anyone may put any address on an account at many providers)."""
         name = claims.get(self.username_claim)
         if not isinstance(name, str) or not name:
+            return None
+        if self.username_claim == "email" and claims.get("email_verified") not in (True, "true"):
+            return None  # some providers send the flag as a string
+        return name
+
+    def user(self, claims: dict) -> User | None:
+        """The user the provider's claims name, with the highest role they are given (by name or
+        group), else the default role; None without a (verified) name or without a role."""
+        name = self.name(claims)
+        if name is None:
             return None
         groups = claims.get(self.groups_claim) or []
         groups = frozenset(str(x) for x in (groups if isinstance(groups, list) else [groups]))
@@ -414,8 +424,9 @@ def install(
             claims = dict(token.get("userinfo") or {})
             user = settings.oidc.user(claims)
             if user is None:
-                record("sign-in-failed", user=str(claims.get(settings.oidc.username_claim))[:100], via="oidc",
-                       reason="no role for this user")  # fmt: skip
+                claim = settings.oidc.username_claim
+                reason = "no role for this user" if settings.oidc.name(claims) else f"no verified {claim}"
+                record("sign-in-failed", user=str(claims.get(claim))[:100], via="oidc", reason=reason)
                 return sign_in_page(settings, target, "This server has no role for your account."), 403
             begin(user, "oidc")
             return redirect(target)

@@ -488,13 +488,21 @@ def test_oidc_settings_are_read_strictly(tmp_path):
 
 def test_oidc_claims_give_the_highest_role_named_else_the_default(tmp_path):
     settings = oidc_settings(tmp_path, '[roles]\ncompute = ["group:gpu"]\nadmin = ["root@example.edu"]\n')
-    assert settings.user({"email": "a@example.edu"}).role == "viewer"
-    user = settings.user({"email": "b@example.edu", "groups": ["gpu", "dua"]})
+    verified = {"email_verified": True}
+    assert settings.default_role is None  # by default only those the file names sign in
+    assert settings.user({"email": "a@example.edu", **verified}) is None
+    user = settings.user({"email": "b@example.edu", "groups": ["gpu", "dua"], **verified})
     assert user.role == "compute" and user.groups == {"gpu", "dua"}
-    assert settings.user({"email": "root@example.edu", "groups": ["gpu"]}).role == "admin"
+    assert settings.user({"email": "root@example.edu", "groups": ["gpu"], **verified}).role == "admin"
     assert settings.user({"sub": "no-email"}) is None
-    settings.default_role = None
-    assert settings.user({"email": "a@example.edu"}) is None
+    settings = oidc_settings(tmp_path, 'default_role = "viewer"\n[roles]\nadmin = ["root@example.edu"]\n')
+    assert settings.user({"email": "a@example.edu", **verified}).role == "viewer"
+    # an email address the provider has not verified names no one, not even an admin
+    for unverified in ({}, {"email_verified": False}, {"email_verified": "false"}):
+        assert settings.user({"email": "root@example.edu", **unverified}) is None
+    assert settings.user({"email": "root@example.edu", "email_verified": "true"}).role == "admin"
+    settings = oidc_settings(tmp_path, 'username_claim = "preferred_username"\ndefault_role = "viewer"\n')
+    assert settings.user({"preferred_username": "pat"}).name == "pat"  # the flag is about email only
 
 
 def test_oidc_sign_in_redirects_to_the_provider_and_its_answer_signs_in(tmp_path, users_file, monkeypatch):
@@ -513,7 +521,7 @@ def test_oidc_sign_in_redirects_to_the_provider_and_its_answer_signs_in(tmp_path
     assert query["state"][0] and query["nonce"][0]
     # the provider's answer: authlib checks state, nonce and the ID token (mocked here: no provider)
     client = app.server.extensions["explorer-oidc"]
-    claims = {"email": "gpu.person@example.edu", "groups": ["gpu"]}
+    claims = {"email": "gpu.person@example.edu", "email_verified": True, "groups": ["gpu"]}
     monkeypatch.setattr(client, "authorize_access_token", lambda: {"userinfo": claims})
     response = http.get("/auth/oidc/callback?code=c&state=" + query["state"][0])
     assert response.headers["Location"] == "/gene/RTN4R"
@@ -522,7 +530,12 @@ def test_oidc_sign_in_redirects_to_the_provider_and_its_answer_signs_in(tmp_path
     assert compute.status_code == 200  # a compute role (no board here: "This server runs no jobs.")
     # someone the provider knows but this server gives no role
     stranger = app.server.test_client()
-    claims = {"email": "stranger@example.edu"}
+    claims = {"email": "stranger@example.edu", "email_verified": True}
+    monkeypatch.setattr(client, "authorize_access_token", lambda: {"userinfo": claims})
+    assert stranger.get("/auth/oidc/callback?code=c&state=s").status_code == 403
+    assert stranger.get("/_dash-layout").status_code == 401
+    # a group member whose address the provider has not verified: refused too
+    claims = {"email": "gpu.person@example.edu", "email_verified": False, "groups": ["gpu"]}
     monkeypatch.setattr(client, "authorize_access_token", lambda: {"userinfo": claims})
     assert stranger.get("/auth/oidc/callback?code=c&state=s").status_code == 403
     assert stranger.get("/_dash-layout").status_code == 401
@@ -536,8 +549,10 @@ def test_oidc_sign_in_redirects_to_the_provider_and_its_answer_signs_in(tmp_path
     assert events == [
         ("sign-in", "gpu.person@example.edu", "oidc"),
         ("sign-in-failed", "stranger@example.edu", "oidc"),
+        ("sign-in-failed", "gpu.person@example.edu", "oidc"),
         ("sign-in-failed", None, "oidc"),
     ]
+    assert [e.get("reason") for e in audit(tmp_path)][1:3] == ["no role for this user", "no verified email"]
 
 
 # ------------------------------------------------------------------ the real server, end to end
@@ -638,7 +653,8 @@ def test_oidc_callback_checks_state_nonce_and_signature_of_the_providers_id_toke
     discovery = {**DISCOVERY, "jwks": {"keys": [key.as_dict(private=False)]}}
     (tmp_path / "openid-configuration.json").write_text(json.dumps(discovery))
     (tmp_path / "oidc.toml").write_text(f'discovery = "{tmp_path / "openid-configuration.json"}"\n'
-                                        'client_id = "explorer"\nclient_secret = "s3cret"\n')  # fmt: skip
+                                        'client_id = "explorer"\nclient_secret = "s3cret"\n'
+                                        'default_role = "viewer"\n')  # fmt: skip
     app = make_app(tmp_path, None, oidc=auth.OidcSettings.read(tmp_path / "oidc.toml"))
     answer: dict = {}
 
@@ -656,7 +672,8 @@ def test_oidc_callback_checks_state_nonce_and_signature_of_the_providers_id_toke
         query = parse_qs(urlparse(http.get("/auth/oidc").headers["Location"]).query)
         now = int(clock.time())
         claims = {"iss": DISCOVERY["issuer"], "sub": "u1", "aud": "explorer", "iat": now, "exp": now + 300,
-                  "nonce": query["nonce"][0], "email": "pat@example.edu", **changes}  # fmt: skip
+                  "nonce": query["nonce"][0], "email": "pat@example.edu", "email_verified": True,
+                  **changes}  # fmt: skip
         id_token = jwt.encode({"alg": "RS256", "kid": "k1"}, claims, signer)
         answer.update(access_token="at", token_type="Bearer", expires_in=300, id_token=id_token)
         state = changes.pop("state", query["state"][0])
