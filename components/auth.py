@@ -5,8 +5,9 @@ on, every route but the static assets answers 401 (or redirects a page to the si
 a user signs in, with a password from the users file (components/users.py) or through the lab's
 OpenID Connect provider (authlib). The session is Flask's signed cookie (itsdangerous; HttpOnly,
 SameSite=Lax, Secure on HTTPS) under a key kept in a 0600 file, so every gunicorn worker accepts
-the sessions of the others. Failed sign-ins are counted per user and per address in a diskcache
-shared by the workers; past the limit a sign-in is answered 429 before any password is checked.
+the sessions of the others. Sign-in attempts are counted per user and per address in a diskcache
+shared by the workers (a right password takes its own back); past the limit a sign-in is answered
+429 before any password is checked.
 
 Roles: viewer (browse, export), compute (also start, cancel, resume jobs), admin (also manages
 users, from the command line). A callback whose output needs a role is refused (403) to anyone
@@ -94,10 +95,12 @@ def may(role: str) -> bool:
 
 # ----------------------------------------------------------------------------- sign-in limiter
 class SignInLimiter:
-    """Failed sign-ins per key ("user:NAME", "address:IP") within the last WINDOW_S seconds, in a
+    """Sign-in attempts per key ("user:NAME", "address:IP") within the last WINDOW_S seconds, in a
     diskcache directory: shared by gunicorn's worker processes (an in-memory counter per process
     would multiply the limit by the workers) with no server to run (flask-limiter's shared
-    backends are Redis or Memcached). `clock` is for tests."""
+    backends are Redis or Memcached). An attempt is counted before its password is checked, in one
+    transaction with the check of the count: parallel attempts cannot all pass. `clock` is for
+    tests."""
 
     def __init__(self, directory: str | Path, clock: Callable[[], float] = time.time):
         self.cache = diskcache.Cache(str(directory), size_limit=64 << 20)
@@ -119,14 +122,29 @@ class SignInLimiter:
                 wait = max(wait, sorted(times)[-self._limit(key)] + WINDOW_S - now)
         return wait
 
-    def failed(self, keys: list[str]) -> None:
-        now = self.clock()
-        with self.cache.transact():
+    def attempt(self, keys: list[str]) -> tuple[float, float]:
+        """Count an attempt under these keys unless one is at its limit: (0, when) if counted
+        (pass `when` to succeeded), (seconds to wait, 0) if refused (not counted)."""
+        with self.cache.transact():  # the check and the count at once, across processes
+            wait = self.wait(keys)
+            if wait > 0:
+                return wait, 0.0
+            now = self.clock()
             for key in keys:
                 self.cache.set(key, [*self._recent(key, now), now], expire=WINDOW_S)
+            return 0.0, now
 
-    def succeeded(self, key: str) -> None:
-        self.cache.delete(key)
+    def succeeded(self, keys: list[str], when: float) -> None:
+        """The attempt counted at `when` was right: the user's count starts over, and the address
+        is not charged for it."""
+        with self.cache.transact():
+            user, *others = keys
+            self.cache.delete(user)
+            for key in others:
+                times = self.cache.get(key, [])
+                if when in times:
+                    times.remove(when)
+                    self.cache.set(key, times, expire=WINDOW_S)
 
 
 # ------------------------------------------------------------------------ OpenID Connect (authlib)
@@ -377,17 +395,16 @@ def install(
         name = request.form.get("name", "")[:64].strip()
         password = request.form.get("password", "")[:1024]
         keys = [f"user:{name.lower()}", f"address:{request.remote_addr}"]
-        wait = limiter.wait(keys)
+        wait, counted = limiter.attempt(keys)  # counted before the (slow) password check
         if wait > 0:
             record("sign-in-refused", user=name, reason="too many failed attempts")
             page = sign_in_page(settings, target, "Too many failed sign-ins: try again later.")
             return page, 429, {"Retry-After": str(int(wait) + 1)}
         user = settings.users.verify(name, password) if settings.users is not None and name else None
         if user is None:
-            limiter.failed(keys)
             record("sign-in-failed", user=name, via="password")
             return sign_in_page(settings, target, "Wrong name or password.", name), 401
-        limiter.succeeded(keys[0])
+        limiter.succeeded(keys, counted)
         begin(user, "password")
         return redirect(target)
 

@@ -347,12 +347,61 @@ def test_an_address_trying_many_names_is_refused(tmp_path, users_file):
     limiter = auth.SignInLimiter(tmp_path / "limits", Clock())
     keys = [f"user:u{k}" for k in range(auth.MAX_ADDRESS_FAILURES)]
     for key in keys:
-        assert limiter.wait([key, "address:10.0.0.9"]) == 0
-        limiter.failed([key, "address:10.0.0.9"])
+        assert limiter.attempt([key, "address:10.0.0.9"])[0] == 0
     assert limiter.wait(["user:someone", "address:10.0.0.9"]) == auth.WINDOW_S
     assert limiter.wait(["user:someone", "address:10.0.0.10"]) == 0
     # the counts are on disk: another process (a gunicorn worker) opening the directory sees them
     assert auth.SignInLimiter(tmp_path / "limits", limiter.clock).wait(["address:10.0.0.9"]) > 0
+
+
+def test_attempts_in_flight_are_counted_before_their_passwords_are_checked(tmp_path):
+    limiter = auth.SignInLimiter(tmp_path / "limits", Clock())
+    keys = ["user:alice", "address:10.0.0.9"]
+    # attempts whose passwords are still being checked: counted already, so the next is refused
+    answers = [limiter.attempt(keys)[0] for _ in range(auth.MAX_USER_FAILURES + 3)]
+    assert answers == [0] * auth.MAX_USER_FAILURES + [auth.WINDOW_S] * 3
+    # a right password takes back its own attempt from the address, and clears the user's
+    limiter = auth.SignInLimiter(tmp_path / "other", Clock())
+    _, when = limiter.attempt(keys)
+    limiter.attempt(["user:bob", "address:10.0.0.9"])
+    limiter.succeeded(keys, when)
+    assert limiter.cache.get("user:alice") is None and len(limiter.cache.get("address:10.0.0.9")) == 1
+
+
+def test_parallel_sign_ins_past_the_limit_are_refused_while_the_first_are_checked(tmp_path, monkeypatch):
+    """Requests in threads, each held in a (mocked, slow) password check until all have been
+    answered or are in the check: only MAX_USER_FAILURES get there, the others are answered 429."""
+    import queue
+    import threading
+
+    users = UsersFile(tmp_path / "users.json")
+    users.add("alice", PASSWORD, "viewer")
+    app = make_app(tmp_path, users, clock=Clock())
+    reached, release = queue.Queue(), threading.Event()
+
+    def slow_verify(name, password):
+        reached.put("checking")
+        assert release.wait(30)
+        return None
+
+    monkeypatch.setattr(users, "verify", slow_verify)
+    codes = []
+
+    def attempt():
+        response = app.server.test_client().post("/auth/sign-in", data={"name": "alice", "password": "x"})
+        codes.append(response.status_code)
+        reached.put(response.status_code)
+
+    threads = [threading.Thread(target=attempt) for _ in range(auth.MAX_USER_FAILURES + 3)]
+    seen = []
+    for thread in threads:  # one at a time: each is in the check or answered before the next starts
+        thread.start()
+        seen.append(reached.get(timeout=30))
+    release.set()
+    for thread in threads:
+        thread.join(30)
+    assert seen == ["checking"] * auth.MAX_USER_FAILURES + [429] * 3
+    assert sorted(codes) == [401] * auth.MAX_USER_FAILURES + [429] * 3
 
 
 # ------------------------------------------------------------------------------------ audit log
