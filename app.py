@@ -286,6 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
+    auth.private_dir(jobs_dir)  # 0700: it holds the session key, the audit log and rendered views
     audit = auth.AuditLog(Path(args.audit_log) if args.audit_log else jobs_dir / "audit.jsonl")
     if sign_in is not None:
         auth.session_key(jobs_dir)  # made once here, before the workers that all read it

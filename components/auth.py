@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import os
 import secrets
+import stat
 import time
 import tomllib
 from collections.abc import Callable
@@ -47,6 +49,7 @@ MAX_USER_FAILURES = 5  # wrong passwords for one name within the window, then 42
 MAX_ADDRESS_FAILURES = 20  # from one address (a lab's NAT shares one among many people)
 WINDOW_S = 15 * 60
 AUDIT_KEY = "explorer-audit"
+log = logging.getLogger(__name__)
 
 
 # ------------------------------------------------------------------------------------ audit log
@@ -61,7 +64,7 @@ class AuditLog:
         entry = {"time": datetime.now(UTC).isoformat(timespec="seconds"), "event": event,
                  "user": user, "address": address, **fields}  # fmt: skip
         line = (json.dumps(entry, default=str) + "\n").encode()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, line)
@@ -278,14 +281,36 @@ def session_key(state_dir: Path) -> bytes:
     """The key that signs session cookies: made once, 0600, and read by every worker process (a
     random key per process would sign each user out on every other worker)."""
     path = Path(state_dir) / "session.key"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes()
-    with os.fdopen(fd, "wb") as out:
-        out.write(secrets.token_hex(32).encode())
-    return path.read_bytes()
+    private_dir(path.parent)
+    if not path.exists():
+        # written whole under another name, then linked into place: a process that reads the key
+        # never sees a half-written one, and of two processes making one at once, one key wins
+        tmp = path.with_name(f".session.key.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(secrets.token_hex(32).encode())
+        try:
+            os.link(tmp, path)  # unlike a rename, never replaces a key another process made
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        log.warning("%s is readable by others (mode %o): whoever reads it can sign in as anyone; "
+                    "chmod 600 it", path, mode)  # fmt: skip
+    key = path.read_bytes()
+    if len(key) < 32:
+        raise ValueError(f"the session key {path} is too short ({len(key)} bytes, 32 at least): "
+                         "delete it and a new one is made (which signs everyone out)")  # fmt: skip
+    return key
+
+
+def private_dir(path: Path) -> Path:
+    """A directory only this user may enter (0700): the jobs directory holds the session key, the
+    audit log, the sign-in counts and rendered views of controlled data."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)  # the mode of the last part only
+    return path
 
 
 class _Sessions(SecureCookieSessionInterface):
@@ -324,7 +349,7 @@ def install(
     app.extensions["explorer-auth"] = settings
     if audit is not None:
         app.extensions[AUDIT_KEY] = audit
-    limiter = SignInLimiter(Path(settings.state_dir) / "sign-in-limits", settings.clock)
+    limiter = SignInLimiter(private_dir(Path(settings.state_dir) / "sign-in-limits"), settings.clock)
     client = oidc_client(app, settings.oidc) if settings.oidc else None
     app.extensions["explorer-oidc"] = client
 

@@ -102,7 +102,8 @@ class ViewCache:
         self.directory = Path(directory) if directory is not None else None
         self.disk: diskcache.Cache | None = None
         if self.directory is not None:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            # 0700: the views are rendered from controlled-access data (diskcache would make it 0755)
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             self.disk = diskcache.Cache(str(self.directory), size_limit=size_limit, timeout=5)
         self.memory_limit = memory_limit
         self._memory: OrderedDict[str, tuple[object, int]] = OrderedDict()

@@ -496,10 +496,34 @@ def test_a_non_loopback_host_without_sign_in_is_refused(tmp_path, capsys, monkey
     assert not is_loopback("0.0.0.0") and not is_loopback("lab.example.edu")
 
 
-def test_the_session_key_is_made_once_and_kept_private(tmp_path):
-    key = auth.session_key(tmp_path)
-    assert len(key) == 64 and auth.session_key(tmp_path) == key  # every worker reads the same
-    assert stat.S_IMODE((tmp_path / "session.key").stat().st_mode) == 0o600
+def test_the_session_key_is_made_once_and_kept_private(tmp_path, caplog):
+    state = tmp_path / "jobs"
+    key = auth.session_key(state)
+    assert len(key) == 64 and auth.session_key(state) == key  # every worker reads the same
+    path = state / "session.key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and [p.name for p in state.iterdir()] == ["session.key"]
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700  # made by it: private
+    assert not caplog.records
+    path.chmod(0o644)
+    assert auth.session_key(state) == key and "readable by others (mode 644)" in caplog.text
+    path.write_bytes(b"short")
+    with pytest.raises(ValueError, match=f"session key {path} is too short.*delete it"):
+        auth.session_key(state)
+    path.unlink()
+    assert auth.session_key(state) != key  # a new key: everyone signed out
+
+
+def test_the_jobs_directory_sign_in_counts_and_view_cache_are_private(tmp_path, users_file, capsys):
+    from components.view_cache import ViewCache
+
+    make_app(tmp_path / "state", users_file)
+    for made in ("state", "state/sign-in-limits"):
+        assert stat.S_IMODE((tmp_path / made).stat().st_mode) == 0o700, made
+    ViewCache(tmp_path / "views")
+    assert stat.S_IMODE((tmp_path / "views").stat().st_mode) == 0o700
+    jobs_dir = tmp_path / "jobs"  # as the server makes it, before anything is written there
+    assert main(["--jobs", str(jobs_dir), "--no-jobs", "--results", str(tmp_path / "none")]) == 2
+    assert stat.S_IMODE(jobs_dir.stat().st_mode) == 0o700
 
 
 # ---------------------------------------------------------------------------- OpenID Connect
