@@ -244,6 +244,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.workers < 1 or args.threads < 1 or args.cache_mb < 1:
         print("error: --workers, --threads and --cache-mb must be at least 1", file=sys.stderr)
         return 2
+    try:  # compared with each request's address as written: a host name would never match
+        proxies = [str(ipaddress.ip_address(value.strip("[]"))) for value in args.proxy or ()]
+    except ValueError as error:
+        print(f"error: --proxy takes the proxy's IP address as requests come from it (such as 127.0.0.1 "
+              f"or ::1), not a host name: {error}", file=sys.stderr)  # fmt: skip
+        return 2
     jobs_dir = Path(args.jobs) if args.jobs else default_jobs_dir()
     cache_dir = Path(args.cache) if args.cache else jobs_dir / "views"
     tls = bool(args.certfile or args.keyfile)
@@ -301,8 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             compute = jobs.ComputeSettings(board, allow_precompute=args.allow_compute, device=args.device)
         views = ViewCache(cache_dir, size_limit=args.cache_mb << 20, shared=args.workers > 1)
         app = create_app(paths, compute, views, sign_in, audit)
-        if args.proxy:
-            auth.trust_proxy(app.server, args.proxy)
+        if proxies:
+            auth.trust_proxy(app.server, proxies)
         app.datasets.warm()  # the tables every first page reads, before the first request
         return app
 

@@ -481,6 +481,11 @@ def test_a_non_loopback_host_without_sign_in_is_refused(tmp_path, capsys, monkey
     assert main(["--sign-in", *jobs_dir]) == 2  # asked for on loopback: the same refusal
     assert "sign-in is asked for" in capsys.readouterr().err
     assert main(["--proxy", "127.0.0.1", *jobs_dir]) == 2  # behind a proxy loopback is not private
+    assert "sign-in is asked for" in capsys.readouterr().err
+    for name in ("localhost", "proxy.example.edu", "10.0.0.0/8"):  # would never equal a request's address
+        assert main(["--proxy", "127.0.0.1", "--proxy", name, *jobs_dir]) == 2
+        error = capsys.readouterr().err
+        assert error.count("\n") == 1 and "--proxy takes the proxy's IP address" in error and name in error
     assert main(["--certfile", "cert.pem", *jobs_dir]) == 2
     assert "go together" in capsys.readouterr().err
     assert main(["--debug", "--host", "0.0.0.0", *jobs_dir]) == 2  # the debugger runs what it is sent
