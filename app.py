@@ -131,6 +131,10 @@ def create_app(
         external_scripts=[],
         assets_folder=str(ROOT / "assets"),
         suppress_callback_exceptions=False,
+        # explicit, not from DASH_* environment variables: the sign-in's role check and the request
+        # guard know Dash's routes by these paths, and no other endpoint (MCP) may appear
+        url_base_pathname="/",
+        enable_mcp=False,
     )
     app.layout = build_layout(signed_in=sign_in is not None)
     if audit is not None:

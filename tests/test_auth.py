@@ -144,6 +144,16 @@ def test_every_route_answers_401_or_the_sign_in_page_without_a_session(lab):
         assert http.get(sneaky).status_code in (302, 401, 404), sneaky  # never the page or its layout
 
 
+def test_dash_routes_stay_where_the_guards_look_whatever_the_environment(tmp_path, users_file, monkeypatch):
+    monkeypatch.setenv("DASH_URL_BASE_PATHNAME", "/moved/")
+    monkeypatch.setenv("DASH_MCP_ENABLED", "true")
+    app = make_app(tmp_path, users_file)
+    rules = {str(rule.rule) for rule in app.server.url_map.iter_rules()}
+    assert "/_dash-update-component" in rules and not [r for r in rules if "moved" in r or "mcp" in r]
+    http = sign_in(app, "alice")
+    assert start_precompute(http, app).status_code == 403  # the role check still sees the callback
+
+
 def test_a_signed_in_user_gets_the_page_in_a_httponly_samesite_cookie(lab):
     app, _, _ = lab
     http = sign_in(app, "alice")
