@@ -48,6 +48,7 @@ SESSION_HOURS = 12
 MAX_USER_FAILURES = 5  # wrong passwords for one name within the window, then 429 until it passes
 MAX_ADDRESS_FAILURES = 20  # from one address (a lab's NAT shares one among many people)
 WINDOW_S = 15 * 60
+QUIET_S = 60  # a refusal anyone can cause without signing in: one audit line per address and event
 AUDIT_KEY = "explorer-audit"
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,15 @@ class SignInLimiter:
             for key in keys:
                 self.cache.set(key, [*self._recent(key, now), now], expire=WINDOW_S)
             return 0.0, now
+
+    def first_in(self, key: str, seconds: float) -> bool:
+        """Whether nothing marked `key` within the last `seconds`; marks it now if so."""
+        with self.cache.transact():
+            now, last = self.clock(), self.cache.get(key)
+            if isinstance(last, float | int) and now - last < seconds:
+                return False
+            self.cache.set(key, now, expire=seconds)
+            return True
 
     def succeeded(self, keys: list[str], when: float) -> None:
         """The attempt counted at `when` was right: the user's count starts over, and the address
@@ -373,7 +383,8 @@ def install(
         path = request.path
         if request.method == "POST" and not same_origin():  # a form another site posts (sign-in CSRF)
             origin = request.headers.get("Origin", "")[:200]
-            record("refused", origin=origin, path=path[:200])
+            if limiter.first_in(f"audit:refused:{request.remote_addr}", QUIET_S):  # no log flood
+                record("refused", origin=origin, path=path[:200])
             why = f"it comes from {origin}, this server is {request.host[:200]}"
             return (f"Cross-site request refused: {why} (behind a reverse proxy: pass on the Host header, "
                     "or X-Forwarded-Host with --proxy)"), 403
@@ -422,7 +433,8 @@ def install(
         keys = [f"user:{name.lower()}", f"address:{request.remote_addr}"]
         wait, counted = limiter.attempt(keys)  # counted before the (slow) password check
         if wait > 0:
-            record("sign-in-refused", user=name, reason="too many failed attempts")
+            if limiter.first_in(f"audit:sign-in-refused:{request.remote_addr}", QUIET_S):  # no log flood
+                record("sign-in-refused", user=name, reason="too many failed attempts")
             page = sign_in_page(settings, target, "Too many failed sign-ins: try again later.")
             return page, 429, {"Retry-After": str(int(wait) + 1)}
         user = settings.users.verify(name, password) if settings.users is not None and name else None

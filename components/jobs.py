@@ -137,6 +137,7 @@ def request_gene(settings: ComputeSettings, datasets: Datasets, dataset: str, ge
         return "Cannot compute here: " + "; ".join(problems)
     if run_active(store.path):
         ask_first(store.path, gene_id)
+        auth.record("job-priority", kind="gene", dataset=dataset, genes=[gene_id])
         return f"{gene_id} goes next in the precompute running on this store."
     job = settings.board.submit("gene", store.path, [gene_id], device=settings.device)
     auth.record("job-start", job=job.id, kind="gene", dataset=dataset, genes=[gene_id])

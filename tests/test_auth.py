@@ -434,6 +434,50 @@ def test_the_audit_log_records_sign_ins_datasets_exports_and_sign_outs(tmp_path,
     assert stat.S_IMODE((tmp_path / "audit.jsonl").stat().st_mode) == 0o600
 
 
+def test_refusals_anyone_can_cause_are_logged_once_a_minute_per_address(tmp_path, users_file):
+    clock = Clock()
+    app = make_app(tmp_path, users_file, clock=clock)
+    http = app.server.test_client()
+
+    def post(address: str, **changes):
+        form = {"name": "alice", "password": "wrong password!"} | changes
+        return http.post("/auth/sign-in", data=form, environ_base={"REMOTE_ADDR": address},
+                         headers={"Origin": "https://evil.example"} if "evil" in changes else {})  # fmt: skip
+
+    for _ in range(10):
+        assert post("10.0.0.7", evil="1").status_code == 403
+    assert post("10.0.0.8", evil="1").status_code == 403
+    for _ in range(auth.MAX_USER_FAILURES + 10):
+        post("10.0.0.7")
+    clock.now += auth.QUIET_S
+    post("10.0.0.7", evil="1")
+    post("10.0.0.7")
+    events = [(e["event"], e["address"]) for e in audit(tmp_path)]
+    assert events == [("refused", "10.0.0.7"), ("refused", "10.0.0.8")] + [
+        ("sign-in-failed", "10.0.0.7")] * auth.MAX_USER_FAILURES + [("sign-in-refused", "10.0.0.7"),
+        ("refused", "10.0.0.7"), ("sign-in-refused", "10.0.0.7")]  # fmt: skip
+
+
+def test_a_gene_put_first_in_a_running_precompute_is_audited(tmp_path, users_file, monkeypatch):
+    from flask import g
+
+    from components.users import User
+
+    app = make_app(tmp_path, users_file)
+    monkeypatch.setattr(jobs, "run_active", lambda path: True)  # a precompute writes the store
+    monkeypatch.setattr(jobs, "input_problems", lambda store, full: [])
+    asked = []
+    monkeypatch.setattr(jobs, "ask_first", lambda path, gene: asked.append(gene))
+    settings = jobs.ComputeSettings(None, device="cpu")
+    with app.server.test_request_context("/_dash-update-component", method="POST"):
+        g.user = User("carol", "compute")
+        assert "goes next" in jobs.request_gene(settings, app.datasets, "demo", RTN4R)
+    assert asked == [RTN4R]
+    entry = audit(tmp_path)[-1]
+    assert (entry["event"], entry["user"], entry["dataset"], entry["genes"]) == (
+        "job-priority", "carol", "demo", [RTN4R])  # fmt: skip
+
+
 def test_forwarded_headers_count_only_from_the_proxy(tmp_path, users_file):
     app = make_app(tmp_path, users_file)
     auth.trust_proxy(app.server, ["10.1.1.1"])
