@@ -179,7 +179,7 @@ def is_loopback(host: str) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["users"]:
-        return users.main(argv[1:])
+        return users.main(argv[1:], default_jobs_dir())
     parser = argparse.ArgumentParser(description=f"{TITLE}: a dashboard over results stores.")
     parser.add_argument(
         "--results",

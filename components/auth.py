@@ -160,6 +160,16 @@ class SignInLimiter:
                     self.cache.set(key, times, expire=WINDOW_S)
 
 
+def unlock(state_dir: str | Path, who: str) -> bool:
+    """Forget the sign-in attempts counted for a user name or an address (the command line's
+    `users unlock`); whether there were any."""
+    directory = Path(state_dir) / "sign-in-limits"
+    if not directory.is_dir():
+        return False
+    with diskcache.Cache(str(directory)) as cache:
+        return any([cache.delete(f"user:{who.lower()}"), cache.delete(f"address:{who}")])
+
+
 # ------------------------------------------------------------------------ OpenID Connect (authlib)
 @dataclass
 class OidcSettings:

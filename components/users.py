@@ -169,8 +169,9 @@ def read_password(from_stdin: bool) -> str:
     return first
 
 
-def main(argv: Sequence[str]) -> int:
-    """`python app.py users add|remove|reset|set|list ...`"""
+def main(argv: Sequence[str], jobs_dir: Path | None = None) -> int:
+    """`python app.py users add|remove|reset|set|list|unlock ...`; `jobs_dir`: the server's default
+    jobs directory, where unlock finds the sign-in counts."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "--users", metavar="FILE", default=str(default_users_file()),
@@ -183,6 +184,11 @@ def main(argv: Sequence[str]) -> int:
     remove = commands.add_parser("remove", parents=[common], help="remove a user (signs the user out)")
     change = commands.add_parser("set", parents=[common], help="change a user's role or groups")
     commands.add_parser("list", parents=[common], help="the users, their roles and groups")
+    unlock = commands.add_parser("unlock", help="let a user name or an address locked by failed sign-ins "
+                                 "try again now")  # fmt: skip
+    unlock.add_argument("name", help="a user name, or a client's address")
+    unlock.add_argument("--jobs", metavar="DIR", default=str(jobs_dir) if jobs_dir else None,
+                        required=jobs_dir is None, help=f"the server's jobs directory (default: {jobs_dir})")
     for sub in (add, reset, remove, change):
         sub.add_argument("name")
     for sub in (add, reset):
@@ -192,7 +198,16 @@ def main(argv: Sequence[str]) -> int:
                          help="viewer: browse and export; compute: also start and stop jobs; admin: all")
         sub.add_argument("--group", action="append", metavar="GROUP",
                          help="a group the user is in (repeat), for stores open to a group")  # fmt: skip
+    change.add_argument("--no-groups", action="store_true", help="take the user out of every group")
     args = parser.parse_args(argv)
+    if args.command == "unlock":
+        from components.auth import unlock as forget  # here: auth imports this module
+
+        done = forget(args.jobs, args.name)
+        print(f"unlock: {args.name} " + ("may sign in again" if done else "was not locked"))
+        return 0
+    if args.command == "set" and args.no_groups and args.group:
+        parser.error("--group and --no-groups go separately")
     users = UsersFile(args.users)
     try:
         if args.command == "list":
@@ -209,7 +224,7 @@ def main(argv: Sequence[str]) -> int:
         elif args.command == "remove":
             users.remove(args.name)
         else:
-            users.set(args.name, args.role, args.group)
+            users.set(args.name, args.role, [] if args.no_groups else args.group)
     except (ValueError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -364,6 +364,28 @@ def test_an_address_trying_many_names_is_refused(tmp_path, users_file):
     assert auth.SignInLimiter(tmp_path / "limits", limiter.clock).wait(["address:10.0.0.9"]) > 0
 
 
+def test_a_locked_name_or_address_is_unlocked_from_the_command_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    from app import default_jobs_dir
+
+    here = ["--jobs", str(tmp_path / "jobs")]
+    for jobs_dir, where in ((tmp_path / "jobs", here), (default_jobs_dir(), [])):
+        limiter = auth.SignInLimiter(jobs_dir / "sign-in-limits", Clock())
+        for _ in range(auth.MAX_USER_FAILURES):
+            limiter.attempt(["user:alice", "address:10.0.0.1"])
+        for k in range(auth.MAX_ADDRESS_FAILURES):
+            limiter.attempt([f"user:u{k}", "address:10.0.0.9"])
+        assert limiter.wait(["user:alice"]) > 0 and limiter.wait(["address:10.0.0.9"]) > 0
+        assert main(["users", "unlock", "Alice", *where]) == 0  # names are counted case-blind
+        assert "Alice may sign in again" in capsys.readouterr().out
+        assert limiter.wait(["user:alice"]) == 0 and limiter.wait(["address:10.0.0.9"]) > 0
+        assert main(["users", "unlock", "10.0.0.9", *where]) == 0
+        assert limiter.wait(["user:alice", "address:10.0.0.9"]) == 0
+        assert main(["users", "unlock", "bob", *where]) == 0
+        assert "bob was not locked" in capsys.readouterr().out
+    assert main(["users", "unlock", "bob", "--jobs", str(tmp_path / "never")]) == 0
+
+
 def test_attempts_in_flight_are_counted_before_their_passwords_are_checked(tmp_path):
     limiter = auth.SignInLimiter(tmp_path / "limits", Clock())
     keys = ["user:alice", "address:10.0.0.9"]
@@ -508,6 +530,8 @@ def test_users_are_managed_from_the_command_line(tmp_path, monkeypatch, capsys):
     assert main(["users", "set", "erin", "--role", "viewer", "--users", path]) == 0
     assert main(["users", "list", "--users", path]) == 0
     assert "erin\tviewer\tdua" in capsys.readouterr().out
+    assert main(["users", "set", "erin", "--no-groups", "--users", path]) == 0
+    assert users.user("erin").groups == frozenset() and users.user("erin").role == "viewer"
     assert main(["users", "add", "erin", "--role", "viewer", "--users", path, "--password-stdin"]) == 2
     assert main(["users", "remove", "erin", "--users", path]) == 0 and users.user("erin") is None
 
