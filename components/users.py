@@ -1,6 +1,7 @@
 """The users file: who may sign in with a password, with which role, in which groups.
 
-A JSON file written by `python app.py users ...` (add, remove, reset, set, list), read by the
+A JSON file written by `python app.py users ...` (add, remove, reset, set, list; unlock clears the
+sign-in counts of a name or an address), read by the
 server on every sign-in and every request (re-read when it changes: a removed user or a new
 password signs out the sessions of that user at their next request). Passwords are kept as argon2id
 hashes (argon2-cffi's defaults); the file is written whole (temporary file + rename) with mode 0600.
