@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from compute.engine.catalog import ENFORMER
+from compute.engine.catalog import ENFORMER, MODELS
 from compute.errors import InputError
 from compute.run.settings import (
     DEFAULT_TRACK,
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     _add_repeatable(p, "--samples", "sample IDs (default: all in the VCF)")
 
-    p = sub.add_parser("precompute", help="run a cohort through Enformer and write a results store")
+    p = sub.add_parser("precompute", help="run a cohort through a model (--model) and write a results store")
     add_options(p, CohortFiles)
     add_options(p, RunSettings)
     add_options(p, ModelOptions)
@@ -180,6 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     running = jobs_sub.add_parser("run", help="run one job (the dashboard starts these itself)")
     running.add_argument("--board", required=True, metavar="DIR", help="the dashboard's jobs directory")
     running.add_argument("job", metavar="JOB", help="job id")
+
+    p = sub.add_parser("tracks", help="a model's output tracks by index and description (for --track)")
+    p.add_argument("--model", choices=tuple(MODELS), default="enformer")
+    p.add_argument("--weights", help="AlphaGenome: the weights directory whose metadata lists its tracks")
+    p.add_argument("--output-head", dest="head", default=None, help="AlphaGenome: rna_seq (default) or cage")
+    p.add_argument("--search", metavar="TEXT", help="only tracks whose description holds TEXT, e.g. brain")
 
     p = sub.add_parser("weights", help="model weights")
     weights_sub = p.add_subparsers(dest="weights_command", required=True)
@@ -620,6 +626,32 @@ def _bench(args: argparse.Namespace) -> int:
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=1)
+    return 0
+
+
+@command("tracks")
+def _tracks(args: argparse.Namespace) -> int:
+    if args.model == "borzoi":
+        from compute.engine.borzoi import list_tracks
+
+        tracks = list_tracks()
+    elif args.model == "alphagenome":
+        from compute.engine.alphagenome import list_tracks
+
+        if args.weights is None:
+            raise InputError("tracks --model alphagenome: give --weights DIR (its metadata lists the tracks)")
+        tracks = list_tracks(Path(args.weights), args.head or "rna_seq")
+    else:
+        from compute.engine.track_heads import load_track_weights
+
+        # Enformer's human tracks in output order are the rows of the paper's GTExWeights.csv.
+        table = Path(__file__).resolve().parents[1] / "data" / "published" / "source" / "GTExWeights.csv"
+        tracks = list(enumerate(load_track_weights(table).names))
+    text = (args.search or "").lower()
+    shown = [(i, d) for i, d in tracks if text in d.lower()]
+    for index, description in shown:
+        print(f"{index}\t{description}")
+    print(f"{len(shown):,} of {len(tracks):,} tracks", file=sys.stderr)
     return 0
 
 

@@ -1,0 +1,251 @@
+"""Borzoi and AlphaGenome on a cohort: a small precompute with each whose store equals an independent
+computation: the plain library (borzoi-pytorch's AnnotatedBorzoi.predict_gene_count with its own
+Gene.output_slice exon bins; alphagenome-pt's AlphaGenome.predict at 128 bp) on each person's
+haplotypes built here from the VCF rows, for haplotype scores, ISM and r. Small random
+configurations on 4,096-bp windows, seeded; the library modules get the saved weights."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from compute.errors import InputError
+from compute.run.pipeline import precompute
+from compute.run.settings import ModelOptions, RunSettings, StatsOptions, same_run, to_manifest
+from compute.stats.correlation import pearson
+from tests.cohort_files import (
+    files_for,
+    random_sequence,
+    read_store,
+    write_expression,
+    write_fasta,
+    write_vcf,
+)
+
+WINDOW = 4096
+LENGTH = 9000
+GENES = [("GA", "ALPHA", 3000, "+", [(2700, 3100), (3400, 3600)]),
+         ("GB", "BETA", 6000, "-", [(5300, 5500), (5900, 6200)])]  # fmt: skip
+TOKENS = {b: i for i, b in enumerate("ACGTN")}
+
+
+def cohort(tmp_path: Path, n_people: int = 6, n_snvs: int = 16, seed: int = 5) -> dict:
+    """One chromosome, biallelic SNVs around two genes, a GTF with gene and exon records (1-based)."""
+    rng = np.random.default_rng(seed)
+    seq = random_sequence(rng, LENGTH)
+    samples = [f"S{i}" for i in range(n_people)]
+    rows = []
+    for pos in np.sort(rng.choice(np.arange(1500, 7500), size=n_snvs, replace=False)):
+        ref = seq[pos - 1]
+        alt = str(rng.choice([b for b in "ACGT" if b != ref]))
+        gts = [f"{int(rng.random() < 0.4)}|{int(rng.random() < 0.4)}" for _ in samples]
+        rows.append(("chr1", int(pos), f"rs{pos}", ref, alt, gts))
+    gtf = tmp_path / "genes.gtf"
+    lines = []
+    for gene_id, name, tss, strand, exons in GENES:
+        attrs = f'gene_id "{gene_id}"; gene_name "{name}";'
+        start, end = min(e[0] for e in exons), max(e[1] for e in exons)
+        start, end = (tss, end) if strand == "+" else (start, tss)
+        lines.append(f"chr1\ttest\tgene\t{start}\t{end}\t.\t{strand}\t.\t{attrs}")
+        lines += [f"chr1\ttest\texon\t{a}\t{b}\t.\t{strand}\t.\t{attrs} transcript_id \"{gene_id}.1\";"
+                  for a, b in exons]  # fmt: skip
+    gtf.write_text("\n".join(lines) + "\n")
+    return dict(
+        fasta=write_fasta(tmp_path / "ref.fa", {"chr1": seq}),
+        vcf=write_vcf(tmp_path / "cohort.vcf.gz", samples, rows, {"chr1": LENGTH}),
+        genes=gtf,
+        expression=write_expression(tmp_path / "expression.tsv", [g[0] for g in GENES], samples, seed=seed),
+        seq=seq, rows=rows, samples=samples,
+    )  # fmt: skip
+
+
+def settings(weights: Path, model: str, gradients: bool = False, **options) -> RunSettings:
+    return RunSettings(
+        window=WINDOW,
+        model=ModelOptions(weights=str(weights), model=model, batch_size=8, device="cpu", **options),
+        stats=StatsOptions(null_draws=10, seed=1, predixcan=False),
+        gradients=gradients,
+    )
+
+
+def haplotypes(c: dict, tss: int) -> tuple[int, dict[str, tuple[str, str]]]:
+    """The window's 0-based start and each person's two haplotypes, from the VCF rows as written."""
+    start0 = tss - 1 - WINDOW // 2
+    ref = c["seq"][start0 : start0 + WINDOW]
+    out = {}
+    for k, sample in enumerate(c["samples"]):
+        pair = []
+        for h in (0, 1):
+            s = list(ref)
+            for _, pos, _, _, alt, gts in c["rows"]:
+                if 0 <= pos - 1 - start0 < WINDOW and gts[k].split("|")[h] == "1":
+                    s[pos - 1 - start0] = alt
+            pair.append("".join(s))
+        out[sample] = tuple(pair)
+    return start0, out
+
+
+def one_hot(seqs: list[str]) -> torch.Tensor:
+    """(B, L, 4) float, channels A,C,G,T."""
+    idx = torch.tensor([[TOKENS[b] for b in s] for s in seqs])
+    return torch.eye(5, 4)[idx]
+
+
+def check_store(c: dict, store: Path, score) -> None:
+    """Haplotype scores, ISM and r of every gene of the store against `score(gene, start0, seqs) -> (B,)`."""
+    tables = read_store(store)
+    people, variants, genes = tables["people.parquet"], tables["variants.parquet"], tables["genes.parquet"]
+    for gene in [g for g in GENES if g[0] in set(genes["gene_id"])]:
+        gene_id, tss = gene[0], gene[2]
+        start0, haps = haplotypes(c, tss)
+        rows = people[people["gene_id"] == gene_id].set_index("person_id").loc[c["samples"]]
+        expected = score(gene, start0, [s for pair in haps.values() for s in pair]).reshape(-1, 2)
+        np.testing.assert_allclose(rows[["hap1", "hap2"]].to_numpy(), expected, rtol=2e-5, atol=1e-4)
+        # float32 noise (~1e-6 of the scores) against a random model's small spread between people
+        r, _ = pearson(expected.mean(1), rows["observed"].to_numpy())
+        assert genes.set_index("gene_id").loc[gene_id, "r"] == pytest.approx(r, abs=2e-3)
+        ref = c["seq"][start0 : start0 + WINDOW]
+        snvs = variants[variants["gene_id"] == gene_id]
+        assert len(snvs) >= 4
+        mutated = []
+        for pos, alt in zip(snvs["pos"], snvs["alt"], strict=True):
+            o = pos - 1 - start0
+            mutated.append(ref[:o] + alt + ref[o + 1 :])
+        scores = score(gene, start0, [ref, *mutated])
+        # a difference of two fp32 scores: good to a few units of fp32 resolution at the scores' scale
+        atol = 4e-6 * float(np.abs(scores).max())
+        np.testing.assert_allclose(snvs["ism"].to_numpy(), scores[1:] - scores[0], rtol=1e-3, atol=atol)
+        assert np.abs(snvs["ism"]).max() > 1e-4  # the random model sees its input
+
+
+def test_borzoi_store_equals_predict_gene_count(tmp_path):
+    from borzoi_pytorch import Borzoi
+    from borzoi_pytorch.gene_utils import Gene
+    from borzoi_pytorch.pytorch_borzoi_model import AnnotatedBorzoi
+
+    from compute.engine.models import save_weights, small_model
+
+    c = cohort(tmp_path)
+    model = small_model(seed=3, model="borzoi", window=WINDOW, device="cpu")
+    weights = save_weights(model, tmp_path / "borzoi")
+    out = tmp_path / "store"
+    precompute(files_for(c), settings(weights, "borzoi"), out, progress=False)
+
+    track = 6635  # 'RNA:brain tissue female adult (66 years)', stranded: its pair is 6636
+    store_b = tmp_path / "store_stranded"
+    run = settings(weights, "borzoi", gradients=True, track=track)
+    precompute(files_for(c), run, store_b, genes=["GB"], progress=False)
+
+    # AnnotatedBorzoi built on the saved config and given the saved weights (its from_pretrained leaves
+    # the track-annotation buffers on transformers' meta device).
+    plain = Borzoi.from_pretrained(weights, local_files_only=True)
+    net = AnnotatedBorzoi(plain.config).eval()
+    net.load_state_dict(plain.state_dict())
+    n_bins = int(net.crop.target_length)
+    crop_bp = (WINDOW // 32 - n_bins) // 2 * 32
+
+    def scorer(track: int):
+        column = net.sense_tracks.tolist().index(track)
+
+        def score(gene, start0, seqs):
+            g = Gene("chr1", gene[3], {})
+            for a, b in gene[4]:
+                g.add_exon(a - 1, b)  # GTF 1-based closed -> BED
+            bins = torch.from_numpy(g.output_slice(start0 + crop_bp, n_bins * 32, 32))
+            with torch.no_grad():
+                counts = net.predict_gene_count(one_hot(seqs).transpose(1, 2), gene_slices=[bins] * len(seqs))
+            return counts[:, column].double().numpy()
+
+        return score
+
+    check_store(c, out, scorer(7539))
+    check_store(c, store_b, scorer(track))
+    grads = read_store(store_b)["variants.parquet"]["grad_x_input"]
+    assert np.isfinite(grads).all() and np.abs(grads).max() > 0  # gradients run through Borzoi too
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["model"]["model"] == "borzoi" and manifest["model"]["readout"] == "exons"
+    assert manifest["model"]["track"] == 7539 and manifest["model"]["summary"] == "log1p_sum"
+    assert manifest["model"]["reverse_complement"] is True
+    assert "predict_gene_count" in manifest["model"]["readout_note"]
+    assert manifest["settings"]["window"] == WINDOW
+
+
+def test_alphagenome_store_equals_the_package_forward(tmp_path):
+    from alphagenome_pt import AlphaGenome
+
+    from compute.engine.models import save_weights, small_model
+
+    c = cohort(tmp_path)
+    # Built for 8,192 bp and run on 4,096: the window is the run's, recorded in the manifest.
+    model = small_model(seed=2, model="alphagenome", window=2 * WINDOW, device="cpu")
+    weights = save_weights(model, tmp_path / "alphagenome")
+    rna, cage = tmp_path / "rna", tmp_path / "cage"
+    precompute(files_for(c), settings(weights, "alphagenome", gradients=True, track=1), rna, progress=False)
+    precompute(files_for(c), settings(weights, "alphagenome", track=2, head="cage"), cage, progress=False)
+
+    net = AlphaGenome.load(weights).eval()
+
+    def scorer(head: str, track: int):
+        def score(gene, start0, seqs):
+            if head == "cage":
+                t = (WINDOW // 2) // 128
+                bins = [t - 1, t, t + 1]
+            else:  # every 128-bp bin an exon overlaps (exons as 0-based half-open window offsets)
+                exons = [(a - 1 - start0, b - start0) for a, b in gene[4]]
+                bins = [
+                    b
+                    for b in range(WINDOW // 128)
+                    if any(lo < (b + 1) * 128 and b * 128 < hi for lo, hi in exons)
+                ]
+            out = net.predict(one_hot(seqs))[head]["predictions_128bp"][:, :, track]
+            return out[:, bins].sum(-1).double().numpy()
+
+        return score
+
+    check_store(c, rna, scorer("rna_seq", 1))
+    grads = read_store(rna)["variants.parquet"]["grad_x_input"]
+    assert np.isfinite(grads).all() and np.abs(grads).max() > 0
+    check_store(c, cage, scorer("cage", 2))
+    manifest = json.loads((cage / "manifest.json").read_text())
+    assert (manifest["model"]["head"], manifest["model"]["readout"], manifest["model"]["summary"]) == (
+        "cage", "tss", "sum",
+    )  # fmt: skip
+    assert manifest["settings"]["window"] == WINDOW
+
+
+def test_exons_readout_needs_a_gtf_and_the_right_model(tmp_path):
+    from compute.engine.models import save_weights, small_model
+
+    c = cohort(tmp_path, n_snvs=6)
+    tsv = tmp_path / "genes.tsv"
+    columns = ["gene_id", "gene_name", "chrom", "tss", "strand"]
+    pd.DataFrame([(g[0], g[1], "chr1", g[2], g[3]) for g in GENES], columns=columns).to_csv(tsv, sep="\t")
+    ag = small_model(seed=1, model="alphagenome", window=WINDOW, device="cpu")
+    weights = save_weights(ag, tmp_path / "ag")
+    with pytest.raises(InputError, match="needs each gene's exons: give --genes as a GTF"):
+        precompute(
+            replace(files_for(c), genes=str(tsv)),
+            settings(weights, "alphagenome"),
+            tmp_path / "s",
+            progress=False,
+        )
+    from compute.errors import ModelError
+
+    with pytest.raises(ModelError, match="holds alphagenome weights; run it with --model alphagenome"):
+        precompute(files_for(c), settings(weights, "borzoi"), tmp_path / "s2", progress=False)
+
+
+def test_old_stores_resume_as_enformer():
+    """A manifest made before --model and --readout existed is an Enformer store at its defaults."""
+    new = to_manifest(RunSettings(window=None, model=ModelOptions(weights="w")))["model"]
+    old = {k: v for k, v in new.items() if k not in ("model", "readout", "readout_note")}
+    assert same_run(old, new)
+    borzoi = to_manifest(RunSettings(window=None, model=ModelOptions(weights="w", model="borzoi")))["model"]
+    assert not same_run(old, borzoi)
+    assert (borzoi["track"], borzoi["readout"], borzoi["summary"]) == (7539, "exons", "log1p_sum")
