@@ -35,7 +35,7 @@ GENES = [("GA", "ALPHA", 3000, "+", [(2700, 3100), (3400, 3600)]),
 TOKENS = {b: i for i, b in enumerate("ACGTN")}
 
 
-def cohort(tmp_path: Path, n_people: int = 6, n_snvs: int = 16, seed: int = 5) -> dict:
+def cohort(tmp_path: Path, n_people: int = 14, n_snvs: int = 12, seed: int = 5) -> dict:
     """One chromosome, biallelic SNVs around two genes, a GTF with gene and exon records (1-based)."""
     rng = np.random.default_rng(seed)
     seq = random_sequence(rng, LENGTH)
@@ -97,15 +97,22 @@ def one_hot(seqs: list[str]) -> torch.Tensor:
     return torch.eye(5, 4)[idx]
 
 
-def check_store(c: dict, store: Path, score) -> None:
-    """Haplotype scores, ISM and r of every gene of the store against `score(gene, start0, seqs) -> (B,)`."""
+def check_store(c: dict, store: Path, score, gene_ids: tuple[str, ...] = ("GA", "GB")) -> None:
+    """Haplotype scores, ISM and r of the genes against `score(gene, start0, seqs) -> (B,)`; each distinct
+    sequence is scored once."""
     tables = read_store(store)
     people, variants, genes = tables["people.parquet"], tables["variants.parquet"], tables["genes.parquet"]
-    for gene in [g for g in GENES if g[0] in set(genes["gene_id"])]:
+
+    def unique_score(gene, start0, seqs):
+        distinct = sorted(set(seqs))
+        values = dict(zip(distinct, score(gene, start0, distinct), strict=True))
+        return np.array([values[s] for s in seqs])
+
+    for gene in [g for g in GENES if g[0] in gene_ids]:
         gene_id, tss = gene[0], gene[2]
         start0, haps = haplotypes(c, tss)
         rows = people[people["gene_id"] == gene_id].set_index("person_id").loc[c["samples"]]
-        expected = score(gene, start0, [s for pair in haps.values() for s in pair]).reshape(-1, 2)
+        expected = unique_score(gene, start0, [s for pair in haps.values() for s in pair]).reshape(-1, 2)
         np.testing.assert_allclose(rows[["hap1", "hap2"]].to_numpy(), expected, rtol=2e-5, atol=1e-4)
         # float32 noise (~1e-6 of the scores) against a random model's small spread between people
         r, _ = pearson(expected.mean(1), rows["observed"].to_numpy())
@@ -124,23 +131,35 @@ def check_store(c: dict, store: Path, score) -> None:
         assert np.abs(snvs["ism"]).max() > 1e-4  # the random model sees its input
 
 
-def test_borzoi_store_equals_predict_gene_count(tmp_path):
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict:
+    """The cohort, scored by a small Borzoi (its default readout) and a small AlphaGenome (rna_seq
+    track 1; built for 8,192 bp and run on 4,096: the window is the run's, recorded)."""
+    from compute.engine.models import save_weights, small_model
+
+    base = tmp_path_factory.mktemp("models")
+    c = cohort(base)
+    out = dict(cohort=c)
+    for name, window, options in (("borzoi", WINDOW, {}), ("alphagenome", 2 * WINDOW, {"track": 1})):
+        model = small_model(seed=3, model=name, window=window, device="cpu")
+        out[f"{name}_weights"] = weights = save_weights(model, base / f"{name}_weights")
+        out[name] = base / name
+        precompute(
+            files_for(c), settings(weights, name, gradients=True, **options), out[name], progress=False
+        )
+    return out
+
+
+def test_borzoi_store_equals_predict_gene_count(runs, tmp_path):
     from borzoi_pytorch import Borzoi
     from borzoi_pytorch.gene_utils import Gene
     from borzoi_pytorch.pytorch_borzoi_model import AnnotatedBorzoi
 
-    from compute.engine.models import save_weights, small_model
-
-    c = cohort(tmp_path)
-    model = small_model(seed=3, model="borzoi", window=WINDOW, device="cpu")
-    weights = save_weights(model, tmp_path / "borzoi")
-    out = tmp_path / "store"
-    precompute(files_for(c), settings(weights, "borzoi"), out, progress=False)
+    c, weights, out = runs["cohort"], runs["borzoi_weights"], runs["borzoi"]
 
     track = 6635  # 'RNA:brain tissue female adult (66 years)', stranded: its pair is 6636
     store_b = tmp_path / "store_stranded"
-    run = settings(weights, "borzoi", gradients=True, track=track)
-    precompute(files_for(c), run, store_b, genes=["GB"], progress=False)
+    precompute(files_for(c), settings(weights, "borzoi", track=track), store_b, genes=["GB"], progress=False)
 
     # AnnotatedBorzoi built on the saved config and given the saved weights (its from_pretrained leaves
     # the track-annotation buffers on transformers' meta device).
@@ -164,9 +183,9 @@ def test_borzoi_store_equals_predict_gene_count(tmp_path):
 
         return score
 
-    check_store(c, out, scorer(7539))
-    check_store(c, store_b, scorer(track))
-    grads = read_store(store_b)["variants.parquet"]["grad_x_input"]
+    check_store(c, out, scorer(7539), ("GA",))  # each gene once: the full model is slow on 2 cores
+    check_store(c, store_b, scorer(track), ("GB",))
+    grads = read_store(out)["variants.parquet"]["grad_x_input"]
     assert np.isfinite(grads).all() and np.abs(grads).max() > 0  # gradients run through Borzoi too
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["model"]["model"] == "borzoi" and manifest["model"]["readout"] == "exons"
@@ -176,17 +195,15 @@ def test_borzoi_store_equals_predict_gene_count(tmp_path):
     assert manifest["settings"]["window"] == WINDOW
 
 
-def test_alphagenome_store_equals_the_package_forward(tmp_path):
+def test_alphagenome_store_equals_the_package_forward(runs, tmp_path):
     from alphagenome_pt import AlphaGenome
 
-    from compute.engine.models import save_weights, small_model
-
-    c = cohort(tmp_path)
-    # Built for 8,192 bp and run on 4,096: the window is the run's, recorded in the manifest.
-    model = small_model(seed=2, model="alphagenome", window=2 * WINDOW, device="cpu")
-    weights = save_weights(model, tmp_path / "alphagenome")
-    rna, cage = tmp_path / "rna", tmp_path / "cage"
-    precompute(files_for(c), settings(weights, "alphagenome", gradients=True, track=1), rna, progress=False)
+    c, weights, rna, cage = (
+        runs["cohort"],
+        runs["alphagenome_weights"],
+        runs["alphagenome"],
+        tmp_path / "cage",
+    )
     precompute(files_for(c), settings(weights, "alphagenome", track=2, head="cage"), cage, progress=False)
 
     net = AlphaGenome.load(weights).eval()
@@ -249,3 +266,52 @@ def test_old_stores_resume_as_enformer():
     borzoi = to_manifest(RunSettings(window=None, model=ModelOptions(weights="w", model="borzoi")))["model"]
     assert not same_run(old, borzoi)
     assert (borzoi["track"], borzoi["readout"], borzoi["summary"]) == (7539, "exons", "log1p_sum")
+
+
+def test_compare_two_models_of_the_same_cohort(runs, capsys, tmp_path):
+    """`compare` of the Borzoi and the AlphaGenome store: per-gene r and significance as each store has
+    them, sign differences, each store's drivers with their support, LD between them from the VCF."""
+    from compute.analyses.sensitivity import compare_stores, drivers_side_by_side
+    from compute.cli import main
+
+    a, b = runs["borzoi"], runs["alphagenome"]
+    result = compare_stores(a, b)
+    genes = result["genes"].set_index("gene_id")
+    genes_a, genes_b = (read_store(p)["genes.parquet"].set_index("gene_id") for p in (a, b))
+    assert sorted(genes.index) == ["GA", "GB"]
+    for gene_id, row in genes.iterrows():
+        assert row["r_a"] == genes_a.loc[gene_id, "r"] and row["r_b"] == genes_b.loc[gene_id, "r"]
+        sig = (bool(genes_a.loc[gene_id, "significant"]), bool(genes_b.loc[gene_id, "significant"]))
+        assert row["where"] == {(True, True): "both", (True, False): "A only", (False, True): "B only",
+                                (False, False): "neither"}[sig]  # fmt: skip
+        assert row["sign_differs"] == (np.sign(row["r_a"]) * np.sign(row["r_b"]) < 0)
+    assert result["models"][0].startswith("borzoi human track 7539, exons bins, log1p_sum")
+    assert result["models"][1].startswith("alphagenome rna_seq track 1, exons bins, sum")
+
+    store_a, store_b = result["stores"]
+    c = runs["cohort"]
+    dosage = {row[2]: np.array([sum(int(x) for x in gt.split("|")) for gt in row[5]]) for row in c["rows"]}
+    n_drivers = 0
+    for gene_id in ("GA", "GB"):
+        table, r2 = drivers_side_by_side(store_a, store_b, gene_id)
+        for name, path in (("A", a), ("B", b)):
+            v = read_store(path)["variants.parquet"]
+            drivers = v[(v["gene_id"] == gene_id) & v["is_driver"].astype(bool)]
+            mine = table[table["store"] == name]
+            assert mine["variant_id"].tolist() == drivers["variant_id"].tolist()
+            assert mine["supported"].tolist() == drivers["supported"].tolist()
+            n_drivers += len(drivers)
+        ids_a = table.loc[table["store"] == "A", "variant_id"].tolist()
+        ids_b = table.loc[table["store"] == "B", "variant_id"].tolist()
+        for i, va in enumerate(ids_a):
+            for j, vb in enumerate(ids_b):
+                expected = np.corrcoef(dosage[va], dosage[vb])[0, 1] ** 2
+                assert r2[i, j] == pytest.approx(expected, abs=1e-9)
+    assert n_drivers > 0
+
+    out = tmp_path / "comparison.tsv"
+    assert main(["compare", str(a), str(b), "--gene", "GA", "--gene", "GB", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "A: borzoi human track 7539" in printed and "significant: both" in printed
+    assert "drivers of GA" in printed and "drivers of GB" in printed
+    assert pd.read_csv(out, sep="\t")["gene_id"].tolist() == ["GA", "GB"]
