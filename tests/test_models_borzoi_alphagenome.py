@@ -315,3 +315,19 @@ def test_compare_two_models_of_the_same_cohort(runs, capsys, tmp_path):
     assert "A: borzoi human track 7539" in printed and "significant: both" in printed
     assert "drivers of GA" in printed and "drivers of GB" in printed
     assert pd.read_csv(out, sep="\t")["gene_id"].tolist() == ["GA", "GB"]
+
+
+def test_on_demand_gene_of_an_alphagenome_store(runs, tmp_path):
+    """add-genes (the dashboard's on-demand genes) runs a gene with the model, window and readout the
+    store's manifest records: the same rows as the full run."""
+    from compute.run.on_demand import compute_genes
+
+    c, weights, full = runs["cohort"], runs["alphagenome_weights"], runs["alphagenome"]
+    out = tmp_path / "partial"
+    precompute(files_for(c), settings(weights, "alphagenome", gradients=True, track=1), out, genes=["GA"],
+               progress=False)  # fmt: skip
+    assert compute_genes(out, ["GB"], device="cpu", batch_size=8) == {"GB": None}
+    for table in ("people.parquet", "variants.parquet"):
+        added = read_store(out)[table].query("gene_id == 'GB'").reset_index(drop=True)
+        whole = read_store(full)[table].query("gene_id == 'GB'").reset_index(drop=True)
+        pd.testing.assert_frame_equal(added[whole.columns], whole)
