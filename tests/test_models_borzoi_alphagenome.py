@@ -331,3 +331,28 @@ def test_on_demand_gene_of_an_alphagenome_store(runs, tmp_path):
         added = read_store(out)[table].query("gene_id == 'GB'").reset_index(drop=True)
         whole = read_store(full)[table].query("gene_id == 'GB'").reset_index(drop=True)
         pd.testing.assert_frame_equal(added[whole.columns], whole)
+
+
+def test_dashboard_models_view(runs):
+    """The models view on the Borzoi and AlphaGenome stores: one point per gene in both, coloured by
+    where each is significant, the selected gene's drivers of both stores with their support."""
+    from components import models
+    from components.data import Datasets
+    from components.selection import Selection
+    from compute.store.comparison import gene_comparison
+
+    datasets = Datasets([runs["borzoi"], runs["alphagenome"]])
+    a, b = datasets.names
+    assert models.others(datasets, a) == [b]
+    sel = Selection(dataset=a, gene_id="GA")
+    figure, note, summary, drivers, options = models.render(datasets, sel, None)
+    assert options == [{"label": b, "value": b}] and "borzoi" in note and "alphagenome" in note
+    expected = gene_comparison(datasets.genes(a), datasets.genes(b))
+    for trace, where in zip(figure["data"], models.WHERE, strict=False):
+        part = expected[expected["where"] == where]
+        assert list(trace["x"]) == list(part["r_a"]) and list(trace["y"]) == list(part["r_b"])
+    assert list(figure["data"][-1]["text"]) == ["ALPHA"]  # the selected gene, ringed
+    text = str(drivers)
+    for path in (runs["borzoi"], runs["alphagenome"]):
+        v = read_store(path)["variants.parquet"].query("gene_id == 'GA' and is_driver")
+        assert all(variant in text for variant in v["variant_id"])
