@@ -156,24 +156,19 @@ def drivers_block(datasets: Datasets, sel: Selection, other: str) -> html.Div | 
 
 
 def render(datasets: Datasets, sel: Selection, other: str | None) -> tuple:
-    """(figure, note, summary, drivers, dropdown options)."""
+    """(figure, note, summary, drivers, dropdown options, the store compared with)."""
     options = [{"label": n, "value": n} for n in others(datasets, sel.dataset)]
     other = chosen_other(datasets, sel.dataset, other)
     if other is None:
-        message = "Open another store of the same cohort (app.py --results A B) to compare models."
-        return theme.message_figure(message, height=HEIGHT), message, None, None, options
+        message = "Open another store of the same cohort (app.py --results A --results B) to compare models."
+        return theme.message_figure(message, height=HEIGHT), message, None, None, options, None
     key = (VIEW, "frame", other, datasets.version_tag(other))
     data = datasets.cached(sel.dataset, key, lambda: frame(datasets, sel, other), disk=False)
     labels = (model_label(datasets.manifest(sel.dataset)), model_label(datasets.manifest(other)))
     revision = f"{sel.dataset}|{other}@{datasets.version_tag(sel.dataset)}"
     note = f"A: {sel.dataset} ({labels[0]}); B: {other} ({labels[1]}); dotted line: equal r."
-    return (
-        figure(data, sel.gene_id, labels, revision),
-        note,
-        summary(data),
-        drivers_block(datasets, sel, other),
-        options,
-    )
+    drivers = drivers_block(datasets, sel, other)
+    return figure(data, sel.gene_id, labels, revision), note, summary(data), drivers, options, other
 
 
 def register(app: Dash, datasets: Datasets) -> None:
@@ -183,6 +178,7 @@ def register(app: Dash, datasets: Datasets) -> None:
         Output(f"{VIEW}-summary", "children"),
         Output(f"{VIEW}-drivers", "children"),
         Output(f"{VIEW}-other", "options"),
+        Output(f"{VIEW}-other", "value"),  # the store compared with, shown (its own input: no cycle)
         Input("app-selection", "data"),
         Input(f"{VIEW}-other", "value"),
         Input("jobs-version", "data"),
@@ -190,7 +186,8 @@ def register(app: Dash, datasets: Datasets) -> None:
     def update(selection, other, _version):
         sel = Selection.from_dict(selection, datasets)
         if sel is None:
-            return theme.message_figure("Loading…", height=HEIGHT), "", None, None, no_update
-        return render(datasets, sel, other if isinstance(other, str) else None)
+            return theme.message_figure("Loading…", height=HEIGHT), "", None, None, no_update, no_update
+        *views, chosen = render(datasets, sel, other if isinstance(other, str) else None)
+        return *views, chosen if chosen != other else no_update
 
     register_exports(app, datasets, VIEW, frame)

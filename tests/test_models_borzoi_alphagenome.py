@@ -345,8 +345,8 @@ def test_dashboard_models_view(runs):
     a, b = datasets.names
     assert models.others(datasets, a) == [b]
     sel = Selection(dataset=a, gene_id="GA")
-    figure, note, summary, drivers, options = models.render(datasets, sel, None)
-    assert options == [{"label": b, "value": b}] and "borzoi" in note and "alphagenome" in note
+    figure, note, summary, drivers, options, other = models.render(datasets, sel, None)
+    assert options == [{"label": b, "value": b}] and other == b and "borzoi" in note and "alphagenome" in note
     expected = gene_comparison(datasets.genes(a), datasets.genes(b))
     for trace, where in zip(figure["data"], models.WHERE, strict=False):
         part = expected[expected["where"] == where]
