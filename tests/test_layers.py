@@ -163,17 +163,22 @@ MODEL_INTERNALS = {
     "alphagenome.py": ("alphagenome_pt", "._heads", ".sequence_encoder", ".transformer_tower", ".output_t",
                        ".multiorg_linear"),
 }  # fmt: skip
+# The catalog finds borzoi-pytorch's shipped track table by the package's name, without importing it.
+ALSO_ALLOWED = {"catalog.py": ("borzoi_pytorch",)}
 
 
 def test_only_each_model_module_knows_its_library():
     """The model interface (compute/engine/model.py) is all the rest of compute/ uses of a model:
     enformer-pytorch is known to compute/engine/enformer.py only, borzoi-pytorch to borzoi.py,
     alphagenome-pt to alphagenome.py."""
+    def forbidden(name: str) -> set[str]:
+        others = {w for module, words in MODEL_INTERNALS.items() if module != name for w in words}
+        return others - set(MODEL_INTERNALS.get(name, ())) - set(ALSO_ALLOWED.get(name, ()))
+
     found = [
         f"{path.relative_to(ROOT)}: {word}"
         for path in (ROOT / "compute").rglob("*.py")
-        for word in sorted({w for name, words in MODEL_INTERNALS.items() if name != path.name for w in words}
-                           - set(MODEL_INTERNALS.get(path.name, ())))  # fmt: skip
+        for word in sorted(forbidden(path.name))
         if word in path.read_text()
     ]
     assert found == []

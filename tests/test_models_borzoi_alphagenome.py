@@ -356,3 +356,37 @@ def test_dashboard_models_view(runs):
     for path in (runs["borzoi"], runs["alphagenome"]):
         v = read_store(path)["variants.parquet"].query("gene_id == 'GA' and is_driver")
         assert all(variant in text for variant in v["variant_id"])
+
+
+def test_track_by_description():
+    """--track-description picks the first Borzoi track whose targets.txt description holds the text, read
+    without importing torch; the manifest records both and resumes; other models refuse it."""
+    import subprocess
+    import sys
+
+    from borzoi_pytorch.pytorch_borzoi_model import TRACKS_DF
+
+    from compute.run.settings import from_manifest
+
+    options = ModelOptions(weights="w", model="borzoi", track_description="rna:BRAIN")
+    expected = int(TRACKS_DF.index[TRACKS_DF["description"].str.lower().str.contains("rna:brain")][0])
+    assert options.track == expected == 6635
+    run = RunSettings(window=WINDOW, model=options)
+    manifest = {**to_manifest(run), "settings": {**to_manifest(run)["settings"], "window": WINDOW}}
+    back = from_manifest(manifest, "m")
+    assert back.model == replace(options, batch_size=back.model.batch_size) and same_run(
+        to_manifest(run)["model"], to_manifest(RunSettings(window=WINDOW, model=back.model))["model"]
+    )
+    with pytest.raises(InputError, match="disagree"):
+        ModelOptions(weights="w", model="borzoi", track=7539, track_description="rna:brain")
+    with pytest.raises(InputError, match="no borzoi track"):
+        ModelOptions(weights="w", model="borzoi", track_description="no such tissue")
+    with pytest.raises(InputError, match="ships no track descriptions"):
+        ModelOptions(weights="w", model="alphagenome", track_description="brain")
+    code = (
+        "import sys; from compute.run.settings import ModelOptions; "
+        "ModelOptions(weights='w', model='borzoi', track_description='brain'); "
+        "assert 'torch' not in sys.modules"
+    )
+    root = Path(__file__).resolve().parent.parent
+    assert subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True).returncode == 0

@@ -49,6 +49,40 @@ ALPHAGENOME = ModelCard(
 MODELS = {card.name: card for card in (ENFORMER, BORZOI, ALPHAGENOME)}
 
 
+def track_descriptions(name: str) -> list[str] | None:
+    """Each human track's description where the model's package ships them, read without importing it
+    (torch-free: the settings resolve --track-description): Borzoi's targets.txt ('identifier
+    description' per track, in output order); None for the others (`python -m compute tracks` lists
+    Enformer's from GTExWeights.csv and AlphaGenome's from its weights' metadata)."""
+    if name != "borzoi":
+        return None
+    import csv
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("borzoi_pytorch")
+    if spec is None or not spec.submodule_search_locations:
+        raise InputError("--track-description: borzoi-pytorch is not installed (requirements.txt)")
+    path = Path(list(spec.submodule_search_locations)[0]) / "precomputed" / "targets.txt"
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    return [f"{row['identifier']} {row['description']}" for row in rows]
+
+
+def track_by_description(name: str, text: str) -> int:
+    """The first track (in output order) whose description holds `text` (case-insensitive)."""
+    descriptions = track_descriptions(name)
+    if descriptions is None:
+        raise InputError(
+            f"--track-description: {name} ships no track descriptions with its package; choose --track by "
+            f"index (python -m compute tracks --model {name})"
+        )
+    found = [i for i, d in enumerate(descriptions) if text.lower() in d.lower()]
+    if not found:
+        raise InputError(f"--track-description {text!r}: no {name} track's description holds it")
+    return found[0]
+
+
 def model_card(name: str) -> ModelCard:
     """The card of a model name; InputError names the known ones."""
     if name not in MODELS:

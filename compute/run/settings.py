@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from compute.engine.catalog import BORZOI, ENFORMER, MODELS, READOUTS, model_card
+from compute.engine.catalog import BORZOI, ENFORMER, MODELS, READOUTS, model_card, track_by_description
 from compute.errors import InputError
 
 if TYPE_CHECKING:
@@ -108,6 +108,11 @@ class ModelOptions:
         f"{ENFORMER.default_track_label}, Borzoi {BORZOI.default_track}: {BORZOI.default_track_label}); "
         "`python -m compute tracks` lists them",
     )  # fmt: skip
+    track_description: str | None = option(
+        None, metavar="TEXT",
+        help="choose the track by description instead (Borzoi: the first track of its targets.txt whose "
+        "description holds TEXT, e.g. 'RNA:brain'); the index it resolves to is recorded as --track",
+    )  # fmt: skip
     head: str | None = option(
         None, flag="--output-head", metavar="NAME",
         help="output head: human (Enformer, Borzoi; or one added by `finetune --new-head NAME`, then "
@@ -151,8 +156,18 @@ class ModelOptions:
         head = card.default_head if self.head is None else self.head
         # AlphaGenome's cage head is read at the TSS, as Enformer's CAGE is; other heads as the card says.
         readout = self.readout or ("tss" if (self.model, head) == ("alphagenome", "cage") else card.readout)
+        track = card.default_track if self.track is None else int(self.track)
+        if self.track_description is not None:
+            # a manifest read back holds both, the index being the one the description resolved to
+            found = track_by_description(self.model, self.track_description)
+            if self.track is not None and track != found:
+                raise InputError(
+                    f"--track {track} and --track-description {self.track_description!r} (track {found}) "
+                    "disagree: give one"
+                )
+            track = found
         resolved = dict(
-            track=card.default_track if self.track is None else int(self.track),
+            track=track,
             head=head,
             readout=readout,
             summary=self.summary or card.summary,
