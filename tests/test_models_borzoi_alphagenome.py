@@ -29,6 +29,7 @@ from tests.cohort_files import (
 )
 
 WINDOW = 4096
+BORZOI_WINDOW = 2048  # its convolution widths are fixed by the package: the shortest window keeps it fast
 LENGTH = 9000
 GENES = [("GA", "ALPHA", 3000, "+", [(2700, 3100), (3400, 3600)]),
          ("GB", "BETA", 6000, "-", [(5300, 5500), (5900, 6200)])]  # fmt: skip
@@ -65,26 +66,28 @@ def cohort(tmp_path: Path, n_people: int = 14, n_snvs: int = 12, seed: int = 5) 
     )  # fmt: skip
 
 
-def settings(weights: Path, model: str, gradients: bool = False, **options) -> RunSettings:
+def settings(
+    weights: Path, model: str, gradients: bool = False, window: int = WINDOW, **options
+) -> RunSettings:
     return RunSettings(
-        window=WINDOW,
+        window=window,
         model=ModelOptions(weights=str(weights), model=model, batch_size=8, device="cpu", **options),
         stats=StatsOptions(null_draws=10, seed=1, predixcan=False),
         gradients=gradients,
     )
 
 
-def haplotypes(c: dict, tss: int) -> tuple[int, dict[str, tuple[str, str]]]:
+def haplotypes(c: dict, tss: int, window: int) -> tuple[int, dict[str, tuple[str, str]]]:
     """The window's 0-based start and each person's two haplotypes, from the VCF rows as written."""
-    start0 = tss - 1 - WINDOW // 2
-    ref = c["seq"][start0 : start0 + WINDOW]
+    start0 = tss - 1 - window // 2
+    ref = c["seq"][start0 : start0 + window]
     out = {}
     for k, sample in enumerate(c["samples"]):
         pair = []
         for h in (0, 1):
             s = list(ref)
             for _, pos, _, _, alt, gts in c["rows"]:
-                if 0 <= pos - 1 - start0 < WINDOW and gts[k].split("|")[h] == "1":
+                if 0 <= pos - 1 - start0 < window and gts[k].split("|")[h] == "1":
                     s[pos - 1 - start0] = alt
             pair.append("".join(s))
         out[sample] = tuple(pair)
@@ -102,6 +105,7 @@ def check_store(c: dict, store: Path, score, gene_ids: tuple[str, ...] = ("GA", 
     sequence is scored once."""
     tables = read_store(store)
     people, variants, genes = tables["people.parquet"], tables["variants.parquet"], tables["genes.parquet"]
+    window = json.loads((store / "manifest.json").read_text())["settings"]["window"]
 
     def unique_score(gene, start0, seqs):
         distinct = sorted(set(seqs))
@@ -110,16 +114,16 @@ def check_store(c: dict, store: Path, score, gene_ids: tuple[str, ...] = ("GA", 
 
     for gene in [g for g in GENES if g[0] in gene_ids]:
         gene_id, tss = gene[0], gene[2]
-        start0, haps = haplotypes(c, tss)
+        start0, haps = haplotypes(c, tss, window)
         rows = people[people["gene_id"] == gene_id].set_index("person_id").loc[c["samples"]]
         expected = unique_score(gene, start0, [s for pair in haps.values() for s in pair]).reshape(-1, 2)
         np.testing.assert_allclose(rows[["hap1", "hap2"]].to_numpy(), expected, rtol=2e-5, atol=1e-4)
         # float32 noise (~1e-6 of the scores) against a random model's small spread between people
         r, _ = pearson(expected.mean(1), rows["observed"].to_numpy())
         assert genes.set_index("gene_id").loc[gene_id, "r"] == pytest.approx(r, abs=2e-3)
-        ref = c["seq"][start0 : start0 + WINDOW]
+        ref = c["seq"][start0 : start0 + window]
         snvs = variants[variants["gene_id"] == gene_id]
-        assert len(snvs) >= 4
+        assert len(snvs) >= 3
         mutated = []
         for pos, alt in zip(snvs["pos"], snvs["alt"], strict=True):
             o = pos - 1 - start0
@@ -140,13 +144,13 @@ def runs(tmp_path_factory) -> dict:
     base = tmp_path_factory.mktemp("models")
     c = cohort(base)
     out = dict(cohort=c)
-    for name, window, options in (("borzoi", WINDOW, {}), ("alphagenome", 2 * WINDOW, {"track": 1})):
-        model = small_model(seed=3, model=name, window=window, device="cpu")
+    for name, built, window, options in (("borzoi", BORZOI_WINDOW, BORZOI_WINDOW, {}),
+                                         ("alphagenome", 2 * WINDOW, WINDOW, {"track": 1})):  # fmt: skip
+        model = small_model(seed=3, model=name, window=built, device="cpu")
         out[f"{name}_weights"] = weights = save_weights(model, base / f"{name}_weights")
         out[name] = base / name
-        precompute(
-            files_for(c), settings(weights, name, gradients=True, **options), out[name], progress=False
-        )
+        run = settings(weights, name, gradients=True, window=window, **options)
+        precompute(files_for(c), run, out[name], progress=False)
     return out
 
 
@@ -159,7 +163,13 @@ def test_borzoi_store_equals_predict_gene_count(runs, tmp_path):
 
     track = 6635  # 'RNA:brain tissue female adult (66 years)', stranded: its pair is 6636
     store_b = tmp_path / "store_stranded"
-    precompute(files_for(c), settings(weights, "borzoi", track=track), store_b, genes=["GB"], progress=False)
+    precompute(
+        files_for(c),
+        settings(weights, "borzoi", window=BORZOI_WINDOW, track=track),
+        store_b,
+        genes=["GB"],
+        progress=False,
+    )
 
     # AnnotatedBorzoi built on the saved config and given the saved weights (its from_pretrained leaves
     # the track-annotation buffers on transformers' meta device).
@@ -167,7 +177,7 @@ def test_borzoi_store_equals_predict_gene_count(runs, tmp_path):
     net = AnnotatedBorzoi(plain.config).eval()
     net.load_state_dict(plain.state_dict())
     n_bins = int(net.crop.target_length)
-    crop_bp = (WINDOW // 32 - n_bins) // 2 * 32
+    crop_bp = (BORZOI_WINDOW // 32 - n_bins) // 2 * 32
 
     def scorer(track: int):
         column = net.sense_tracks.tolist().index(track)
@@ -192,7 +202,7 @@ def test_borzoi_store_equals_predict_gene_count(runs, tmp_path):
     assert manifest["model"]["track"] == 7539 and manifest["model"]["summary"] == "log1p_sum"
     assert manifest["model"]["reverse_complement"] is True
     assert "predict_gene_count" in manifest["model"]["readout_note"]
-    assert manifest["settings"]["window"] == WINDOW
+    assert manifest["settings"]["window"] == BORZOI_WINDOW
 
 
 def test_alphagenome_store_equals_the_package_forward(runs, tmp_path):

@@ -140,11 +140,11 @@ class AlphaGenomeModel(Model):
 
     def head_values(self, t: torch.Tensor, positions: torch.Tensor, head: str, track: int) -> torch.Tensor:
         """GenomeTracksHead._forward at 128 bp for one track: softplus(linear) * softplus(residual
-        scale), the head's scaled predictions."""
+        scale), the head's scaled predictions (in fp32 also under bf16 autocast)."""
         h, o = self._head(head), self.organism
         linear = h.multiorg_linear[str(RESOLUTION)]
         e = self.embed(t, positions)
-        with self._policy():
+        with torch.autocast(self.device.type, enabled=False):  # as MultiOrganismLinear: fp32 operands
             value = e.float() @ linear.weight[o, :, track].float() + linear.bias[o, track].float()
             scale = F.softplus(h.residual_scales[str(RESOLUTION)][o, track].float())
         return F.softplus(value) * scale

@@ -110,9 +110,9 @@ class BorzoiModel(Model):
         (in fp32, as Borzoi's forward runs its head outside autocast)."""
         conv = self._head(head)
         weight = conv.weight[track : track + 1, :, 0]
-        value = F.linear(
-            self.embed(t, positions).float(), weight.float(), conv.bias[track : track + 1].float()
-        )
+        embedded = self.embed(t, positions)
+        with torch.autocast(self.device.type, enabled=False):
+            value = F.linear(embedded.float(), weight.float(), conv.bias[track : track + 1].float())
         return F.softplus(value.squeeze(-1))
 
     def head_linear(self, head: str) -> nn.Linear:
