@@ -80,6 +80,7 @@ def build_layout(signed_in: bool = False) -> html.Div:
                     html.Div(className="row row-wide", children=[v.locus.layout()]),
                     html.Div(className="row", children=[v.ism_logo.layout(), v.sensitivity.layout()]),
                     html.Div(className="row", children=[v.tss_hist.layout(), v.genotype.layout()]),
+                    html.Div(className="row", children=[v.models.layout()]),
                 ],
             ),
             html.Footer(

@@ -12,6 +12,7 @@ from components import (
     ism_eqtl,
     ism_logo,
     locus,
+    models,
     search,
     sensitivity,
     tss_hist,
@@ -21,5 +22,5 @@ from components import (
 # Views whose render(datasets, selection) builds what one gene switch shows.
 GENE_VIEWS = [gene_card, expression, ism_eqtl, locus, tss_hist, genotype, ism_logo]
 # Views over all genes of the filter bar's subset.
-GENE_SET_VIEWS = [volcano, sensitivity]
+GENE_SET_VIEWS = [volcano, sensitivity, models]
 ALL_VIEWS = [search, gene_filter, *GENE_SET_VIEWS, *GENE_VIEWS]

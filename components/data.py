@@ -338,6 +338,13 @@ class Datasets:
             steps.append(f"residualised on {len(covariates)} covariates")
         return f"observed expression ({', '.join(steps)})" if steps else OBSERVED_RAW
 
+    def model_name(self, name: str) -> str:
+        """The model that scored a dataset, for axis labels: Enformer (the published and demo stores,
+        and every store made before --model existed), Borzoi or AlphaGenome."""
+        model = self.manifest(name).get("model")
+        kind = model.get("model", "enformer") if isinstance(model, dict) else "enformer"
+        return {"borzoi": "Borzoi", "alphagenome": "AlphaGenome"}.get(kind, "Enformer")
+
     def model_note(self, name: str) -> str | None:
         """What the dashboard must say about a dataset's model: set for a demo model, else None."""
         manifest = self.manifest(name)

@@ -20,7 +20,7 @@ from components.export import register_selection_view
 from components.selection import Selection
 
 VIEW = "expression"
-PREDICTED_LABEL = "predicted expression: Enformer score (a.u.)"
+PREDICTED_LABEL = "predicted expression: {model} score (a.u.)"
 NO_PEOPLE = "This dataset has no per-person predictions."
 SPLIT_MARKERS = {  # split -> (symbol, size, opacity, legend label)
     "training": ("circle", 5, 0.45, "training people (model fit on them)"),
@@ -89,7 +89,7 @@ def pearson(x: np.ndarray, y: np.ndarray) -> float:
 
 def figure(
     data: pd.DataFrame, gene_name: str, snv: str | None, revision: str = "",
-    observed_label: str = OBSERVED_RAW,
+    observed_label: str = OBSERVED_RAW, model: str = "Enformer",
 ) -> dict:
     hover = (
         "<b>%{text}</b><br>predicted %{x:.3f}<br>observed %{y:.3f}"
@@ -152,7 +152,7 @@ def figure(
         "data": traces,
         "layout": theme.layout(
             revision=revision, annotations=[label],
-            xaxis=theme.axis(PREDICTED_LABEL), yaxis=theme.axis(observed_label),
+            xaxis=theme.axis(PREDICTED_LABEL.format(model=model)), yaxis=theme.axis(observed_label),
         ),
     }  # fmt: skip
 
@@ -178,7 +178,8 @@ def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
             " The model was fine-tuned on some of these people: diamonds are held-out people, and the "
             "held-out r is the one to quote."
         )
-    return figure(data, gene_name, sel.snv, sel.gene_id, datasets.observed_label(sel.dataset)), note
+    observed = datasets.observed_label(sel.dataset)
+    return figure(data, gene_name, sel.snv, sel.gene_id, observed, datasets.model_name(sel.dataset)), note
 
 
 def register(app: Dash, datasets: Datasets) -> None:

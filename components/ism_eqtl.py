@@ -39,7 +39,7 @@ def frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
     return gene_frame(datasets, sel)
 
 
-def figure(table: SnvTable, snv: str | None, revision: str = "") -> dict:
+def figure(table: SnvTable, snv: str | None, revision: str = "", model: str = "Enformer") -> dict:
     points = Points(table, "ism", "eqtl_slope")
     traces = [*snv_traces(points), selected_trace(points, snv)]
     quadrants = [
@@ -51,7 +51,7 @@ def figure(table: SnvTable, snv: str | None, revision: str = "") -> dict:
         "layout": theme.layout(
             revision=revision, annotations=quadrants,
             shapes=[theme.hline(0, "#999"), theme.vline(0, "#999")],
-            xaxis=theme.axis("ISM: Enformer score, ALT − REF (a.u.)", range=symmetric(points.x)),
+            xaxis=theme.axis(f"ISM: {model} score, ALT − REF (a.u.)", range=symmetric(points.x)),
             yaxis=theme.axis("eQTL slope (expression per ALT allele)", range=symmetric(points.y)),
         ),
     }  # fmt: skip
@@ -77,7 +77,7 @@ def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
         note = "This dataset lists driver SNVs only."
     elif table.has_ld:
         note = ld_note(sel.snv, datasets.ld_people(sel.dataset, sel.gene_id))
-    return figure(table, sel.snv, sel.gene_id), note
+    return figure(table, sel.snv, sel.gene_id, datasets.model_name(sel.dataset)), note
 
 
 def register(app: Dash, datasets: Datasets) -> None:

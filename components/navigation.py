@@ -18,7 +18,7 @@ from components.snv_common import LD_PREFIX, clicked_snv
 
 log = logging.getLogger(__name__)
 SNV_GRAPHS = ["ism_eqtl-graph", "locus-graph", "tss_hist-graph"]
-GENE_GRAPHS = ["volcano-graph", "sensitivity-graph"]  # points carry customdata [gene_id, ...]
+GENE_GRAPHS = ["volcano-graph", "sensitivity-graph", "models-graph"]  # points carry customdata [gene_id, ...]
 
 
 def layout() -> list:
@@ -130,6 +130,7 @@ def register(app: Dash, datasets: Datasets) -> None:
         Input("search-dropdown", "value"),
         Input("volcano-graph", "clickData"),
         Input("sensitivity-graph", "clickData"),
+        Input("models-graph", "clickData"),
         *[Input(g, "clickData") for g in SNV_GRAPHS],
         Input({"type": "card-snv", "index": ALL}, "n_clicks"),
         State("app-selection", "data"),

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from compute.engine.catalog import ENFORMER
+from compute.engine.catalog import ENFORMER, MODELS
 from compute.errors import InputError
 from compute.run.settings import (
     DEFAULT_TRACK,
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     _add_repeatable(p, "--samples", "sample IDs (default: all in the VCF)")
 
-    p = sub.add_parser("precompute", help="run a cohort through Enformer and write a results store")
+    p = sub.add_parser("precompute", help="run a cohort through a model (--model) and write a results store")
     add_options(p, CohortFiles)
     add_options(p, RunSettings)
     add_options(p, ModelOptions)
@@ -181,6 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
     running.add_argument("--board", required=True, metavar="DIR", help="the dashboard's jobs directory")
     running.add_argument("job", metavar="JOB", help="job id")
 
+    p = sub.add_parser("tracks", help="a model's output tracks by index and description (for --track)")
+    p.add_argument("--model", choices=tuple(MODELS), default="enformer")
+    p.add_argument("--weights", help="AlphaGenome: the weights directory whose metadata lists its tracks")
+    p.add_argument("--output-head", dest="head", default=None, help="AlphaGenome: rna_seq (default) or cage")
+    p.add_argument("--search", metavar="TEXT", help="only tracks whose description holds TEXT, e.g. brain")
+
     p = sub.add_parser("weights", help="model weights")
     weights_sub = p.add_subparsers(dest="weights_command", required=True)
     export = weights_sub.add_parser("export", help="download Enformer once (needs internet) into DIR")
@@ -204,10 +210,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_device(p)
 
     p = sub.add_parser(
-        "compare", help="sign agreement of significant correlations between two stores (e.g. ensembling)"
+        "compare", help="two stores of the same cohort side by side (ensembling on/off, or two models)"
     )
-    p.add_argument("a", metavar="A", help="reference store (e.g. without ensembling)")
-    p.add_argument("b", metavar="B", help="store of the same genes computed another way")
+    p.add_argument("a", metavar="A", help="reference store (e.g. without ensembling, or Enformer's)")
+    p.add_argument("b", metavar="B", help="store of the same genes computed another way (or another model)")
+    _add_repeatable(p, "--gene", "genes whose drivers to show side by side (default: r of differing sign)")
+    p.add_argument("--show", type=int, default=10, help="genes listed per section (default 10)")
+    p.add_argument("--out", metavar="TSV", help="also write the per-gene comparison to this TSV")
 
     p = sub.add_parser("motifs", help="JASPAR motifs the driver SNVs of a computed store break or create")
     p.add_argument("store", metavar="STORE", help="results store (computed: it needs REF/ALT and the FASTA)")
@@ -573,10 +582,13 @@ def _ism_logo(args: argparse.Namespace) -> int:
 
 @command("compare")
 def _compare(args: argparse.Namespace) -> int:
-    from compute.analyses.sensitivity import compare_stores
+    import numpy as np
+
+    from compute.analyses.sensitivity import WHERE, compare_stores, drivers_side_by_side
 
     result = compare_stores(args.a, args.b)
-    agreement = result["agreement"]
+    agreement, genes = result["agreement"], result["genes"]
+    print(f"A: {result['models'][0]}\nB: {result['models'][1]}")
     print(
         f"{agreement.n_shared} genes in both; of {agreement.n_significant} significant in A, "
         f"{agreement.n_same_sign} keep the sign of r in B ({agreement.fraction:.1%}); "
@@ -585,6 +597,33 @@ def _compare(args: argparse.Namespace) -> int:
     print(f"r across genes of r(A) vs r(B): {result['r_across_genes']:.3f}")
     if result["only_a"] or result["only_b"]:
         print(f"genes only in A: {result['only_a']}, only in B: {result['only_b']} (left out)")
+    counts = genes["where"].value_counts()
+    print("significant: " + ", ".join(f"{w} {int(counts.get(w, 0))}" for w in WHERE))
+    differs = genes[genes["sign_differs"]]
+    print(f"genes whose r differs in sign: {len(differs)}")
+    order = (genes["r_a"] - genes["r_b"]).abs().sort_values(ascending=False).index
+    print("per-gene r, largest |r(A) - r(B)| first:\n  gene\tr_A\tr_B\tsignificant in")
+    for row in genes.loc[order[: args.show]].itertuples():
+        flag = "  (sign differs)" if row.sign_differs else ""
+        print(f"  {row.gene_name}\t{row.r_a:+.3f}\t{row.r_b:+.3f}\t{row.where}{flag}")
+    if args.out:
+        genes.to_csv(args.out, sep="\t", index=False)
+        print(f"per-gene comparison of {len(genes)} genes written to {args.out}")
+    store_a, store_b = result["stores"]
+    shown = args.gene or differs["gene_id"].tolist()[: args.show]
+    for gene_id in shown:
+        table, r2 = drivers_side_by_side(store_a, store_b, gene_id)
+        print(f"drivers of {gene_id} (store, SNV, ISM, eQTL slope, support):")
+        if table.empty:
+            print("  none in either store")
+        for row in table.itertuples():
+            support = "supported" if bool(row.supported) else "unsupported"
+            print(f"  {row.store}\t{row.variant_id}\t{row.ism:+.3g}\t{row.eqtl_slope:+.3g}\t{support}")
+        if r2.size:
+            best = np.nanmax(r2, axis=1) if np.isfinite(r2).any() else np.full(r2.shape[0], np.nan)
+            ids_a = table.loc[table["store"] == "A", "variant_id"].tolist()
+            print("  LD: r² of each driver of A with its closest driver of B: "
+                  + ", ".join(f"{v} {b:.2f}" for v, b in zip(ids_a, best, strict=True)))  # fmt: skip
     return 0
 
 
@@ -620,6 +659,32 @@ def _bench(args: argparse.Namespace) -> int:
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=1)
+    return 0
+
+
+@command("tracks")
+def _tracks(args: argparse.Namespace) -> int:
+    if args.model == "borzoi":
+        from compute.engine.borzoi import list_tracks
+
+        tracks = list_tracks()
+    elif args.model == "alphagenome":
+        from compute.engine.alphagenome import list_tracks
+
+        if args.weights is None:
+            raise InputError("tracks --model alphagenome: give --weights DIR (its metadata lists the tracks)")
+        tracks = list_tracks(Path(args.weights), args.head or "rna_seq")
+    else:
+        from compute.engine.track_heads import load_track_weights
+
+        # Enformer's human tracks in output order are the rows of the paper's GTExWeights.csv.
+        table = Path(__file__).resolve().parents[1] / "data" / "published" / "source" / "GTExWeights.csv"
+        tracks = list(enumerate(load_track_weights(table).names))
+    text = (args.search or "").lower()
+    shown = [(i, d) for i, d in tracks if text in d.lower()]
+    for index, description in shown:
+        print(f"{index}\t{description}")
+    print(f"{len(shown):,} of {len(tracks):,} tracks", file=sys.stderr)
     return 0
 
 

@@ -133,6 +133,12 @@ def store_logo_ism(
     if flank < 0:
         raise InputError(f"flank: expected a number of bp >= 0, found {flank}")
     manifest = store.manifest
+    recorded_model = (manifest.get("model") or {}).get("model", "enformer")
+    if recorded_model != "enformer":
+        raise InputError(
+            f"{manifest_path}: ism-logo reads Enformer stores; this one was made with {recorded_model} "
+            "(its per-SNV ISM is in variants.parquet)"
+        )
     spec = _spec_from_manifest(manifest, manifest_path)
     window = (manifest.get("settings") or {}).get("window")
     if not window:

@@ -1,8 +1,12 @@
-"""Sensitivity analyses of the paper across stores: ensembling on vs off.
+"""Two stores of the same cohort side by side: ensembling on vs off (the paper's sensitivity
+analysis), or two models (Enformer, Borzoi, AlphaGenome).
 
 - `sign_agreement`: of the correlations significant in one store, the fraction
   whose sign another store (ensembling on vs off) keeps (the paper: ~96%);
-- `compare_stores`: that agreement for two stores (`python -m compute compare A B`).
+- `gene_comparison`, `drivers_side_by_side` (compute/store/comparison.py, which the dashboard's models
+  view reads too): per gene, r of A and of B and where each is significant; one gene's drivers in each
+  store with their support and the LD between them;
+- `compare_stores`: all of it for two stores (`python -m compute compare A B`).
 
 The per-store views (gene subsets, all-track vs single-track r, population r) are
 readers of one store's genes table: compute/store/subsets.py.
@@ -18,6 +22,11 @@ import pandas as pd
 
 from compute.errors import InputError
 from compute.stats.correlation import pearson
+from compute.store.comparison import WHERE, drivers_side_by_side, gene_comparison, model_label
+
+__all__ = [
+    "WHERE", "compare_stores", "drivers_side_by_side", "gene_comparison", "model_label", "sign_agreement",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -54,10 +63,12 @@ def sign_agreement(genes_a: pd.DataFrame, genes_b: pd.DataFrame) -> SignAgreemen
 
 
 def compare_stores(path_a: str | Path, path_b: str | Path) -> dict:
-    """`python -m compute compare A B`: sign agreement and r across genes of two runs."""
+    """`python -m compute compare A B`: sign agreement and r across genes of two runs, the per-gene
+    comparison (`gene_comparison`) and the model each store was made with."""
     from compute.store import ResultsStore
 
-    genes_a, genes_b = ResultsStore(path_a).genes(), ResultsStore(path_b).genes()
+    store_a, store_b = ResultsStore(path_a), ResultsStore(path_b)
+    genes_a, genes_b = store_a.genes(), store_b.genes()
     agreement = sign_agreement(genes_a, genes_b)
     joined = genes_a[["gene_id", "r"]].merge(genes_b[["gene_id", "r"]], on="gene_id", suffixes=("_a", "_b"))
     ok = np.isfinite(joined["r_a"].to_numpy(float)) & np.isfinite(joined["r_b"].to_numpy(float))
@@ -69,4 +80,7 @@ def compare_stores(path_a: str | Path, path_b: str | Path) -> dict:
         "r_across_genes": float(r_across) if ok.sum() >= 3 else float("nan"),
         "only_a": only_a,
         "only_b": only_b,
+        "genes": gene_comparison(genes_a, genes_b),
+        "models": (model_label(store_a.manifest), model_label(store_b.manifest)),
+        "stores": (store_a, store_b),
     }

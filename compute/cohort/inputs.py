@@ -50,7 +50,7 @@ def read_genes(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     require_file(path, "genes table")
     name = path.name.lower()
-    genes = _read_gtf(path) if name.endswith((".gtf", ".gtf.gz", ".gff2")) else _read_genes_tsv(path)
+    genes = _read_gtf(path) if is_gtf(name) else _read_genes_tsv(path)
     if genes.empty:
         raise InputError(f"{path}: expected at least one gene, found none")
     dup = genes["gene_id"].duplicated(keep=False)
@@ -138,6 +138,52 @@ def _read_gtf(path: Path) -> pd.DataFrame:
     genes = pd.DataFrame(rows, columns=[*GENE_COLUMNS, "line"])
     genes["tss"] = genes["tss"].astype(np.int64)
     return genes
+
+
+def is_gtf(path: str | Path) -> bool:
+    return Path(path).name.lower().endswith((".gtf", ".gtf.gz", ".gff2"))
+
+
+def read_exons(path: str | Path) -> dict[str, np.ndarray]:
+    """The exons of every gene of a GTF, merged across its transcripts (as borzoi-pytorch's Gene
+    does): gene_id -> int64 (k, 2) of 0-based half-open chromosome intervals, sorted.
+
+    The `exons` readout (Borzoi, AlphaGenome rna_seq) reads a gene over these; a genes TSV has no
+    exons, so it is refused here with what to give instead."""
+    path = Path(path)
+    if not is_gtf(path):
+        raise InputError(
+            f"{path}: the exons readout needs each gene's exons: give --genes as a GTF with 'exon' records "
+            "(e.g. GENCODE's), or use --readout tss"
+        )
+    spans: dict[str, list[tuple[int, int]]] = {}
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            if line.startswith("#") or not line.strip():
+                continue
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != 9 or parts[2] != "exon":
+                continue
+            gene_id = dict(_ATTR.findall(parts[8])).get("gene_id")
+            if gene_id is None or not (parts[3].isdigit() and parts[4].isdigit()):
+                raise InputError(f"{path}: line {line_no}: expected an exon's gene_id and integer start/end")
+            # GTF: 1-based closed; here 0-based half-open
+            spans.setdefault(gene_id, []).append((int(parts[3]) - 1, int(parts[4])))
+    if not spans:
+        raise InputError(
+            f"{path}: expected GTF records with feature 'exon' (column 3) for the exons readout, found none"
+        )
+    out = {}
+    for gene_id, intervals in spans.items():
+        merged: list[list[int]] = []
+        for lo, hi in sorted(intervals):
+            if merged and lo <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        out[gene_id] = np.array(merged, dtype=np.int64)
+    return out
 
 
 # ---------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from compute.engine.model import (
     one_hot,
     parts,
     precision,
-    summarise,
+    score_values,
     transform_one_hot,
     transform_tokens,
 )
@@ -157,8 +157,8 @@ def ism(
             ref_values, alt_values = _ism_full(model, spec, ref, pos, alt, bins, batch_size)
         else:
             ref_values, alt_values = _ism_cached(model, spec, ref, pos, alt, bins, batch_size)
-        ref_score = summarise(ref_values, spec.summary).double()
-        alt_score = summarise(alt_values, spec.summary).double()
+        ref_score = score_values(model, spec, ref_values).double()
+        alt_score = score_values(model, spec, alt_values).double()
     return (alt_score - ref_score).cpu().numpy()
 
 
@@ -186,8 +186,9 @@ def _ism_cached(model, spec, ref, pos, alt, bins, batch_size):
     for shift, rc in members:
         member_ref = transform_tokens(ref.to(dev)[None], shift, rc)[0]
         positions = member_bins(model, bins, rc)
+        track = model.member_track(spec.head, spec.track, rc)
         cache = tower_fn(one_hot(member_ref[None], model.dtype))  # (1, C, N)
-        ref_total = ref_total + after_fn(cache, positions, spec.head, spec.track)
+        ref_total = ref_total + after_fn(cache, positions, spec.head, track)
         o_all, a_all = _member_snvs(member_ref, pos, alt, shift, rc, L)
         # A compiled tower sees one slice width for every gene.
         fixed = max_slice_width(model) if spec.compile else 0
@@ -211,7 +212,7 @@ def _ism_cached(model, spec, ref, pos, alt, bins, batch_size):
             values = local.gather(2, source[:, None, :].expand(n, channels, span))
             patched = cache.expand(n, -1, -1).clone()
             patched.scatter_(2, target[:, None, :].expand(n, channels, span), values)
-            alt_total[sl[:real]] += after_fn(patched, positions, spec.head, spec.track)[:real]
+            alt_total[sl[:real]] += after_fn(patched, positions, spec.head, track)[:real]
     return ref_total / len(members), alt_total / len(members)
 
 
@@ -230,8 +231,9 @@ def grad_x_input(model: Model, spec: ModelSpec, ref_tokens, offsets, alt_tokens)
         total = 0.0
         for shift, rc in spec.members():
             t = model.trunk(transform_one_hot(x, shift, rc))
-            total = total + model.head_values(t, member_bins(model, bins, rc), spec.head, spec.track)
-        score = summarise(total / len(spec.members()), spec.summary).sum()
+            track = model.member_track(spec.head, spec.track, rc)
+            total = total + model.head_values(t, member_bins(model, bins, rc), spec.head, track)
+        score = score_values(model, spec, total / len(spec.members())).sum()
         (grad,) = torch.autograd.grad(score, x)
     g = torch.cat([grad[0], torch.zeros(grad.shape[1], 1, device=grad.device)], dim=1).double().cpu().numpy()
     ref_np = ref.numpy().astype(np.int64)

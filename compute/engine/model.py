@@ -37,7 +37,7 @@ from torch import nn
 from compute.engine.catalog import ENFORMER
 from compute.errors import InputError, ModelError
 
-SUMMARIES = ("sum_log", "sum")
+SUMMARIES = ("sum_log", "sum", "log1p_sum")
 PRECISIONS = ("fp32", "bf16")
 MAX_SHIFT = 3
 # Complement of tokens 0-4 (A,C,G,T,N -> T,G,C,A,N).
@@ -51,7 +51,8 @@ class ModelSpec:
     bins: output-bin indices of the model; None means the bin holding the TSS
     (window index L // 2) and its two neighbours (447, 448, 449 for the full model).
     summary: "sum_log" sums log(value) over the bins (the paper's text), "sum" sums
-    the values (the authors' ISM code).
+    the values (the authors' ISM code), "log1p_sum" is log1p of the sum (Borzoi's gene count).
+    Values are the model's `to_counts` of the ensemble-averaged track (Enformer: the track itself).
     reverse_complement / shifts: test-time ensemble; the track values of every
     member (each shift, forward and, if asked, reverse complement) are averaged
     bin by bin before the summary.
@@ -93,6 +94,9 @@ class Model(ABC):
     _compiled: dict = field(default_factory=dict, repr=False)
 
     name: ClassVar[str] = "model"
+    # Whether the network takes any window its checks allow (AlphaGenome: multiples of 2,048 bp), so
+    # that a run's --window rebuilds it with `with_window` rather than being refused.
+    flexible_window: ClassVar[bool] = False
 
     # -- what an architecture provides
 
@@ -143,6 +147,18 @@ class Model(ABC):
     def add_head(self, name: str, track: int) -> None:
         """A new one-track head started from `track` of the human head (fine-tuning)."""
 
+    # -- what an architecture may change
+
+    def member_track(self, head: str, track: int, rc: bool) -> int:
+        """The track an ensemble member reads: the same one, except where a reverse-complemented input
+        reads the other strand's track (Borzoi's stranded RNA-seq)."""
+        return track
+
+    def to_counts(self, values: torch.Tensor, head: str, track: int) -> torch.Tensor:
+        """Ensemble-averaged track values (B, bins) -> the values the summary adds up: the model's own
+        output for Enformer, the experimental scale where the model predicts a squashed one."""
+        return values
+
     # -- what follows from it
 
     def head_values(self, t: torch.Tensor, positions: torch.Tensor, head: str, track: int) -> torch.Tensor:
@@ -185,6 +201,18 @@ class Model(ABC):
     def tss_bin(self) -> int:
         """Output bin holding window index L // 2 (448 for the full model)."""
         return (self.window // 2) // self.bin_size - self.crop[0]
+
+    def exon_bins(self, exons: np.ndarray) -> tuple[int, ...]:
+        """Output bins that overlap any of the exons, given as 0-based half-open window offsets (k, 2):
+        any overlap counts, as borzoi-pytorch's Gene.output_slice does by default."""
+        start, n_out = self.crop
+        first = start * self.bin_size  # window offset of output bin 0
+        bins: set[int] = set()
+        for lo, hi in np.asarray(exons, dtype=np.int64).reshape(-1, 2):
+            a = max((int(lo) - first) // self.bin_size, 0)
+            b = min(-(-(int(hi) - first) // self.bin_size), n_out)
+            bins.update(range(a, b))
+        return tuple(sorted(bins))
 
     def resolve_bins(self, spec: ModelSpec) -> tuple[int, ...]:
         """The spec's output bins, checked against the model; raises ModelError."""
@@ -341,7 +369,15 @@ def summarise(values: torch.Tensor, summary: str) -> torch.Tensor:
     """(B, bins) track values -> (B,) gene scores."""
     if summary == "sum":
         return values.sum(-1)
+    if summary == "log1p_sum":
+        return torch.log1p(values.sum(-1))
     return torch.log(values.clamp_min(torch.finfo(torch.float32).tiny)).sum(-1)
+
+
+def score_values(model: Model, spec: ModelSpec, values: torch.Tensor) -> torch.Tensor:
+    """(B, bins) ensemble-averaged track values -> (B,) gene scores: the model's `to_counts`, then the
+    spec's summary."""
+    return summarise(model.to_counts(values, spec.head, spec.track), spec.summary)
 
 
 @contextmanager
@@ -393,7 +429,7 @@ def member_values(model: Model, spec: ModelSpec, tokens: torch.Tensor, bins: tup
     for shift, rc in members:
         x = one_hot(transform_tokens(tokens, shift, rc), model.dtype)
         positions = member_bins(model, bins, rc)
-        v = after_fn(tower_fn(x), positions, spec.head, spec.track)
+        v = after_fn(tower_fn(x), positions, spec.head, model.member_track(spec.head, spec.track, rc))
         total = v if total is None else total + v
     return total / len(members)
 
@@ -429,7 +465,7 @@ def score_tokens(model: Model, tokens, spec: ModelSpec | None = None, *, batch_s
     with torch.inference_mode(), precision(model, spec):
         for idx, real in batch_indices(t.shape[0], batch_size, pad=spec.compile):
             batch = t[torch.from_numpy(idx)].to(model.device, non_blocking=True)
-            out.append(summarise(member_values(model, spec, batch, bins), spec.summary)[:real].cpu())
+            out.append(score_values(model, spec, member_values(model, spec, batch, bins))[:real].cpu())
     if not out:
         return np.zeros(0)
     return torch.cat(out).double().numpy()
@@ -447,7 +483,7 @@ def one_hot_values(model: Model, spec: ModelSpec, x: torch.Tensor, bins: tuple[i
     for shift, rc in members:
         positions = member_bins(model, bins, rc)
         t = tower_fn(transform_one_hot(x, shift, rc))
-        v = after_fn(t, positions, spec.head, spec.track)
+        v = after_fn(t, positions, spec.head, model.member_track(spec.head, spec.track, rc))
         total = v if total is None else total + v
     return total / len(members)
 
@@ -527,5 +563,5 @@ def score_haplotypes(
             tokens = ref_dev.expand(hap.shape[0], -1).clone()
             tokens[:, pos_dev] = hap
             values = member_values(model, spec, tokens, bins)
-            scores[idx[:real]] = summarise(values, spec.summary)[:real].double().cpu().numpy()
+            scores[idx[:real]] = score_values(model, spec, values)[:real].double().cpu().numpy()
     return scores[inverse.reshape(-1)].reshape(n_people, 2)

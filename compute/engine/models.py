@@ -1,6 +1,7 @@
 """Loading a model: from a local weights directory (never from a hub), or a small random
 configuration for tests and the demo. Each architecture's own code is in its module
-(compute/engine/enformer.py); this one picks it."""
+(compute/engine/enformer.py, borzoi.py, alphagenome.py); this one picks it by name (--model) and
+checks the directory holds that model."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from compute.engine.alphagenome import EXPORT_HINT as ALPHAGENOME_HINT
+from compute.engine.borzoi import EXPORT_HINT as BORZOI_HINT
+from compute.engine.catalog import MODELS
 from compute.engine.enformer import (
     EXPORT_HINT,
     export_weights,
@@ -26,49 +30,103 @@ __all__ = ["export_weights", "full_size_model", "load_model", "save_weights", "s
 def load_model(
     weights_dir: str | Path | None,
     *,
+    model: str = "enformer",
     small: bool | dict = False,
     device: str | torch.device = "auto",
     tf_gamma: str = "auto",
 ) -> Model:
     """A model from a local weights directory, or a small random one.
 
-    weights_dir: directory with config.json and model weights; never fetched from a hub.
+    weights_dir: directory with the model's weights in its published format; never fetched from a hub.
+    model: enformer, borzoi or alphagenome; the directory must hold that model.
     small: True or a dict of hyper-parameters builds `small_model(**dict)` instead
     (tests and the demo); weights_dir must then be None.
     tf_gamma: Enformer's TensorFlow gamma positions: auto (the config's word, else on for an
     official-size model), on or off (compute.engine.enformer.tf_gamma_for).
     """
+    if model not in MODELS:
+        raise ModelError(f"model {model!r}: expected one of {', '.join(MODELS)}")
+    hint = {"enformer": EXPORT_HINT, "borzoi": BORZOI_HINT, "alphagenome": ALPHAGENOME_HINT}[model]
     if small:
         if weights_dir is not None:
             raise ModelError("give either a weights directory or a small configuration, not both")
-        return small_model(device=device, **(small if isinstance(small, dict) else {}))
+        return small_model(model=model, device=device, **(small if isinstance(small, dict) else {}))
     if weights_dir is None:
-        raise ModelError(f"no weights directory given (--weights DIR); {EXPORT_HINT}")
+        raise ModelError(f"no weights directory given (--weights DIR); {hint}")
     path = Path(weights_dir)
     if not path.is_dir():
-        raise ModelError(f"weights directory {path} does not exist; {EXPORT_HINT}")
+        raise ModelError(f"weights directory {path} does not exist; {hint}")
+    found = weights_kind(path)
+    if found is not None and found != model:
+        raise ModelError(f"weights directory {path} holds {found} weights; run it with --model {found}")
+    if model == "alphagenome":
+        if found is None:
+            raise ModelError(f"weights directory {path} holds no AlphaGenome weights; {hint}")
+        from compute.engine.alphagenome import load_alphagenome
+
+        return load_alphagenome(path, device)
     if not (path / "config.json").is_file():
-        raise ModelError(
-            f"weights directory {path} has no config.json (not made by save_pretrained); {EXPORT_HINT}"
-        )
+        raise ModelError(f"weights directory {path} has no config.json (not made by save_pretrained); {hint}")
     weight_files = [p for p in path.iterdir() if p.name.endswith((".safetensors", ".bin"))]
     if not weight_files:
         raise ModelError(
-            f"weights directory {path} has config.json but no model.safetensors or "
-            f"pytorch_model.bin; {EXPORT_HINT}"
+            f"weights directory {path} has config.json but no model.safetensors or pytorch_model.bin; {hint}"
         )
+    if model == "borzoi":
+        from compute.engine.borzoi import load_borzoi
+
+        return load_borzoi(path, device)
     return load_enformer(path, device, tf_gamma)
 
 
+def weights_kind(path: Path) -> str | None:
+    """Which model a weights directory holds, from its config: config.json's model_type (Enformer,
+    Borzoi), AlphaGenome's metadata files; None when it cannot tell."""
+    import json
+
+    from compute.engine.alphagenome import is_alphagenome_dir
+
+    if is_alphagenome_dir(path):
+        return "alphagenome"
+    try:
+        config = json.loads((path / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    kind = config.get("model_type") if isinstance(config, dict) else None
+    return kind if kind in ("enformer", "borzoi") else None
+
+
 def small_model(
-    seed: int = 0, *, window: int = 4096, device: str | torch.device = "auto", **hparams
+    seed: int = 0,
+    *,
+    model: str = "enformer",
+    window: int = 4096,
+    device: str | torch.device = "auto",
+    **hparams,
 ) -> Model:
-    """A small random Enformer (compute.engine.enformer.small_enformer)."""
+    """A small random model of the named kind (compute.engine.enformer.small_enformer,
+    compute.engine.borzoi.small_borzoi, compute.engine.alphagenome.small_alphagenome)."""
+    if model == "borzoi":
+        from compute.engine.borzoi import small_borzoi
+
+        return small_borzoi(seed, window=window, device=device, **hparams)
+    if model == "alphagenome":
+        from compute.engine.alphagenome import small_alphagenome
+
+        return small_alphagenome(seed, window=window, device=device, **hparams)
     return small_enformer(seed, window=window, device=device, **hparams)
 
 
-def full_size_model(seed: int = 0, *, device: str | torch.device = "auto") -> Model:
-    """The published Enformer architecture with random weights (benchmarks)."""
+def full_size_model(seed: int = 0, *, model: str = "enformer", device: str | torch.device = "auto") -> Model:
+    """The published architecture of the named model with random weights (benchmarks)."""
+    if model == "borzoi":
+        from compute.engine.borzoi import full_size_borzoi
+
+        return full_size_borzoi(seed, device=device)
+    if model == "alphagenome":
+        from compute.engine.alphagenome import full_size_alphagenome
+
+        return full_size_alphagenome(seed, device=device)
     return full_size_enformer(seed, device=device)
 
 

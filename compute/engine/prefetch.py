@@ -34,7 +34,7 @@ from compute.engine.model import (
     check_window,
     one_hot_values,
     precision,
-    summarise,
+    score_values,
 )
 
 J = TypeVar("J")
@@ -174,7 +174,7 @@ def score_window_haplotypes(
         for batch in batches:
             # Scores stay on the device until the end: no per-batch synchronisation.
             rows.append(batch.rows[: batch.real])
-            values.append(summarise(one_hot_values(model, spec, batch.x, bins), spec.summary)[: batch.real])
+            values.append(score_values(model, spec, one_hot_values(model, spec, batch.x, bins))[: batch.real])
     n_people = window_variants.codes.shape[0]
     if not rows:  # nobody to score
         return np.zeros((n_people, 2))

@@ -7,7 +7,7 @@ import socket
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,10 +75,12 @@ def prepare_model(options: ModelOptions, window: int | None) -> tuple[Model, Mod
     from compute.engine.model import check_window
     from compute.engine.models import load_model
 
-    model = load_model(options.weights, device=options.device, tf_gamma=options.tf_gamma)
+    model = load_model(options.weights, model=options.model, device=options.device, tf_gamma=options.tf_gamma)
+    window = model.window if window is None else int(window)
+    if model.flexible_window and window != model.window:
+        model = model.with_window(window)  # AlphaGenome: the run's window, checked there
     spec = model_spec(options)
     model.resolve_bins(spec)
-    window = model.window if window is None else int(window)
     check_window(model, window)
     return model, spec, window
 
@@ -124,6 +126,28 @@ class GeneWorker:
         self.track_weights = prepare_track_weights(settings.model, model)
         self.cohort = cohort if cohort is not None else files.load(settings.window, settings.stats.normalize)
         self.genes = self.cohort.genes.set_index("gene_id")
+        self.genes_file = files.genes
+        self.exons = None  # gene_id -> exon intervals, for the exons readout
+        if settings.model.readout == "exons":
+            from compute.cohort.inputs import read_exons
+
+            self.exons = read_exons(files.genes)
+
+    def gene_spec(self, gene_id: str, start0: int) -> ModelSpec:
+        """The scoring spec of one gene: the run's, with the bins over its exons for the exons readout
+        (window offsets of the exons: chromosome positions minus the window's 0-based start)."""
+        if self.exons is None:
+            return self.spec
+        exons = self.exons.get(gene_id)
+        if exons is None:
+            raise InputError(f"gene {gene_id}: no exon records in {self.genes_file} (the exons readout)")
+        bins = self.model.exon_bins(exons - start0)
+        if not bins:
+            raise InputError(
+                f"gene {gene_id}: none of its exons lies in the model's {self.model.n_bins} output bins "
+                f"({self.model.n_bins * self.model.bin_size:,} bp around the TSS)"
+            )
+        return replace(self.spec, bins=bins)
 
     def model_outputs(self, gene_id: str, stage: StageHook | None = None) -> ModelOutputs:
         """Haplotype scores, reference score, ISM and gradients of one gene.
@@ -141,29 +165,30 @@ class GeneWorker:
         window = self.cohort.window_variants(gene["chrom"], start0, end0)
         offsets = window.variants["pos"].to_numpy(np.int64) - 1 - start0
         alt_tokens = window.alt_tokens
+        spec = self.gene_spec(gene_id, start0)
         hap_offsets, carried, carries = haplotype_snvs(window, offsets)
         batch = self.settings.model.batch_size
         stage("forwards")
         if self.track_weights is None:
             hap_scores = score_haplotypes(
-                self.model, self.spec, ref_tokens, hap_offsets, carried, carries, batch_size=batch
+                self.model, spec, ref_tokens, hap_offsets, carried, carries, batch_size=batch
             )
-            ref_score = float(score_tokens(self.model, ref_tokens[None], self.spec, batch_size=1)[0])
+            ref_score = float(score_tokens(self.model, ref_tokens[None], spec, batch_size=1)[0])
         else:
             from compute.engine.track_heads import score_haplotypes_heads, score_tokens_heads
 
             tw = self.track_weights
             heads = score_haplotypes_heads(
-                self.model, self.spec, tw, ref_tokens, hap_offsets, carried, carries, batch_size=batch
+                self.model, spec, tw, ref_tokens, hap_offsets, carried, carries, batch_size=batch
             )
-            ref_heads = score_tokens_heads(self.model, self.spec, tw, ref_tokens[None], batch_size=1)
+            ref_heads = score_tokens_heads(self.model, spec, tw, ref_tokens[None], batch_size=1)
             hap_scores, ref_score = heads.single, float(ref_heads.single[0])
         stage("ISM")
-        ism_values = ism(self.model, self.spec, ref_tokens, offsets, alt_tokens, batch_size=batch)
+        ism_values = ism(self.model, spec, ref_tokens, offsets, alt_tokens, batch_size=batch)
         if self.settings.gradients:
             stage("gradients")
         grads = (
-            grad_x_input(self.model, self.spec, ref_tokens, offsets, alt_tokens)
+            grad_x_input(self.model, spec, ref_tokens, offsets, alt_tokens)
             if self.settings.gradients
             else np.full(len(offsets), np.nan)
         )

@@ -36,14 +36,19 @@ def weights_digest(weights_dir: str | Path) -> str:
     """One digest over a weights directory's config and weight files (names and contents)."""
     digest = hashlib.sha256()
     for path in sorted(Path(weights_dir).iterdir()):
-        if path.name == "config.json" or path.name.endswith((".safetensors", ".bin")):
+        # AlphaGenome's track means are in its metadata, which decides its numbers as its weights do
+        if path.name in WEIGHT_CONFIGS or path.name.endswith((".safetensors", ".bin")):
             digest.update(path.name.encode())
             digest.update(file_digest(path).encode())
     return digest.hexdigest()
 
 
+WEIGHT_CONFIGS = ("config.json", "metadata.json", "alphagenome_metadata.json")
+
+
 def package_versions() -> dict[str, str]:
-    names = ["torch", "enformer-pytorch", "numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "cyvcf2"]
+    names = ["torch", "enformer-pytorch", "borzoi-pytorch", "alphagenome-pt", "transformers", "numpy",
+             "scipy", "pandas", "pyarrow", "scikit-learn", "cyvcf2"]  # fmt: skip
     out = {}
     for name in names:
         try:
@@ -123,6 +128,10 @@ def precompute(
     model, _, window = prepare_model(check_options, settings.window)
     prepare_track_weights(settings.model, model)
     settings = replace(settings, window=window)
+    if settings.model.readout == "exons":
+        from compute.cohort.inputs import read_exons
+
+        read_exons(files.genes)  # a genes TSV has no exons: refused before the cohort is read
     cohort = files.load(window, settings.stats.normalize)
     gene_ids = select_genes(cohort, genes, files.genes)
     if announce is not None:

@@ -15,13 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from compute.engine.catalog import ENFORMER
+from compute.engine.catalog import BORZOI, ENFORMER, MODELS, READOUTS, model_card, track_by_description
 from compute.errors import InputError
 
 if TYPE_CHECKING:
     from compute.cohort.inputs import Cohort
 
 DEFAULT_TRACK = ENFORMER.default_track
+SUMMARIES = ("sum_log", "sum", "log1p_sum")  # compute.engine.model.SUMMARIES
 DEVICE_HELP = "auto (CUDA when present), cpu, cuda, cuda:N"
 
 
@@ -89,20 +90,50 @@ class CohortFiles:
 
 @dataclass(frozen=True)
 class ModelOptions:
-    """How to build and run the model (DESIGN §4)."""
+    """How to build and run the model (DESIGN §4).
 
-    weights: str = option(help="local Enformer directory (save_pretrained)")
-    track: int = option(
-        DEFAULT_TRACK, help=f"output track index ({DEFAULT_TRACK}: {ENFORMER.default_track_label})"
-    )
-    head: str = option(
-        "human", flag="--output-head", metavar="NAME",
-        help="output head: human, or one added by `finetune --new-head NAME` (then --track 0)",
+    track, head, readout and summary left as None take the model's own (compute.engine.catalog), so
+    `--model borzoi` alone reads Borzoi's brain RNA-seq track over the exons; the settings always
+    hold (and the manifest records) the resolved values."""
+
+    weights: str = option(help="local weights directory in the model's published format (README: Models)")
+    model: str = option(
+        "enformer", choices=tuple(MODELS),
+        help="sequence model: enformer (CAGE at the TSS), borzoi (RNA-seq over the exons, needs a GTF), "
+        "alphagenome (rna_seq over the exons or cage at the TSS)",
     )  # fmt: skip
-    summary: str = option("sum_log", choices=("sum_log", "sum"), help="gene score over the TSS bins")
+    track: int | None = option(
+        None, type=int,
+        help=f"output track index (default: the model's; Enformer {DEFAULT_TRACK}: "
+        f"{ENFORMER.default_track_label}, Borzoi {BORZOI.default_track}: {BORZOI.default_track_label}); "
+        "`python -m compute tracks` lists them",
+    )  # fmt: skip
+    track_description: str | None = option(
+        None, metavar="TEXT",
+        help="choose the track by description instead (Borzoi: the first track of its targets.txt whose "
+        "description holds TEXT, e.g. 'RNA:brain'); the index it resolves to is recorded as --track",
+    )  # fmt: skip
+    head: str | None = option(
+        None, flag="--output-head", metavar="NAME",
+        help="output head: human (Enformer, Borzoi; or one added by `finetune --new-head NAME`, then "
+        "--track 0), rna_seq or cage (AlphaGenome)",
+    )  # fmt: skip
+    readout: str | None = option(
+        None, choices=READOUTS,
+        help="the bins a gene is read from: tss (the TSS bin and its neighbours) or exons (every bin "
+        "over the gene's exons, from --genes as a GTF); default: the model's (Enformer tss, Borzoi and "
+        "AlphaGenome exons; AlphaGenome's cage head tss)",
+    )  # fmt: skip
+    summary: str | None = option(
+        None, choices=SUMMARIES,
+        help="gene score over the readout's bins: sum_log, sum, or log1p_sum (log1p of the sum); "
+        "default: the model's (Enformer sum_log, Borzoi log1p_sum, AlphaGenome sum)",
+    )  # fmt: skip
     precision: str = option("fp32", choices=("fp32", "bf16"), help="fp32 (ISM needs it) or bf16")
     compile: bool = option(False, help="torch.compile the model")
-    reverse_complement: bool = option(False, help="average with the reverse complement")
+    reverse_complement: bool = option(
+        False, help="average with the reverse complement (always on for Borzoi: its readout averages strands)"
+    )
     shifts: tuple[int, ...] = option((), type=int, nargs="*", help="also average over these bp shifts")
     tf_gamma: str = option(
         "auto", choices=("auto", "on", "off"),
@@ -116,8 +147,39 @@ class ModelOptions:
     all_tracks: str | None = option(
         None, metavar="CSV",
         help="also score with an elastic net over all tracks (tracks,weights CSV with an offset row, "
-        "e.g. data/published/source/GTExWeights.csv): people column predicted_all_tracks, gene r_all_tracks",
+        "e.g. data/published/source/GTExWeights.csv): people column predicted_all_tracks, gene r_all_tracks "
+        "(Enformer only)",
     )  # fmt: skip
+
+    def __post_init__(self) -> None:
+        card = model_card(self.model)
+        head = card.default_head if self.head is None else self.head
+        # AlphaGenome's cage head is read at the TSS, as Enformer's CAGE is; other heads as the card says.
+        readout = self.readout or ("tss" if (self.model, head) == ("alphagenome", "cage") else card.readout)
+        track = card.default_track if self.track is None else int(self.track)
+        if self.track_description is not None:
+            # a manifest read back holds both, the index being the one the description resolved to
+            found = track_by_description(self.model, self.track_description)
+            if self.track is not None and track != found:
+                raise InputError(
+                    f"--track {track} and --track-description {self.track_description!r} (track {found}) "
+                    "disagree: give one"
+                )
+            track = found
+        resolved = dict(
+            track=track,
+            head=head,
+            readout=readout,
+            summary=self.summary or card.summary,
+        )
+        if self.model == "borzoi":
+            resolved["reverse_complement"] = True  # predict_gene_count averages the two strands
+        for name, value in resolved.items():
+            object.__setattr__(self, name, value)  # frozen: the resolved values are the settings
+        if self.all_tracks is not None and self.model != "enformer":
+            raise InputError(
+                f"--all-tracks: the all-track elastic net is Enformer's (GTExWeights.csv), not {self.model}'s"
+            )
 
 
 @dataclass(frozen=True)
@@ -230,6 +292,7 @@ def to_manifest(settings: RunSettings) -> dict[str, Any]:
     model = recorded(settings.model)
     if settings.model.all_tracks is None:
         model.pop("all_tracks")  # so that stores made before the option existed still resume
+    model["readout_note"] = readout_note(settings.model)
     return {
         "model": model,
         "settings": {
@@ -288,6 +351,7 @@ def same_run(old: Any, new: Any) -> bool:
     if not isinstance(old, dict) or not isinstance(new, dict):
         return old == new
     keys = set(new) | {k for k in old if k.startswith("all_tracks")}
+    keys.discard("readout_note")  # words, not numbers (and absent from stores made before it)
     if "weights_sha256" in new:
         keys.discard("weights")
     defaults = _recorded_defaults()
@@ -300,10 +364,25 @@ def same_run(old: Any, new: Any) -> bool:
 
 
 def _recorded_defaults() -> dict[str, Any]:
-    """The default of every recorded field of the model and statistics options, as recorded."""
-    out = {}
-    for cls in (ModelOptions, StatsOptions):
-        for f in dataclasses.fields(cls):
-            if f.metadata.get("recorded", True) and f.default is not dataclasses.MISSING:
-                out[f.name] = list(f.default) if isinstance(f.default, tuple) else f.default
-    return out
+    """The default of every recorded field of the model options (Enformer's, resolved: a store made
+    before --model existed is an Enformer store) and of the statistics options, as recorded."""
+    model = recorded(ModelOptions(weights=""))
+    model.pop("weights")
+    return {**model, **recorded(StatsOptions())}
+
+
+_READOUT_WORDS = {"tss": "the TSS bin and its two neighbours", "exons": "every output bin over the exons"}
+_SUMMARY_WORDS = {"sum_log": "sum of the log values", "sum": "summed", "log1p_sum": "summed, log1p"}
+_MODEL_WORDS = {
+    "enformer": "",
+    "borzoi": "; the two strands averaged (the reverse complement reads the strand pair at mirrored bins) "
+    "and the squashed scale undone per bin before the sum, as AnnotatedBorzoi.predict_gene_count",
+    "alphagenome": "; 128-bp predictions on the experimental scale (the head's unscale) before the sum",
+}
+
+
+def readout_note(options: ModelOptions) -> str:
+    """The gene readout of a run in words (the manifest's model.readout_note)."""
+    o = options
+    return (f"{o.model} {o.head} track {o.track}: {_READOUT_WORDS[o.readout]}, {_SUMMARY_WORDS[o.summary]}"
+            f"{_MODEL_WORDS[o.model]}")  # fmt: skip
