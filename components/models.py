@@ -89,14 +89,10 @@ def figure(data: pd.DataFrame, selected: str | None, labels: tuple[str, str], re
             "marker": {"size": 16, "color": "rgba(0,0,0,0)", "line": {"color": theme.SELECTED, "width": 2.5}},
         }
     )  # fmt: skip
-    diagonal = {
-        "type": "line", "x0": -1, "y0": -1, "x1": 1, "y1": 1, "xref": "x", "yref": "y",
-        "line": {"color": "#888", "dash": "dot", "width": 1}, "layer": "below",
-    }  # fmt: skip
     return {
         "data": traces,
         "layout": theme.layout(
-            height=HEIGHT, revision=revision, shapes=[diagonal],
+            height=HEIGHT, revision=revision, shapes=[theme.diagonal()],
             xaxis=theme.axis(f"r, A: {labels[0]}", range=[-1, 1]),
             yaxis=theme.axis(f"r, B: {labels[1]}", range=[-1, 1]),
         ),

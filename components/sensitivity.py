@@ -77,14 +77,10 @@ def figure(
             }
         )  # fmt: skip
     traces.append(highlight_trace(data, selected))
-    diagonal = {
-        "type": "line", "x0": -1, "y0": -1, "x1": 1, "y1": 1, "xref": "x", "yref": "y",
-        "line": {"color": "#888", "dash": "dot", "width": 1}, "layer": "below",
-    }  # fmt: skip
     return {
         "data": traces,
         "layout": theme.layout(
-            height=HEIGHT, revision=revision, shapes=[diagonal],
+            height=HEIGHT, revision=revision, shapes=[theme.diagonal()],
             xaxis=theme.axis(f"r, single track ({track})", range=[-1, 1]),
             yaxis=theme.axis("r, all tracks (elastic net)", range=[-1, 1]),
         ),

@@ -73,6 +73,14 @@ def hline(y: float, colour: str, *, dash: str = "solid", width: float = 1, xref=
     }  # fmt: skip
 
 
+def diagonal(low: float = -1, high: float = 1) -> dict:
+    """The y = x line of a scatter of one quantity by two methods, dotted, under the points."""
+    return {
+        "type": "line", "x0": low, "y0": low, "x1": high, "y1": high, "xref": "x", "yref": "y",
+        "line": {"color": "#888", "dash": "dot", "width": 1}, "layer": "below",
+    }  # fmt: skip
+
+
 def note(text: str, x: float, y: float, xanchor: str = "left", yanchor: str = "top", **extra) -> dict:
     """A text annotation placed in paper coordinates."""
     return {

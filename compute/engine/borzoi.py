@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from compute.engine.catalog import BORZOI
-from compute.engine.model import Model, Step, pick_device, ready
+from compute.engine.model import Model, Step, pick_device, randomize_weights, ready
 from compute.errors import ModelError
 
 FULL_WINDOW = BORZOI.window
@@ -227,18 +227,7 @@ def small_borzoi(
     params = {**SMALL_DEFAULTS, **hparams, "bins_to_return": bins, "sequence_length": int(window)}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        net = Borzoi(BorzoiConfig(**params))
-        with torch.no_grad():
-            for module in net.modules():
-                if isinstance(module, nn.BatchNorm1d):
-                    module.running_mean.normal_(0.0, 0.1)
-                    module.running_var.uniform_(0.5, 1.5)
-                    module.weight.uniform_(0.5, 1.5)
-                    module.bias.normal_(0.0, 0.1)
-                if isinstance(module, (nn.Conv1d, nn.Linear)):
-                    # Unit-variance-preserving weights: with the library's initialisation a random
-                    # Borzoi's output hardly moves with its input (ISM of 0 in fp32).
-                    module.weight.normal_(0.0, module.weight[0].numel() ** -0.5)
+        net = randomize_weights(Borzoi(BorzoiConfig(**params)))
     return wrap(net, device, window, source=f"small-borzoi(seed={seed})")
 
 

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from compute.engine.catalog import ENFORMER
-from compute.engine.model import Model, Step, pick_device, ready
+from compute.engine.model import Model, Step, pick_device, randomize_weights, ready
 from compute.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -267,16 +267,4 @@ def _random_enformer(seed: int, params: dict) -> nn.Module:
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        net = Enformer.from_hparams(**params)
-        with torch.no_grad():
-            for module in net.modules():
-                if isinstance(module, nn.BatchNorm1d):
-                    module.running_mean.normal_(0.0, 0.1)
-                    module.running_var.uniform_(0.5, 1.5)
-                    module.weight.uniform_(0.5, 1.5)
-                    module.bias.normal_(0.0, 0.1)
-                if isinstance(module, (nn.Conv1d, nn.Linear)):
-                    # Unit-variance-preserving weights; the library's defaults (and the zero
-                    # attention output) leave a random model almost blind to its input.
-                    module.weight.normal_(0.0, module.weight[0].numel() ** -0.5)
-    return net
+        return randomize_weights(Enformer.from_hparams(**params))

@@ -226,6 +226,23 @@ class Model(ABC):
 # --------------------------------------------------------------------------- loading
 
 
+def randomize_weights(net: nn.Module) -> nn.Module:
+    """A random model that sees its input: batch-norm statistics drawn around their identity, and
+    unit-variance-preserving convolution and linear weights (with the libraries' initialisations
+    a random Enformer or Borzoi is almost blind to its input: an ISM of 0 in fp32). Draws from
+    torch's global generator: the caller seeds it."""
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, nn.BatchNorm1d):
+                module.running_mean.normal_(0.0, 0.1)
+                module.running_var.uniform_(0.5, 1.5)
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.normal_(0.0, 0.1)
+            if isinstance(module, (nn.Conv1d, nn.Linear)):
+                module.weight.normal_(0.0, module.weight[0].numel() ** -0.5)
+    return net
+
+
 def pick_device(device: str | torch.device = "auto") -> torch.device:
     """ "auto" is CUDA when present, else CPU; anything else is checked."""
     if str(device) == "auto":
