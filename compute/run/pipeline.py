@@ -27,7 +27,7 @@ from compute.errors import InputError
 from compute.run.gene import prepare_model, prepare_track_weights
 from compute.run.settings import CohortFiles, RunSettings, same_run, to_manifest
 from compute.store import ResultsStore, file_digest, safe_gene_id
-from compute.store.claims import FINALIZE, GeneClaims, live_claims, remove_claims, shard_order
+from compute.store.claims import CLAIMS_DIR, FINALIZE, GeneClaims, live_claims, remove_claims, shard_order
 from compute.store.inputs import INPUT_NAMES, input_record
 from compute.store.progress import RunProgress, read_progress, settle_shards
 
@@ -219,6 +219,13 @@ def finalize_after_shards(path: str | Path) -> ResultsStore:
     """`precompute --finalize STORE`: finalize a store once its shards have ended; InputError
     (nothing written) while genes are left or a shard still computes one."""
     store = ResultsStore(path)
+    manifest = store.manifest
+    if (
+        manifest.get("finalized") and not (store.path / CLAIMS_DIR).exists()
+        and manifest.get("genes_done") == len(store.done_genes())
+        and manifest.get("genes_failed") == len(store.failures())
+    ):  # fmt: skip
+        return store  # the last shard finalized it, and nothing landed since
     left = unsettled_genes(store)
     if left:
         running = live_claims(store.path, left)

@@ -32,7 +32,6 @@ class RunProgress:
         self.path = Path(store_path) / PROGRESS_FILE
         if shard is not None:
             self.path = Path(store_path) / SHARDS_DIR / f"shard-{shard[0]}-of-{shard[1]}.json"
-            self.path.parent.mkdir(exist_ok=True)
         self.started = time.time()
         self.record: dict[str, Any] = {
             "state": "running", "command": command, "device": device, "backend": backend,
