@@ -17,7 +17,7 @@ import pytest
 from compute.run.pipeline import store_status
 from compute.store import ResultsStore
 from compute.store.claims import LEASE_S, latest_claim
-from compute.store.progress import read_progress
+from compute.store.progress import read_progress, run_active
 from tests.cohort_files import many_genes_cohort, read_store
 from tests.test_pipeline import ROOT, cohort_args, precompute_args, run_cli
 
@@ -154,3 +154,32 @@ def test_a_manifest_created_by_many_processes_at_once_is_made_once(tmp_path):
     assert errors == [] and len(made) == 8
     assert all(m == made[0] for m in made)
     assert not [p for p in (tmp_path / "s").iterdir() if p.name.startswith(".manifest")]
+
+
+def test_the_shards_progress_records_read_as_one_run(tmp_path):
+    """status and the dashboard read one record of the whole array: genes counted in the store."""
+    for gene_id in ("A", "B", "C"):
+        (tmp_path / "parts" / gene_id).mkdir(parents=True)
+    (tmp_path / "parts" / ".D.tmp").mkdir()  # a gene being written: not done yet
+    (tmp_path / "failed").mkdir()
+    (tmp_path / "failed" / "E.json").write_text(json.dumps({"gene_id": "E", "error": "boom"}))
+    (tmp_path / "progress").mkdir()
+    host, now = socket.gethostname(), time.time()
+
+    def shard(index: int, state: str, pid: int, rate: float, done: int) -> None:
+        record = {"state": state, "host": host, "pid": pid, "shard": f"{index}/2", "planned": 10,
+                  "done": done, "failed": 0, "done_this_run": done, "rate_per_hour": rate,
+                  "nodes": {f"{host} (shard {index}/2)": done}, "started": now, "updated": now,
+                  "command": "precompute --shard", "device": "cpu", "backend": "local"}  # fmt: skip
+        (tmp_path / "progress" / f"shard-{index}-of-2.json").write_text(json.dumps(record))
+
+    shard(0, "running", os.getpid(), 100.0, 2)
+    shard(1, "finished", dead_pid(), 50.0, 2)
+    record = read_progress(tmp_path)
+    assert record["state"] == "running" and run_active(tmp_path)
+    assert (record["planned"], record["done"], record["failed"], record["left"]) == (10, 3, 1, 6)
+    assert record["rate_per_hour"] == 100.0 and record["eta_s"] == pytest.approx(6 / 100 * 3600)
+    assert sum(record["nodes"].values()) == 4 and len(record["shards"]) == 2
+
+    shard(0, "running", dead_pid(), 100.0, 2)  # killed: its record still says running
+    assert read_progress(tmp_path)["state"] == "stopped" and not run_active(tmp_path)

@@ -155,7 +155,6 @@ def precompute(
         files, settings, queue, local_model,
         on_plan=lambda plan: store.update_manifest(ray=plan), cohort=cohort,
     )  # fmt: skip
-    node = "" if shard is None else f"{socket.gethostname()} (shard {shard[0]}/{shard[1]})"
     try:
         for gene_id, result, error in outcomes:
             if claims is not None and not claims.holds(gene_id):  # its claim lapsed and another took it
@@ -172,7 +171,10 @@ def precompute(
                 bar.set_postfix_str(f"{gene_id} failed")
             if claims is not None:
                 claims.finish(gene_id)
-            record.gene(gene_id, failed=error is not None, node=getattr(result, "node", "") or node)
+            node = getattr(result, "node", "")
+            if shard is not None:  # status counts genes per shard
+                node = f"{node or socket.gethostname()} (shard {shard[0]}/{shard[1]})"
+            record.gene(gene_id, failed=error is not None, node=node)
             bar.update(1)
         bar.close()
         if claims is not None:
