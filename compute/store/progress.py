@@ -117,7 +117,8 @@ def merge_shards(store_path: str | Path, shards: list[dict[str, Any]]) -> dict[s
     first = min(shards, key=lambda r: r.get("started", 0))
     last = max(shards, key=lambda r: r.get("updated", 0))
     return {
-        "state": state, "command": f"{len(shards)} shards, such as: {first.get('command')}",
+        "state": state, "command": f"{len(shards)} shard{'s' * (len(shards) > 1)}, such as: "
+        f"{first.get('command')}",
         "device": ", ".join(sorted({str(r.get("device")) for r in shards})), "backend": first.get("backend"),
         "host": first.get("host"), "pid": None, "started": first.get("started"),
         "updated": last.get("updated"),
