@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -81,6 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
         "default: all cores but one when the model runs on a GPU, else 0: in this process)",
     )  # fmt: skip
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--shard", metavar="I/N",
+        help="this process is shard I (0 to N-1) of N writing one store at once (a SLURM or PBS job "
+        "array, on a shared file system): each gene is claimed by one shard; the last to end finalizes",
+    )  # fmt: skip
+    p.add_argument(
+        "--finalize", nargs="+", metavar="STORE",
+        help="only finalize these stores written by shards, once every shard has ended (no other option)",
+    )  # fmt: skip
 
     p = sub.add_parser(
         "cnn-baseline",
@@ -314,6 +324,9 @@ def _haplotypes(args: argparse.Namespace) -> int:
 def _precompute(args: argparse.Namespace) -> int:
     from compute.run.pipeline import precompute
 
+    shard = parse_shard(args.shard) if args.shard is not None else None
+    if shard is not None:  # a job array's scheduler stops a task with SIGTERM: give its genes back
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     store = precompute(
         from_args(CohortFiles, args),
         run_settings_from_args(args),
@@ -322,8 +335,34 @@ def _precompute(args: argparse.Namespace) -> int:
         backend=_backend(args),
         progress=not args.no_progress,
         announce=print,
+        shard=shard,
     )
     return _print_status(store.path)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """--shard I/N as (I, N), 0 <= I < N; InputError otherwise."""
+    index, sep, count = text.partition("/")
+    if not (sep and index.isdigit() and count.isdigit() and int(index) < int(count)):
+        raise InputError(
+            f"--shard {text}: expected I/N, this process's index I from 0 to N-1 of N shards "
+            "(such as 0/4, or $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)"
+        )
+    return int(index), int(count)
+
+
+def _finalize_stores(argv: Sequence[str]) -> int:
+    """`precompute --finalize STORE...`: finalize stores written by the shards of a job array."""
+    from compute.run.pipeline import finalize_after_shards
+
+    parser = argparse.ArgumentParser(prog="python -m compute precompute")
+    parser.add_argument("--finalize", nargs="+", required=True, metavar="STORE")
+    stores = parser.parse_args(argv).finalize  # other options are refused: finalizing runs no model
+    status = 0
+    for path in stores:
+        finalize_after_shards(path)
+        status = max(status, _print_status(path))
+    return status
 
 
 def _backend(args: argparse.Namespace):
@@ -724,8 +763,11 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        if argv[:1] == ["precompute"] and "--finalize" in argv:  # needs none of the cohort's options
+            return _finalize_stores(argv[1:])
+        args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)

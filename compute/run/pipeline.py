@@ -4,13 +4,16 @@ status and the cross-gene statistics over a finished store.
 The unit of work is a `GeneWorker` (compute/run/gene.py): it opens the cohort
 inputs and the model once and then runs genes. The local backend keeps one in this
 process; the Ray backend keeps one per actor (one GPU each where there are GPUs)
-(compute/run/backends.py). Only the process that called `precompute` writes to the store.
+(compute/run/backends.py). Only the process that called `precompute` writes to the store, except
+for the shards of a job array (`shard=(I, N)`): N such processes, each maybe on its own node, write
+one store on a shared file system, each gene claimed by one of them (compute/store/claims.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import shlex
+import socket
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
@@ -24,8 +27,9 @@ from compute.errors import InputError
 from compute.run.gene import prepare_model, prepare_track_weights
 from compute.run.settings import CohortFiles, RunSettings, same_run, to_manifest
 from compute.store import ResultsStore, file_digest, safe_gene_id
+from compute.store.claims import CLAIMS_DIR, FINALIZE, GeneClaims, live_claims, remove_claims, shard_order
 from compute.store.inputs import INPUT_NAMES, input_record
-from compute.store.progress import RunProgress, read_progress
+from compute.store.progress import RunProgress, read_progress, settle_shards
 
 if TYPE_CHECKING:
     from compute.cohort.inputs import Cohort
@@ -107,6 +111,7 @@ def precompute(
     progress: bool = True,
     command: str | None = None,
     announce: Callable[[str], None] | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> ResultsStore:
     """Compute every gene not yet in the store at `out`, then finalize it.
 
@@ -116,9 +121,12 @@ def precompute(
     command: what started the run, for the store's progress record (default: this process's
     command line).
     announce: called with the cohort's summary (what was read, dropped and counted) before any gene.
+    shard: (I, N), this process is shard I of a job array of N writing the same store: it computes
+    the genes it can claim, starting at its own place in the gene list, and finalizes only when it
+    finds every gene done or failed after its own work (else `precompute --finalize` does).
     """
     from compute.run.backends import LocalBackend
-    from compute.run.queue import GeneQueue
+    from compute.run.queue import ClaimingQueue, GeneQueue
 
     backend = backend or LocalBackend()
     backend.prepare()
@@ -142,15 +150,25 @@ def precompute(
     record = RunProgress(
         store.path, planned=len(gene_ids), done=len(gene_ids) - len(todo), failed=0,
         device=str(settings.model.device), backend=backend.name, command=command or shlex.join(sys.argv),
+        shard=shard,
     )  # fmt: skip
     local_model = model if backend.loads_model_here else None
     del model
+    claims = None
+    if shard is None:
+        queue = GeneQueue(todo, store.path)
+    else:
+        claims = GeneClaims(store.path, f"{shard[0]}/{shard[1]}")
+        queue = ClaimingQueue(shard_order(todo, *shard), store.path, claims)
     outcomes = backend.run(
-        files, settings, GeneQueue(todo, store.path), local_model,
+        files, settings, queue, local_model,
         on_plan=lambda plan: store.update_manifest(ray=plan), cohort=cohort,
     )  # fmt: skip
     try:
         for gene_id, result, error in outcomes:
+            if claims is not None and not claims.holds(gene_id):  # its claim lapsed and another took it
+                bar.set_postfix_str(f"{gene_id} taken over by another shard")
+                continue
             if error is None:
                 store.write_gene(
                     gene_id, gene=result.gene, people=result.people, variants=result.variants,
@@ -160,15 +178,75 @@ def precompute(
             else:
                 store.write_failure(gene_id, error)
                 bar.set_postfix_str(f"{gene_id} failed")
-            record.gene(gene_id, failed=error is not None, node=getattr(result, "node", ""))
+            if claims is not None:
+                claims.finish(gene_id)
+            node = getattr(result, "node", "")
+            if shard is not None:  # status counts genes per shard
+                node = f"{node or socket.gethostname()} (shard {shard[0]}/{shard[1]})"
+            record.gene(gene_id, failed=error is not None, node=node)
             bar.update(1)
         bar.close()
+        if claims is not None:
+            return _end_shard(store, claims, record)
         record.state("finalizing")
         finalize(store)
     except BaseException:
         record.finish("stopped")
         raise
+    finally:
+        if claims is not None:
+            claims.close()  # genes claimed and not written go back at once
     record.finish()
+    return store
+
+
+def _end_shard(store: ResultsStore, claims: GeneClaims, record: RunProgress) -> ResultsStore:
+    """A shard whose work is over finalizes if it finds every planned gene done or failed, no
+    other shard computing one, and is first to claim the finalize; else it leaves it to them."""
+    record.finish()  # before looking: a shard that finalizes merges the records of the others
+    if unsettled_genes(store) or not claims.claim(FINALIZE):
+        return store
+    record.state("finalizing")
+    finalize_shards(store)  # the shards' records become progress.json: this one is not written again
+    return store
+
+
+def unsettled_genes(store: ResultsStore) -> list[str]:
+    """Planned genes neither done nor failed, or failed before and being computed again now."""
+    done, failed = store.done_genes(), store.failures()
+    left = [g for g in store.manifest.get("genes", []) if g not in done]
+    return [g for g in left if g not in failed] + live_claims(store.path, [g for g in left if g in failed])
+
+
+def finalize_shards(store: ResultsStore) -> None:
+    """Finalize a store that a job array's shards wrote, then forget their claims and merge their
+    progress records."""
+    finalize(store)
+    remove_claims(store.path)
+    settle_shards(store.path)
+
+
+def finalize_after_shards(path: str | Path) -> ResultsStore:
+    """`precompute --finalize STORE`: finalize a store once its shards have ended; InputError
+    (nothing written) while genes are left or a shard still computes one."""
+    store = ResultsStore(path)
+    manifest = store.manifest
+    if (
+        manifest.get("finalized") and not (store.path / CLAIMS_DIR).exists()
+        and manifest.get("genes_done") == len(store.done_genes())
+        and manifest.get("genes_failed") == len(store.failures())
+    ):  # fmt: skip
+        return store  # the last shard finalized it, and nothing landed since
+    left = unsettled_genes(store)
+    if left:
+        running = live_claims(store.path, left)
+        planned = len(store.manifest.get("genes", []))
+        raise InputError(
+            f"{store.path}: {len(left)} of {planned} genes not done yet ({len(running)} being computed by "
+            f"shards now; first: {', '.join(left[:3])}); finalize after every shard has ended, and "
+            "rerun the shards that stopped early (they resume)"
+        )
+    finalize_shards(store)
     return store
 
 

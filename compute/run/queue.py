@@ -1,5 +1,5 @@
 """The order genes run in: as planned, except genes asked for first (compute/store/priority.py),
-which both backends take between genes."""
+which both backends take between genes; a job-array shard's genes are those it can claim."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from compute.store.claims import GeneClaims
 from compute.store.priority import PRIORITY_FILE, read_priority
 
 
@@ -54,3 +55,42 @@ class GeneQueue:
             self._seen_mtime = mtime
             self._priority = read_priority(self._priority_path.parent)
         return self._priority
+
+
+class ClaimingQueue(GeneQueue):
+    """A job-array shard's genes (precompute --shard I/N): `pop()` gives only a gene this process
+    has claimed (compute/store/claims.py), skipping genes landed meanwhile and genes another live
+    shard holds or finished. Truth is tested by claiming the next gene, so the backends' loops
+    (`while queue: queue.pop()`) stop when nothing is left to claim."""
+
+    def __init__(self, gene_ids: Sequence[str], store_path: str | Path, claims: GeneClaims):
+        super().__init__(gene_ids, store_path)
+        self._parts = Path(store_path) / "parts"
+        self._claims = claims
+        self._next: str | None = None  # claimed, not popped yet
+
+    def __len__(self) -> int:  # at most this many genes left to claim
+        return len(self._left) + (self._next is not None)
+
+    def __bool__(self) -> bool:
+        return self._claim_next() is not None
+
+    def pop(self) -> str:
+        gene_id = self._claim_next()
+        if gene_id is None:
+            raise IndexError("no gene left to claim")
+        self._next = None
+        return gene_id
+
+    def push_front(self, gene_id: str) -> None:
+        if self._next is not None:  # still claimed by this process: it runs after `gene_id`
+            super().push_front(self._next)
+            self._next = None
+        super().push_front(gene_id)
+
+    def _claim_next(self) -> str | None:
+        while self._next is None and self._left:
+            gene_id = super().pop()
+            if not (self._parts / gene_id).is_dir() and self._claims.claim(gene_id):
+                self._next = gene_id
+        return self._next

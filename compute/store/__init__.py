@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from compute.errors import InputError
 from compute.store.files import (
+    create_json,
     file_digest,
     json_default,
     publish,
@@ -101,21 +102,22 @@ class ResultsStore:
         (path / "parts").mkdir(parents=True, exist_ok=True)
         (path / "failed").mkdir(exist_ok=True)
         manifest_path = path / "manifest.json"
-        if manifest_path.is_file():
-            old = json.loads(manifest_path.read_text())
-            check_format(old, manifest_path)
-            changed = {
-                k for k in ("model", "settings") if k in manifest and not same_run(old.get(k), manifest[k])
-            }
-            if changed:
-                raise InputError(
-                    f"{manifest_path}: this store was made with other {', '.join(sorted(changed))}; "
-                    "use another --out directory or delete this one"
-                )
-            old.update({k: v for k, v in manifest.items() if k not in old})
-            write_json_atomic(manifest_path, old)
-        else:
-            write_json_atomic(manifest_path, {"format": FORMAT, **manifest})
+        # made by one process only: the shards of a job array start at once, and the others resume it
+        if not manifest_path.is_file() and create_json(manifest_path, {"format": FORMAT, **manifest}):
+            return cls(path)
+        old = json.loads(manifest_path.read_text())
+        check_format(old, manifest_path)
+        changed = {
+            k for k in ("model", "settings") if k in manifest and not same_run(old.get(k), manifest[k])
+        }
+        if changed:
+            raise InputError(
+                f"{manifest_path}: this store was made with other {', '.join(sorted(changed))}; "
+                "use another --out directory or delete this one"
+            )
+        added = {k: v for k, v in manifest.items() if k not in old}
+        if added:  # rewritten only when something is new, so resuming shards do not race to rewrite it
+            write_json_atomic(manifest_path, {**old, **added})
         return cls(path)
 
     @property

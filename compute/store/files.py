@@ -67,6 +67,26 @@ def write_json_atomic(path: Path, data: Any) -> None:
         raise
 
 
+def create_json(path: Path, data: Any) -> bool:
+    """Write JSON to `path` only if nothing is there yet, whole: True when this call made the file,
+    False when it existed. A complete temporary file is hard-linked to the name, which fails when
+    the name exists (atomic also on NFS; several processes may race, as job-array shards do)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True, default=json_default)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
+
+
 def json_default(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
