@@ -168,7 +168,7 @@ def main() -> int:
         loading, warm = warm_gene_seconds(base, genes)
         print(f"  in one warm process: loading the model and the cohort {loading:.1f} s, then per gene "
               + ", ".join(f"{n} {s:.1f} s" for n, s in warm.items()))  # fmt: skip
-        print("2. part landing -> the page shows the gene (the compute strip polls every 2 s):")
+        print("2. part landing -> the page shows the gene (the compute strip polls every second):")
         times = landing_to_page(base, genes, env, args.landings)
         within = sum(t < 5 for t in times)
         print(f"  {len(times)} landings seen, {within} within 5 s: p50 {np.median(times):.2f} s, "

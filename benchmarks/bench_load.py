@@ -11,7 +11,7 @@ strip). A gene switch: the URL callback, then every server callback that follows
 (card, volcano, scatter, ISM vs eQTL, locus, histograms, violins, logo, sensitivity, dataset
 links, pending-gene banner) at once over six connections, as a browser does, each with the
 state the previous answers left (so the volcano, sensitivity and histogram panels answer with
-Patches). Each tab also polls the jobs strip every 2 s. Sessions run in parallel, once every
+Patches). Each tab also polls the jobs strip every second. Sessions run in parallel, once every
 server process has started (its CPU use quiet). Prints, for each worker count and session
 count: p50, p95 and max of a full gene switch and the throughput; for one session the same
 genes again (then served from the view cache) and the median time and size of each callback;
@@ -50,7 +50,7 @@ URL = {"id": "url", "property": "pathname"}
 DATASET = {"id": "app-dataset", "property": "data"}
 POLL = {"id": "jobs-poll", "property": "n_intervals"}
 BROWSER_CONNECTIONS = 6  # what a browser opens to one host (HTTP/1.1)
-POLL_SECONDS = 2.0  # components/jobs.py POLL_MS
+POLL_SECONDS = 1.0  # components/jobs.py POLL_MS
 GOAL_SOAK_RATIO = 1.5
 
 
