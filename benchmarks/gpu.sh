@@ -2,7 +2,7 @@
 # The GPU checks and benchmarks, one prepared run on the device machine (docs/benchmarks.md, "GPU").
 #
 #   bash benchmarks/gpu_wheels.sh                 here, first: the wheels the device lacks, into .whl/
-#   device run:  bash benchmarks/gpu.sh           results in $OUT (7 files), with carry [".whl",
+#   device run:  bash benchmarks/gpu.sh           results in $OUT (8 files), with carry [".whl",
 #                "data/external/shapeit4/reference.vcf.gz", "data/external/shapeit4/reference.vcf.gz.csi"]
 #                (the 1000 Genomes haplotypes of the benchmark's haplotype path; set up by setup.sh --test)
 #   bash benchmarks/gpu.sh --dry-run              the same steps on this machine's CPU, small model
@@ -12,7 +12,8 @@
 # cut off still returns what it measured: versions, correctness (a precompute on the device equals
 # the CPU's), the engine benchmark of `python -m compute bench` (naive loop vs engine fp32 / bf16,
 # ISM through the conv-tower cache vs full forwards, the haplotype path with prefetch, one gene's
-# model work, the study projection) at two batch sizes, then with torch.compile and a profile.
+# model work, the study projection) at two batch sizes, Borzoi and AlphaGenome at full size
+# (benchmarks/gpu_models.py), then Enformer with torch.compile and a profile.
 # Planned to end within 8 minutes on one H200, set-up included.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +33,9 @@ else
   mkdir -p "$site/polars"
   # polars: imported by enformer_pytorch.data for a dataset class this project never uses (too big to carry)
   echo "# stand-in: enformer_pytorch.data imports polars for GenomeIntervalDataset only" > "$site/polars/__init__.py"
+  # intervaltree: imported by borzoi_pytorch.gene_utils for its Transcriptome class only (an sdist: no wheel)
+  mkdir -p "$site/intervaltree"
+  echo "IntervalTree = None  # stand-in: borzoi_pytorch's Transcriptome only" > "$site/intervaltree/__init__.py"
   if ls .whl/*.whl >/dev/null 2>&1; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" .whl/*.whl \
       >> "$log" 2>&1 || { echo "wheel install failed: see $log"; exit 1; }
@@ -67,6 +71,10 @@ step bench_batch4 "$long" "$py" -m compute bench --device "$device" --config "$c
   --people "$people" --batch-size 4 --json "$OUT/bench_batch4.json"
 step bench_batch16 "$long" "$py" -m compute bench --device "$device" --config "$config" --seconds "$seconds" \
   --people "$people" --batch-size 16 --json "$OUT/bench_batch16.json"
+# Borzoi (524,288 bp) and AlphaGenome (1,048,576 bp) at full size: forwards/s and peak memory in fp32
+# and bf16, bf16's difference from fp32 (the dry run: their small random configurations)
+step models "$short" "$py" benchmarks/gpu_models.py --device "$device" --config "$config" --seconds "$seconds" \
+  --json "$OUT/models.json"
 step bench_compile "$long" "$py" -m compute bench --device "$device" --config "$config" --seconds "$seconds" \
   --people "$people" --batch-size 16 --compile --profile --json "$OUT/bench_compile.json"
 echo "results in $OUT: $(ls "$OUT" | tr '\n' ' ')"

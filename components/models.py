@@ -46,9 +46,11 @@ def layout() -> html.Section:
 
 
 def others(datasets: Datasets, name: str) -> list[str]:
-    """The other datasets that share genes with `name` (stores of the same cohort)."""
+    """The other datasets that share genes with `name`, the one sharing most first: a store of the same
+    cohort (all its genes) before another cohort's that happens to hold some of them."""
     ids = set(datasets.genes(name)["gene_id"])
-    return [n for n in datasets.names if n != name and not ids.isdisjoint(datasets.genes(n)["gene_id"])]
+    shared = {n: len(ids.intersection(datasets.genes(n)["gene_id"])) for n in datasets.names if n != name}
+    return sorted((n for n in shared if shared[n]), key=lambda n: -shared[n])
 
 
 def chosen_other(datasets: Datasets, name: str, other: str | None) -> str | None:

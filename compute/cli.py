@@ -259,6 +259,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep the small model random instead of fine-tuning it on the training people (minutes)",
     )  # fmt: skip
     q.add_argument("--no-progress", action="store_true")
+    q = demo.add_parser(
+        "alphagenome", help="score the demo store's cohort with a small random AlphaGenome into a new store"
+    )
+    q.add_argument("out", help="results store directory to create (new or empty)")
+    q.add_argument("--demo", default="data/demo", help="the Enformer demo store to read (default data/demo)")
+    q.add_argument("--no-progress", action="store_true")
 
     p = sub.add_parser(
         "bench", help="throughput of the Enformer engine against a naive loop, with correctness checks"
@@ -747,9 +753,15 @@ def _demo(args: argparse.Namespace) -> int:
         for name, path in paths.items():
             print(f"{name}\t{path}")
         return 0
+    started = time.perf_counter()
+    if args.demo_command == "alphagenome":
+        from compute.demo.alphagenome import build_demo_alphagenome
+
+        store = build_demo_alphagenome(args.out, demo=args.demo, progress=not args.no_progress)
+        print(f"demo AlphaGenome store built in {time.perf_counter() - started:.0f} s")
+        return _print_status(store.path)
     from compute.demo.build import build_demo
 
-    started = time.perf_counter()
     store = build_demo(
         args.out,
         n_people=args.people,

@@ -1,6 +1,7 @@
 """Screenshots of every dashboard view, taken in headless Chromium.
 
     .venv/bin/python docs/screenshots.py [--results DIR ...] [--gene DDX11] [--out docs/screenshots]
+    .venv/bin/python docs/screenshots.py --models RTN4R demo     # the models view on the demo stores
 
 Also the browser tests' toolbox: `serve(app)` runs the app on 127.0.0.1 and a
 free port in a thread, `chromium(download_dir)` starts Debian's chromium via
@@ -129,6 +130,23 @@ def take_screenshots(
     return saved
 
 
+def take_models_screenshot(driver, base_url: str, gene: str, out_dir: Path, dataset: str) -> Path:
+    """Open the gene's page of `dataset` and save the models view (it compares the dataset with the
+    first other store of its cohort) as models.png."""
+    import time
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    driver.set_window_size(1440, 1400)  # the panel is tall: room for it below the sticky top bar
+    driver.get(f"{base_url}/gene/{gene}?dataset={dataset}")
+    wait_for_figures(driver)
+    element = driver.find_element("id", "models-panel")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
+    time.sleep(1.0)  # let WebGL traces finish drawing
+    path = out_dir / "models.png"
+    element.screenshot(str(path))
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     from app import create_app, default_store_paths
@@ -138,10 +156,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gene", default="DDX11")
     parser.add_argument("--dataset", default=None)
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    parser.add_argument(
+        "--models", nargs=2, metavar=("GENE", "DATASET"),
+        help="the models view of GENE in DATASET instead (docs/screenshots/models.png: RTN4R demo)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     app = create_app(args.results or default_store_paths())
     with serve(app) as url, chromium() as driver:
-        for path in take_screenshots(driver, url, args.gene, Path(args.out), args.dataset):
+        if args.models:
+            paths = [take_models_screenshot(driver, url, *args.models, Path(args.out))]
+        else:
+            paths = take_screenshots(driver, url, args.gene, Path(args.out), args.dataset)
+        for path in paths:
             print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
     return 0
 

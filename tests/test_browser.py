@@ -263,6 +263,23 @@ def test_screenshots_of_every_view(site, tmp_path):
         shutil.copyfile(path, SCREENSHOTS / path.name)
 
 
+def test_models_view_on_the_demo_stores(tmp_path):
+    """`python app.py`'s demo stores side by side in the models view (Enformer and AlphaGenome);
+    saved as docs/screenshots/models.png."""
+    from app import create_app
+    from docs.screenshots import chromium, serve, take_models_screenshot
+
+    app = create_app([DEMO, ROOT / "data" / "demo-alphagenome"])
+    with serve(app) as url, chromium() as driver:
+        path = take_models_screenshot(driver, url, "RTN4R", tmp_path, "demo")
+        assert "B: demo-alphagenome (alphagenome rna_seq" in text_of(driver, "models-note")
+        assert any(t.startswith("significant in") for t in legend_texts(driver, "models"))
+        assert "Drivers of ENSG00000040608, A and B" in text_of(driver, "models-drivers")
+        assert severe_logs(driver) == []
+    assert path.stat().st_size > 5_000
+    shutil.copyfile(path, SCREENSHOTS / "models.png")
+
+
 def legend_texts(driver, panel):
     return driver.execute_script(
         "return Array.from(document.querySelectorAll('#' + arguments[0] + '-graph .legendtext'))"

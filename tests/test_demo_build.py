@@ -29,8 +29,10 @@ from statsmodels.tools.tools import add_constant
 from compute.analyses.finetune.data import make_split
 from compute.analyses.finetune.train import read_split
 from compute.cli import main
+from compute.cohort.inputs import read_exons, read_genes
 from compute.cohort.reference import Reference, encode, gene_window
 from compute.demo import build_demo_inputs
+from compute.demo.alphagenome import ALPHAGENOME_NOTE, DEMO_ALPHAGENOME, build_demo_alphagenome
 from compute.demo.build import (
     DEMO_HELD_BACK,
     DEMO_MODEL,
@@ -44,12 +46,13 @@ from compute.demo.build import (
 from compute.demo.expression import ExpressionSettings
 from compute.engine.attribution import grad_x_input, ism
 from compute.engine.model import ModelSpec, score_tokens
-from compute.engine.models import load_model
+from compute.engine.models import load_model, small_model
 from compute.errors import InputError
 from compute.store import ResultsStore, file_digest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "data" / "demo"
+SHIPPED_ALPHAGENOME = ROOT / "data" / "demo-alphagenome"
 REDUCED_PEOPLE = 30
 REDUCED_GENES = ["DGCR8", "RANBP1"]
 
@@ -81,6 +84,22 @@ def reduced(tmp_path_factory, shipped, external_data):
     return build_demo(
         out, n_people=REDUCED_PEOPLE, seed=seed, genes=REDUCED_GENES, progress=False, external=external_data
     )
+
+
+@pytest.fixture(scope="module")
+def shipped_alphagenome():
+    if not (SHIPPED_ALPHAGENOME / "manifest.json").is_file():
+        pytest.fail(
+            "data/demo-alphagenome is missing: build it with "
+            "`python -m compute demo alphagenome data/demo-alphagenome`"
+        )
+    return ResultsStore(SHIPPED_ALPHAGENOME)
+
+
+@pytest.fixture(scope="module")
+def reduced_alphagenome(tmp_path_factory, reduced, external_data):
+    out = tmp_path_factory.mktemp("demo-alphagenome") / "store"
+    return build_demo_alphagenome(out, demo=reduced.path, progress=False, external=external_data)
 
 
 def test_shipped_store_is_small_complete_and_marked_as_demo(shipped):
@@ -348,3 +367,86 @@ def test_motif_scan_finds_the_fasta_recorded_inside_the_store(shipped, tmp_path)
         moved.mkdir()
         (moved / "manifest.json").write_text((shipped.path / "manifest.json").read_text())
         _store_fasta(ResultsStore(moved), None)
+
+
+# ------------------------------------------------------------- the demo scored by a small AlphaGenome
+
+
+def test_shipped_alphagenome_store_scores_the_demo_cohort(shipped_alphagenome, shipped):
+    """A second store of the demo cohort (the models view compares the two): the same people, genes
+    and expression, scored by the recipe's small random AlphaGenome over the genes' exons; both
+    stores together within the demo's 20 MB."""
+    store = shipped_alphagenome
+    size = sum(p.stat().st_size for s in (shipped, store) for p in s.path.rglob("*") if p.is_file())
+    assert size < 20e6
+    m = store.manifest
+    assert m["dataset"] == "demo" and m["demo_model"] is True and m["model_note"] == ALPHAGENOME_NOTE
+    assert m["finalized"] and m["genes_failed"] == 0
+    assert m["recipe"] == shipped.manifest["recipe"] and m["held_back"] == shipped.manifest["held_back"]
+    model = m["model"]
+    recorded = (model["model"], model["head"], model["readout"], model["track"])
+    assert recorded == ("alphagenome", "rna_seq", "exons", 0)
+    assert model["demo_config"] == {**DEMO_ALPHAGENOME, "window": DEMO_WINDOW, "seed": m["recipe"]["seed"]}
+    assert m["settings"]["window"] == DEMO_WINDOW
+    for entry in m["inputs"].values():  # recorded inside the store, with their checksums
+        assert file_digest(store.path / entry["path"]) == entry["sha256"]
+    genes, demo_genes = store.genes().set_index("gene_id"), shipped.genes().set_index("gene_id")
+    assert sorted(genes.index) == sorted(demo_genes.index) and len(genes) == 22
+    columns = ["gene_name", "chrom", "tss", "strand"]
+    assert genes[columns].equals(demo_genes.loc[genes.index, columns])
+    for gene_id in genes.index:
+        a = store.people(gene_id).set_index("person_id")["observed"]
+        b = shipped.people(gene_id).set_index("person_id")["observed"]
+        assert a.sort_index().equals(b.sort_index())
+        assert a.notna().all() and store.people(gene_id)["predicted"].std() > 0  # the model sees the people
+
+
+def test_shipped_alphagenome_model_is_the_recipe_model(shipped_alphagenome):
+    seed = shipped_alphagenome.manifest["recipe"]["seed"]
+    shipped_model = load_model(shipped_alphagenome.path / "model", model="alphagenome", device="cpu")
+    recipe = small_model(seed, model="alphagenome", window=DEMO_WINDOW, device="cpu", **DEMO_ALPHAGENOME)
+    a, b = shipped_model.net.state_dict(), recipe.net.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)  # from the seed, not trained
+
+
+def test_demo_gtf_holds_each_demo_genes_refseq_exons(shipped_alphagenome):
+    """The GTF's genes have the genes table's TSS, and each gene's first exon starts (+) or ends (-) there."""
+    inputs = shipped_alphagenome.path / "inputs"
+    table = pd.read_csv(inputs / "genes.tsv", sep="\t", dtype={"gene_id": str, "chrom": str})
+    gtf = read_genes(inputs / "genes.gtf")
+    columns = ["gene_id", "gene_name", "chrom", "tss", "strand"]
+    assert gtf[columns].reset_index(drop=True).equals(table[columns])
+    exons = read_exons(inputs / "genes.gtf")
+    assert sorted(exons) == sorted(table["gene_id"])
+    for gene in table.itertuples():
+        spans = exons[gene.gene_id]
+        first = spans[0, 0] + 1 if gene.strand == "+" else spans[-1, 1]  # back to 1-based
+        assert first == gene.tss, gene.gene_name
+
+
+def test_reduced_alphagenome_rebuild_agrees_with_the_shipped_store(reduced_alphagenome, shipped_alphagenome):
+    """The reduced demo (30 people, two genes) scored the same way: the same model (its weights come
+    from the seed), the same exons, and the same reference score of each gene (it does not depend on
+    the people)."""
+    reduced, shipped = reduced_alphagenome, shipped_alphagenome
+    assert reduced.manifest["model_note"] == ALPHAGENOME_NOTE
+    assert reduced.manifest["model"] == shipped.manifest["model"]  # weights_sha256 included
+    genes = reduced.genes().set_index("gene_id")
+    full = shipped.genes().set_index("gene_id").loc[genes.index]
+    assert sorted(genes["gene_name"]) == sorted(REDUCED_GENES) and (genes["n_people"] == REDUCED_PEOPLE).all()
+    columns = ["gene_name", "chrom", "tss", "strand"]
+    assert genes[columns].equals(full[columns])
+    np.testing.assert_allclose(genes["ref_score"], full["ref_score"], rtol=1e-6)
+    a, b = (read_exons(s.path / "inputs" / "genes.gtf") for s in (reduced, shipped))
+    assert all(np.array_equal(a[g], b[g]) for g in genes.index)
+
+
+def test_alphagenome_build_refuses_a_store_that_is_not_the_demo(tmp_path, capsys):
+    (tmp_path / "x").write_text("")
+    assert main(["demo", "alphagenome", str(tmp_path), "--no-progress"]) == 2
+    assert "new or empty directory" in capsys.readouterr().err
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "manifest.json").write_text(json.dumps({"format": 2, "dataset": "computed"}))
+    with pytest.raises(InputError, match="expected the demo store"):
+        build_demo_alphagenome(tmp_path / "new", demo=fake)

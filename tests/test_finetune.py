@@ -241,6 +241,13 @@ def test_cli_reports_bad_options(tiny_cohort, tmp_path, capsys):
     assert "--small" in capsys.readouterr().err
     assert main([*args, "--small", json.dumps(TINY), "--test", "0.9"]) == 2
     assert "no people to train" in capsys.readouterr().err
+    # another model, by its weights or a small configuration: one line, before the cohort is read
+    weights = save_weights(small_model(0, model="alphagenome", window=2048, device="cpu"), tmp_path / "ag")
+    for option, model in ((["--weights", str(weights)], "alphagenome"),
+                          (["--small", '{"model": "borzoi"}'], "borzoi")):  # fmt: skip
+        assert main([*args, *option]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.endswith(f"a {model} model: fine-tuning is Enformer's only") and "\n" not in err, err
 
 
 # --------------------------------------------------------------------------- the planted cohort

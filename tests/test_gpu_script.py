@@ -26,6 +26,7 @@ def test_gpu_script_dry_run_writes_every_result(tmp_path):
         "correctness",
         "bench_batch4",
         "bench_batch16",
+        "models",
         "bench_compile",
     ]
     assert all(s["rc"] == 0 for s in steps), steps
@@ -38,3 +39,8 @@ def test_gpu_script_dry_run_writes_every_result(tmp_path):
         bench = json.loads((tmp_path / f"{name}.json").read_text())
         assert bench["engine_fp32_seq_per_s"] > 0 and bench["ism_cached_snv_per_s"] > 0
         assert bench["projection"]["study_hours"] > 0 and bench["ism_cached_vs_full_max_rel"] < 1e-3
+    models = json.loads((tmp_path / "models.json").read_text())
+    assert [m["model"] for m in models] == ["borzoi", "alphagenome"]
+    for m in models:  # bf16 autocast on CPU too: a difference, small against the scores
+        assert m["fp32_forwards_per_s"] > 0 and m["bf16_forwards_per_s"] > 0
+        assert m["bf16_vs_fp32_max_rel"] < 0.2

@@ -206,10 +206,7 @@ def mark_demo_store(store: ResultsStore, recipe: dict, tuned=None) -> None:
     """Say in the manifest that this is the demo dataset, what its small model is and, when
     fine-tuned, which people it was trained on."""
     manifest = store.manifest
-    inputs = manifest.get("inputs", {})
-    for entry in inputs.values():  # paths inside the store, so the store can move
-        entry["path"] = store.record(entry["path"])
-        entry.pop("mtime_ns", None)  # a copy's files have their own times: sha256 and size say it
+    inputs = inputs_inside(store)
     model = dict(manifest.get("model", {}))
     model["weights"] = "model"
     model["demo_config"] = {**DEMO_MODEL, "window": DEMO_WINDOW, "seed": recipe["seed"]}
@@ -225,3 +222,12 @@ def mark_demo_store(store: ResultsStore, recipe: dict, tuned=None) -> None:
         recipe=recipe,
         truth="truth.parquet",
     )
+
+
+def inputs_inside(store: ResultsStore) -> dict:
+    """The manifest's inputs named by paths inside the store, so that the store can move."""
+    inputs = store.manifest.get("inputs", {})
+    for entry in inputs.values():
+        entry["path"] = store.record(entry["path"])
+        entry.pop("mtime_ns", None)  # a copy's files have their own times: sha256 and size say it
+    return inputs

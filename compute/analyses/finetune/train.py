@@ -386,8 +386,17 @@ def _progress(total: int, done: int, enabled: bool):
 
 def starting_model(weights: str | None, small: dict | None, window: int, device) -> Model:
     """The model fine-tuning starts from, taking `window` bp: local weights or a small random one."""
-    from compute.engine.models import load_model, small_model
+    from compute.engine.models import load_model, small_model, weights_kind
 
+    # fine-tuning trains Enformer's linear output head and window: other models are refused in one line
+    kind = None
+    if small is not None:
+        kind = small.get("model", "enformer")
+    elif weights is not None and Path(weights).is_dir():
+        kind = weights_kind(Path(weights))
+    if kind not in (None, "enformer"):
+        where = f"--weights {weights} holds" if small is None else "--small asks for"
+        raise ModelError(f"{where} a {kind} model: fine-tuning is Enformer's only")
     if small is not None:
         if weights is not None:
             raise ModelError("give either --weights or --small, not both")
@@ -422,8 +431,8 @@ def run_finetune(
     window = options.window
     if window is None:
         raise InputError("--window: give the input window in bp (e.g. 49152, as the published studies)")
+    model = starting_model(weights, small, window, device)  # a model it cannot train refused first
     cohort = load_cohort(window=window, missing=missing, **files)
-    model = starting_model(weights, small, window, device)
     result = finetune(cohort, model, options, out, resume=resume, progress=progress)
     store = None
     if results is not None:
