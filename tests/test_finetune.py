@@ -26,6 +26,7 @@ from compute.analyses.finetune.train import (
 )
 from compute.cli import main
 from compute.cohort.inputs import load_cohort
+from compute.engine.catalog import MODEL_NAMES
 from compute.engine.model import ModelSpec, member_bins, score_tokens
 from compute.engine.models import load_model, save_weights, small_model
 from compute.errors import InputError
@@ -247,7 +248,8 @@ def test_cli_reports_bad_options(tiny_cohort, tmp_path, capsys):
                           (["--small", '{"model": "borzoi"}'], "borzoi")):  # fmt: skip
         assert main([*args, *option]) == 2
         err = capsys.readouterr().err.strip()
-        assert err.endswith(f"a {model} model: fine-tuning is Enformer's only") and "\n" not in err, err
+        assert err.endswith(f"{MODEL_NAMES[model]} model: fine-tuning is Enformer's only"), err
+        assert "\n" not in err
 
 
 # --------------------------------------------------------------------------- the planted cohort

@@ -76,6 +76,25 @@ def test_a_gene_on_demand_equals_the_same_gene_from_precompute(cohort, tiny_weig
                                       pd.read_parquet(full_store.path / f"{name}.parquet"))  # fmt: skip
 
 
+def test_a_store_without_parts_gets_a_gene_and_keeps_the_others(cohort, tiny_weights, full_store, tmp_path):
+    """A store shipped or copied with its tables only (parts/ is a work folder, not part of the
+    results): a gene added on demand lands, and the finalize keeps the genes it had."""
+    out = tmp_path / "store"
+    precompute(files_for(cohort), settings_for(tiny_weights), out, genes=["G1", "G2"], progress=False)
+    shutil.rmtree(out / "parts")
+    store = ResultsStore(out)
+    assert store.done_genes() == {"G1", "G2"} and not store.provisional
+    assert compute_genes(out, ["G3"], device="cpu", batch_size=8) == {"G3": None}
+    store = ResultsStore(out)
+    assert store.done_genes() == {"G1", "G2", "G3"} and not store.provisional
+    for name in ("genes", "people", "variants", "null"):
+        pd.testing.assert_frame_equal(pd.read_parquet(out / f"{name}.parquet"),
+                                      pd.read_parquet(full_store.path / f"{name}.parquet"))  # fmt: skip
+    assert store.genotypes("G1") is not None and store.genotypes("G3") is not None
+    status = store_status(out)
+    assert (status["done"], status["planned"], status["left"]) == (3, 3, [])
+
+
 def test_settings_come_from_the_manifest_and_inputs_are_checked(cohort, tiny_weights, full_store, tmp_path):
     files, settings = settings_from_manifest(full_store, device="cpu", batch_size=8)
     assert files == files_for(cohort)

@@ -47,6 +47,7 @@ ALPHAGENOME = ModelCard(
 )  # fmt: skip
 
 MODELS = {card.name: card for card in (ENFORMER, BORZOI, ALPHAGENOME)}
+MODEL_NAMES = {"enformer": "Enformer", "borzoi": "Borzoi", "alphagenome": "AlphaGenome"}  # as written in text
 
 
 def track_descriptions(name: str) -> list[str] | None:

@@ -270,7 +270,7 @@ def store_status(path: str | Path) -> dict[str, Any]:
     store = ResultsStore(path)
     manifest = store.manifest
     planned = manifest.get("genes", [])
-    done = store.done_genes() if (store.path / "parts").is_dir() else set(store.genes().gene_id)
+    done = store.done_genes()
     failed = store.failures()
     left = [g for g in planned if g not in done and g not in failed]
     planned = list(dict.fromkeys([*planned, *sorted(done)]))  # genes added on demand count as planned

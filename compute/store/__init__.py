@@ -84,6 +84,7 @@ class ResultsStore:
         self._indexes: dict[str, GeneIndex] = {}
         self._genes: pd.DataFrame | None = None
         self._live: LiveParts | None = None
+        self._finalized: frozenset[str] | None = None
         self._version: tuple[int, ...] | None = None
         self._manifest: tuple[tuple[int, ...], dict[str, Any]] | None = None  # (file stamp, contents)
         check_format(self.manifest, self.path / "manifest.json")
@@ -169,6 +170,7 @@ class ResultsStore:
         genotypes: the gene's row of the genotypes table (compute.store.genotypes.genotype_row)."""
         safe_gene_id(gene_id)
         parts = self.path / "parts"
+        parts.mkdir(exist_ok=True)  # a store shipped or copied with its tables only has none
         tmp = Path(tempfile.mkdtemp(dir=parts, prefix=f".{gene_id}."))
         try:
             frames = {
@@ -195,10 +197,24 @@ class ResultsStore:
         write_json_atomic(self.path / "failed" / f"{gene_id}.json", {"gene_id": gene_id, "error": error})
 
     def done_genes(self) -> set[str]:
+        """Genes with results: landed in parts/, or in the finalized tables (whose parts a store
+        shipped or copied without its work folders does not have)."""
+        return self.part_genes() | self.finalized_genes()
+
+    def part_genes(self) -> set[str]:
         parts = self.path / "parts"
         if not parts.is_dir():
             return set()
         return {p.name for p in parts.iterdir() if p.is_dir() and not p.name.startswith(".")}
+
+    def finalized_genes(self) -> set[str]:
+        """The genes of the finalized genes table (read once per version of the store)."""
+        self._refresh()
+        if self._finalized is None:
+            path = self.path / "genes.parquet"
+            ids = pd.read_parquet(path, columns=["gene_id"]).gene_id if path.is_file() else []
+            self._finalized = frozenset(map(str, ids))
+        return set(self._finalized)
 
     def failures(self) -> dict[str, str]:
         failed = self.path / "failed"
@@ -217,9 +233,15 @@ class ResultsStore:
         tables into place last, without the other's gene."""
         with open(self.path / ".finalize.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            done = sorted(self.done_genes())
+            landed = sorted(self.part_genes())
+            # genes finalized before without a part (a shipped or copied store) keep their rows
+            kept = sorted(self.finalized_genes() - set(landed))
+            done = sorted([*landed, *kept])
             for name in TABLES:
-                frames = [pd.read_parquet(self.path / "parts" / g / f"{name}.parquet") for g in done]
+                frames = [pd.read_parquet(self.path / "parts" / g / f"{name}.parquet") for g in landed]
+                if kept and self.has_table(name):
+                    old = pd.read_parquet(self.path / f"{name}.parquet", filters=[("gene_id", "in", kept)])
+                    frames.append(old)
                 frame = concat_frames(frames, TABLES[name])
                 if name == "genes" and genes_transform is not None:
                     frame = genes_transform(frame)
@@ -287,16 +309,13 @@ class ResultsStore:
         version = self.version()
         if version != self._version:
             self._version = version
-            self._genes, self._live, self._indexes = None, None, {}
+            self._genes, self._live, self._indexes, self._finalized = None, None, {}, None
 
     def live(self) -> LiveParts:
         """Genes that landed in parts/ but are not in the finalized tables (compute/store/live.py)."""
         self._refresh()
         if self._live is None:
-            finalized = set()
-            if self.has_table("genes"):
-                finalized = set(pd.read_parquet(self.path / "genes.parquet", columns=["gene_id"]).gene_id)
-            self._live = LiveParts(self.path, self.done_genes(), finalized)
+            self._live = LiveParts(self.path, self.part_genes(), self.finalized_genes())
         return self._live
 
     @property

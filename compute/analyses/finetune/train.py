@@ -33,6 +33,7 @@ import torch.nn.functional as F
 
 from compute.analyses.finetune.data import GeneData, Split, gene_data, make_split, people_index
 from compute.cohort.inputs import Cohort
+from compute.engine.catalog import MODEL_NAMES
 from compute.engine.model import Model, ModelSpec, member_bins, one_hot, summarise
 from compute.engine.models import save_weights
 from compute.errors import InputError, ModelError
@@ -396,7 +397,7 @@ def starting_model(weights: str | None, small: dict | None, window: int, device)
         kind = weights_kind(Path(weights))
     if kind not in (None, "enformer"):
         where = f"--weights {weights} holds" if small is None else "--small asks for"
-        raise ModelError(f"{where} a {kind} model: fine-tuning is Enformer's only")
+        raise ModelError(f"{where} {MODEL_NAMES.get(kind, kind)} model: fine-tuning is Enformer's only")
     if small is not None:
         if weights is not None:
             raise ModelError("give either --weights or --small, not both")
