@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,38 +102,42 @@ def _read_genes_tsv(path: Path) -> pd.DataFrame:
 _ATTR = re.compile(r'(\w+)\s+"([^"]*)"')
 
 
-def _read_gtf(path: Path) -> pd.DataFrame:
-    """Gene records of a GTF: TSS = start on '+', end on '-'."""
-    rows = []
+def _gtf_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line number, tab-separated fields) of every record of a GTF, plain or gzipped."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     with opener(path, "rt") as fh:
         for line_no, line in enumerate(fh, start=1):
-            if line.startswith("#") or not line.strip():
-                continue
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) != 9:
-                raise InputError(
-                    f"{path}: line {line_no}: expected 9 tab-separated GTF fields, found {len(parts)}"
-                )
-            if parts[2] != "gene":
-                continue
-            attrs = dict(_ATTR.findall(parts[8]))
-            if "gene_id" not in attrs:
-                raise InputError(f"{path}: line {line_no}: expected a gene_id attribute, found {parts[8]!r}")
-            strand = parts[6]
-            if strand not in ("+", "-"):
-                raise InputError(
-                    f"{path}: line {line_no} (gene {attrs['gene_id']}): expected strand '+' or '-', "
-                    f"found {strand!r}"
-                )
-            field_ = parts[3] if strand == "+" else parts[4]
-            if not field_.isdigit():
-                raise InputError(
-                    f"{path}: line {line_no} (gene {attrs['gene_id']}): expected integer start/end, "
-                    f"found {parts[3]!r}-{parts[4]!r}"
-                )
-            rows.append((attrs["gene_id"], attrs.get("gene_name", attrs["gene_id"]), parts[0],
-                         int(field_), strand, line_no))
+            if not line.startswith("#") and line.strip():
+                yield line_no, line.rstrip("\n").split("\t")
+
+
+def _read_gtf(path: Path) -> pd.DataFrame:
+    """Gene records of a GTF: TSS = start on '+', end on '-'."""
+    rows = []
+    for line_no, parts in _gtf_lines(path):
+        if len(parts) != 9:
+            raise InputError(
+                f"{path}: line {line_no}: expected 9 tab-separated GTF fields, found {len(parts)}"
+            )
+        if parts[2] != "gene":
+            continue
+        attrs = dict(_ATTR.findall(parts[8]))
+        if "gene_id" not in attrs:
+            raise InputError(f"{path}: line {line_no}: expected a gene_id attribute, found {parts[8]!r}")
+        strand = parts[6]
+        if strand not in ("+", "-"):
+            raise InputError(
+                f"{path}: line {line_no} (gene {attrs['gene_id']}): expected strand '+' or '-', "
+                f"found {strand!r}"
+            )
+        field_ = parts[3] if strand == "+" else parts[4]
+        if not field_.isdigit():
+            raise InputError(
+                f"{path}: line {line_no} (gene {attrs['gene_id']}): expected integer start/end, "
+                f"found {parts[3]!r}-{parts[4]!r}"
+            )
+        rows.append((attrs["gene_id"], attrs.get("gene_name", attrs["gene_id"]), parts[0],
+                     int(field_), strand, line_no))
     if not rows:
         raise InputError(f"{path}: expected GTF records with feature 'gene' (column 3), found none")
     genes = pd.DataFrame(rows, columns=[*GENE_COLUMNS, "line"])
@@ -157,19 +162,14 @@ def read_exons(path: str | Path) -> dict[str, np.ndarray]:
             "(e.g. GENCODE's), or use --readout tss"
         )
     spans: dict[str, list[tuple[int, int]]] = {}
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rt") as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if line.startswith("#") or not line.strip():
-                continue
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) != 9 or parts[2] != "exon":
-                continue
-            gene_id = dict(_ATTR.findall(parts[8])).get("gene_id")
-            if gene_id is None or not (parts[3].isdigit() and parts[4].isdigit()):
-                raise InputError(f"{path}: line {line_no}: expected an exon's gene_id and integer start/end")
-            # GTF: 1-based closed; here 0-based half-open
-            spans.setdefault(gene_id, []).append((int(parts[3]) - 1, int(parts[4])))
+    for line_no, parts in _gtf_lines(path):
+        if len(parts) != 9 or parts[2] != "exon":
+            continue
+        gene_id = dict(_ATTR.findall(parts[8])).get("gene_id")
+        if gene_id is None or not (parts[3].isdigit() and parts[4].isdigit()):
+            raise InputError(f"{path}: line {line_no}: expected an exon's gene_id and integer start/end")
+        # GTF: 1-based closed; here 0-based half-open
+        spans.setdefault(gene_id, []).append((int(parts[3]) - 1, int(parts[4])))
     if not spans:
         raise InputError(
             f"{path}: expected GTF records with feature 'exon' (column 3) for the exons readout, found none"

@@ -52,15 +52,25 @@ def publish(tmp: str | Path, path: Path, mode: int = 0o666) -> None:
     os.replace(tmp, path)
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON to a temporary file beside `path`, then rename it into place."""
-    path = Path(path)
+def _json_beside(path: Path, data: Any) -> str:
+    """JSON written whole (flushed to disk) to a temporary file beside `path`; its name."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as fh:
             json.dump(data, fh, indent=2, sort_keys=True, default=json_default)
             fh.flush()
             os.fsync(fh.fileno())
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to a temporary file beside `path`, then rename it into place."""
+    path = Path(path)
+    tmp = _json_beside(path, data)
+    try:
         publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -72,12 +82,8 @@ def create_json(path: Path, data: Any) -> bool:
     False when it existed. A complete temporary file is hard-linked to the name, which fails when
     the name exists (atomic also on NFS; several processes may race, as job-array shards do)."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = _json_beside(path, data)
     try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True, default=json_default)
-            fh.flush()
-            os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.link(tmp, path)
         return True
