@@ -352,13 +352,18 @@ class Datasets:
             return None
         return str(manifest.get("model_note") or "demo model: not a trained Enformer")
 
+    def _found_now(self, name: str, find: Callable[[], T]) -> T:
+        """`find()`; when it finds nothing, this process looks at the store now and asks again: a
+        gene it does not know may have landed since, announced to the page by another process."""
+        found = find()
+        if not found:
+            self._fresh(name, look=True)
+            found = find()
+        return found
+
     def has_gene(self, name: str, gene_id: str) -> bool:
-        """Whether the dataset holds the gene; one this process does not know yet makes it look at
-        the store now (the gene may have landed since, announced to the page by another process)."""
-        if gene_id in self._gene_rows(name):
-            return True
-        self._fresh(name, look=True)
-        return gene_id in self._gene_rows(name)
+        """Whether the dataset holds the gene (looking at the store now for one not known here)."""
+        return self._found_now(name, lambda: gene_id in self._gene_rows(name))
 
     def gene_row(self, name: str, gene_id: str) -> pd.Series | None:
         """The gene's row of genes(name), by a lookup (not a scan of the table); None if unknown."""
@@ -372,7 +377,8 @@ class Datasets:
         )
 
     def find_gene(self, name: str, query: str) -> str | None:
-        """Gene ID for an exact gene ID or a gene name (case-insensitive), else None."""
+        """Gene ID for an exact gene ID or a gene name (case-insensitive), else None (looking at the
+        store now for one not known here)."""
 
         def lookup() -> dict[str, str]:
             genes = self.genes(name)
@@ -380,11 +386,7 @@ class Datasets:
             found.update({str(g).upper(): g for g in genes.gene_id})
             return found
 
-        hit = self._memo(name, "lookup", lookup).get(query.upper())
-        if hit is None:  # landed since this process last looked? (see has_gene)
-            self._fresh(name, look=True)
-            hit = self._memo(name, "lookup", lookup).get(query.upper())
-        return hit
+        return self._found_now(name, lambda: self._memo(name, "lookup", lookup).get(query.upper()))
 
     def gene(self, name: str, gene_id: str) -> GeneData:
         """All rows of one gene (cached, so the views of one switch, in any worker, share one read)."""

@@ -12,7 +12,7 @@ from urllib.parse import unquote
 import pytest
 
 from benchmarks.synthetic_store import make_synthetic_store
-from tests.waiting import search_option, wait_until
+from tests.waiting import search_option, text_of, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -58,13 +58,6 @@ def settle(driver):
 
 def severe_logs(driver):
     return [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-
-
-def text_of(driver, element_id):
-    """Text of an element read in one script call (Dash may replace the node at any moment)."""
-    return driver.execute_script(
-        "const e = document.getElementById(arguments[0]); return e ? e.innerText : null;", element_id
-    )
 
 
 def card_gene(driver):

@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
@@ -26,7 +25,7 @@ import pytest
 from compute.jobs import JobBoard
 from compute.store import ResultsStore
 from compute.store.progress import pid_alive, read_progress
-from tests.waiting import search_option, wait_until
+from tests.waiting import answers, search_option, text_of, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -57,14 +56,7 @@ class Server:
             command += ["--results", str(store)]
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-        wait_until(self._answers, timeout=60)
-
-    def _answers(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.url + "/", timeout=2) as response:
-                return response.status == 200
-        except OSError:
-            return False
+        wait_until(lambda: answers(self.url + "/"), timeout=60)
 
     def kill(self) -> None:
         if self.process is not None:
@@ -100,12 +92,6 @@ def site(stores, tmp_path_factory):
         for job in JobBoard(jobs).jobs():  # nothing left running after the tests
             if job.pid and pid_alive(job.pid):
                 os.killpg(job.pid, signal.SIGKILL)
-
-
-def text_of(driver, element_id):
-    return driver.execute_script(
-        "const e = document.getElementById(arguments[0]); return e ? e.innerText : null;", element_id
-    )
 
 
 def click(driver, element_id):

@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,7 @@ import pytest
 import components.data as data_module
 from compute.run.pipeline import precompute
 from tests.cohort_files import files_for, many_genes_cohort, settings_for
-from tests.waiting import wait_until
+from tests.waiting import answers, text_of, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 N_GENES = 32
@@ -100,7 +99,7 @@ def test_every_landed_gene_reaches_every_page_of_a_two_worker_server(stores, tmp
     with open(tmp_path / "server.log", "wb") as log:
         server = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_until(lambda: answers(url), timeout=90)
+        wait_until(lambda: answers(url + "/"), timeout=90)
         with chromium() as first, chromium() as second:
             for page in (first, second):
                 page.get(f"{url}/?dataset={store.name}")
@@ -137,23 +136,9 @@ def test_every_landed_gene_reaches_every_page_of_a_two_worker_server(stores, tmp
             server.kill()
 
 
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url + "/", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 def go_to(driver, path: str) -> None:
     """In-page navigation, as a click on a link: the URL changes, the page is not reloaded."""
     driver.execute_script(
         "window.history.pushState({}, '', arguments[0]);"
         "window.dispatchEvent(new PopStateEvent('popstate'));", path,
-    )
-
-
-def text_of(driver, element_id: str):
-    return driver.execute_script(
-        "const e = document.getElementById(arguments[0]); return e ? e.innerText : null;", element_id
     )

@@ -37,6 +37,24 @@ def _source(condition: Callable) -> str:
         return repr(condition)
 
 
+def text_of(driver, element_id: str) -> str | None:
+    """Text of an element read in one script call (Dash may replace the node at any moment)."""
+    return driver.execute_script(
+        "const e = document.getElementById(arguments[0]); return e ? e.innerText : null;", element_id
+    )
+
+
+def answers(url: str) -> bool:
+    """Whether a server answers `url` with 200 (for waiting on a server started by a test)."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
 def search_option(driver, typed: str, shown: str):
     """Open the gene search of the page in `driver`, type `typed`, and wait for the option whose
     text holds `shown` (a browser test's search, step by step as a person does it)."""

@@ -27,6 +27,7 @@ from compute.store.files import (
     create_json,
     file_digest,
     json_default,
+    landed_genes,
     publish,
     safe_gene_id,
     write_json_atomic,
@@ -202,10 +203,7 @@ class ResultsStore:
         return self.part_genes() | self.finalized_genes()
 
     def part_genes(self) -> set[str]:
-        parts = self.path / "parts"
-        if not parts.is_dir():
-            return set()
-        return {p.name for p in parts.iterdir() if p.is_dir() and not p.name.startswith(".")}
+        return landed_genes(self.path)
 
     def finalized_genes(self) -> set[str]:
         """The genes of the finalized genes table (read once per version of the store)."""

@@ -93,6 +93,15 @@ def create_json(path: Path, data: Any) -> bool:
         os.unlink(tmp)
 
 
+def landed_genes(store_path: str | Path) -> set[str]:
+    """Genes whose part has landed in a store's parts/ (a part is renamed into place whole; one in
+    flight has a hidden name)."""
+    parts = Path(store_path) / "parts"
+    if not parts.is_dir():
+        return set()
+    return {p.name for p in parts.iterdir() if p.is_dir() and not p.name.startswith(".")}
+
+
 def json_default(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()

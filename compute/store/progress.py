@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from compute.store import write_json_atomic
+from compute.store.files import landed_genes
 
 PROGRESS_FILE = "progress.json"
 SHARDS_DIR = "progress"  # the shards' own records
@@ -106,8 +107,7 @@ def merge_shards(store_path: str | Path, shards: list[dict[str, Any]]) -> dict[s
     states = {r.get("state") for r in shards}
     state = next((s for s in (*ACTIVE_STATES, "stopped") if s in states), "finished")
     planned = max(int(r.get("planned") or 0) for r in shards)
-    parts = list((store / "parts").glob("[!.]*"))  # landed genes (those in flight are hidden .names)
-    done = sum(1 for p in parts if p.is_dir())
+    done = len(landed_genes(store))
     failed = len(list((store / "failed").glob("*.json")))
     left = max(planned - done - failed, 0)
     rate = sum(r.get("rate_per_hour") or 0 for r in shards if r.get("state") == "running") or None
