@@ -236,7 +236,7 @@ def read_expression(path: str | Path) -> pd.DataFrame:
     """Genes x people matrix, float64, index gene_id, columns the sample IDs (NaN where a value is
     missing). Reads the formats of EXPRESSION_FORMATS, told apart by content; a gzipped text file too.
 
-    A phenotype BED's gene ID is its fourth column (`expression_bed_genes` reads its positions)."""
+    A phenotype BED's gene ID is its fourth column (`read_bed_positions` reads its positions)."""
     path = Path(path)
     require_file(path, "expression matrix")
     kind = expression_format(path)
@@ -383,7 +383,8 @@ MISSING_VALUES = {"", "na", "nan", "n/a", "none", "null", "."}
 class Cohort:
     """Validated cohort inputs, restricted to the people and genes present everywhere.
 
-    `expression` has rows in `genes` order and columns = `people`, which are in VCF order.
+    `expression` has rows in `genes` order and columns = `people`, which are in VCF order; NaN where
+    the input had NA (that person left out of that gene's statistics, `missing_expression`).
     `genes` has gene_id, gene_name, chrom, tss, strand, line, n_snvs (SNVs in the gene's window).
     """
 
