@@ -205,3 +205,14 @@ def test_gene_statistics_with_na_are_those_of_the_people_with_a_value():
     five[:5] = observed[:5]
     some = stats.gene_statistics("G", score, five, G, **args)
     assert some.gene["reason"] is None and np.isfinite(some.gene["r"]) and np.isnan(some.gene["predixcan_r"])
+
+
+def test_inverse_normal_ranks_each_gene_over_its_people_with_a_value(cohort):
+    loaded = files_for(cohort).load(WINDOW, "inverse-normal")
+    raw = loaded.observed_raw("G1")
+    has = ~np.isnan(raw)
+    assert has.sum() == 36
+    expected = sps.norm.ppf(sps.rankdata(raw[has]) / (has.sum() + 1))  # GTEx: rank / (n + 1)
+    observed = loaded.observed("G1")
+    np.testing.assert_allclose(observed[has], expected, atol=1e-12)
+    assert np.isnan(observed[~has]).all()
