@@ -462,6 +462,7 @@ class Datasets:
             return None
         people = self.gene(name, gene_id).people
         test = people.loc[people["person_id"].map(split).eq("test").to_numpy(bool)]
+        test = test.loc[np.isfinite(test["observed"].to_numpy(float))]  # NA: left out of this gene
         x, y = test["predicted"].to_numpy(float), test["observed"].to_numpy(float)
         if len(test) < 3 or x.std() == 0 or y.std() == 0:
             return float("nan"), len(test)
@@ -510,6 +511,12 @@ def input_losses(report) -> str:
         count = (item or {}).get("count", 0)
         if count:
             parts.append(f"{label}: {count:,}")
+    missing = (report.get("expression") or {}).get("missing_values") or {}
+    if missing.get("count"):
+        parts.append(f"expression NA (person left out of that gene): {missing['count']:,} in "
+                     f"{missing.get('genes', 0):,} genes")  # fmt: skip
+    if ((genes.get("positions") or {}).get("source")) == "expression BED":
+        parts.append("gene positions from the expression BED (strand +)")
     for label, key in (("indels skipped", "indels_skipped"),
                        ("calls read as REF", "missing_or_unphased_read_as_ref"),
                        ("haploid calls", "haploid_calls")):  # fmt: skip

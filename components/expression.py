@@ -82,6 +82,9 @@ def split_legend(data: pd.DataFrame) -> list[dict]:
 
 
 def pearson(x: np.ndarray, y: np.ndarray) -> float:
+    """r over the people with both values (a person without observed expression is left out)."""
+    both = np.isfinite(x) & np.isfinite(y)
+    x, y = x[both], y[both]
     if len(x) < 3 or np.std(x) == 0 or np.std(y) == 0:
         return float("nan")
     return float(np.corrcoef(x, y)[0, 1])
@@ -99,11 +102,13 @@ def figure(
     x, y = data["predicted"].to_numpy(float), data["observed"].to_numpy(float)
     people, haps = data["person_id"].to_numpy(object), data[["hap1", "hap2"]].to_numpy(float)
     split = data["split"].to_numpy(object) if "split" in data.columns else None
+    observed = np.isfinite(y)  # people without observed expression (NA in the input) are not drawn
+    n = int(observed.sum())
     traces = []
     if "dosage" in data.columns:
         dosage = data["dosage"].to_numpy(float, na_value=np.nan)
         for g in (0, 1, 2):
-            mask = dosage == g
+            mask = (dosage == g) & observed
             traces.append(
                 {
                     "type": "scattergl", "x": x[mask], "y": y[mask], "mode": "markers",
@@ -114,24 +119,27 @@ def figure(
                 }
             )  # fmt: skip
     else:
-        difference = data["hap_difference"].to_numpy(float)
-        limit = float(np.nanmax(np.abs(difference))) if len(data) else 0.0
+        keep = observed if n < len(y) else slice(None)
+        difference = data["hap_difference"].to_numpy(float)[keep]
+        limit = float(np.nanmax(np.abs(difference))) if len(difference) else 0.0
         limit = limit if np.isfinite(limit) and limit > 0 else 1.0
         traces.append(
             {
-                "type": "scattergl", "x": x, "y": y, "mode": "markers", "name": "people", "showlegend": False,
+                "type": "scattergl", "x": x[keep], "y": y[keep], "mode": "markers", "name": "people",
+                "showlegend": False,
                 "marker": {
-                    **_marker(split, difference), "colorscale": "PuOr", "cmin": -limit, "cmax": limit,
+                    **_marker(None if split is None else split[keep], difference), "colorscale": "PuOr",
+                    "cmin": -limit, "cmax": limit,
                     "colorbar": {"title": {"text": "hap1 − hap2", "side": "right"}, "thickness": 12},
                 },
-                "text": people, "customdata": haps, "hovertemplate": hover + "<extra></extra>",
+                "text": people[keep], "customdata": haps[keep], "hovertemplate": hover + "<extra></extra>",
             }
         )  # fmt: skip
     traces += split_legend(data)
     r = pearson(x, y)
     if np.isfinite(r):
-        slope, intercept = np.polyfit(x, y, 1)
-        xs = np.array([x.min(), x.max()])
+        slope, intercept = np.polyfit(x[observed], y[observed], 1)
+        xs = np.array([x[observed].min(), x[observed].max()])
         traces.append(
             {
                 "type": "scatter", "x": xs, "y": intercept + slope * xs, "mode": "lines",
@@ -139,14 +147,16 @@ def figure(
                 "line": {"color": "#444", "dash": "dash", "width": 1.5},
             }
         )  # fmt: skip
-    text = f"<b>{gene_name}</b>  r = {r:.3f}, n = {len(data):,}"
+    text = f"<b>{gene_name}</b>  r = {r:.3f}, n = {n:,}"
     if "split" in data.columns:  # the fit that is a test first; the all-people r includes training
         test = split == "test"
         r_test = pearson(x[test], y[test])
         text = (
-            f"<b>{gene_name}</b>  held-out r = {r_test:.3f}, n = {int(test.sum()):,}"
-            f"<br>all people r = {r:.3f}, n = {len(data):,}"
+            f"<b>{gene_name}</b>  held-out r = {r_test:.3f}, n = {int((test & observed).sum()):,}"
+            f"<br>all people r = {r:.3f}, n = {n:,}"
         )
+    if n < len(data):
+        text += f"<br>{len(data) - n:,} without observed expression (not shown)"
     label = theme.note(text, 0.01, 0.99, bgcolor="rgba(255,255,255,0.8)")
     return {
         "data": traces,

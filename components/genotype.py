@@ -36,7 +36,8 @@ def frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
     if dosage is None:
         return empty
     people = datasets.gene(sel.dataset, sel.gene_id).people
-    known = dosage >= 0  # people without genotypes are left out
+    # people without genotypes, or without observed expression for this gene (NA), are left out
+    known = (dosage >= 0) & np.isfinite(people["observed"].to_numpy(float))
     return pd.DataFrame(
         {
             "person_id": people["person_id"].array[known],

@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_repeatable(p, "--samples", "sample IDs (default: all in the VCF)")
 
     p = sub.add_parser("precompute", help="run a cohort through a model (--model) and write a results store")
-    add_options(p, CohortFiles)
+    add_options(p, CohortFiles, genes=None)  # --genes optional: a phenotype BED's positions
     add_options(p, RunSettings)
     add_options(p, ModelOptions)
     add_options(p, StatsOptions)
@@ -301,7 +301,7 @@ def _add_repeatable(p: argparse.ArgumentParser, flag: str, help: str) -> None:
 
 def _add_cohort_args(p: argparse.ArgumentParser) -> None:
     """The cohort's files and a window without a model (validate, cnn-baseline, finetune)."""
-    add_options(p, CohortFiles)
+    add_options(p, CohortFiles, genes=None)  # --genes optional: a phenotype BED's positions
     p.add_argument("--window", type=int, default=ENFORMER.window, help="window length in bp around each TSS")
 
 
@@ -459,6 +459,7 @@ def _finetune(args: argparse.Namespace) -> int:
     import json
 
     _only_raw_expression(args, "finetune")
+    from_args(CohortFiles, args)  # a missing --genes without a phenotype BED refused before any model
     from compute.analyses.finetune.train import FinetuneOptions, run_finetune
 
     try:

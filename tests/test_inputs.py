@@ -348,18 +348,22 @@ def test_non_finite_expression(tmp_path, value):
 
 
 @pytest.mark.parametrize("value", ["nan", "", "NA", "."])
-def test_missing_expression_matters_only_where_used(tmp_path, value):
+def test_missing_expression_leaves_that_person_out_of_that_gene(tmp_path, value):
     paths, _ = build(tmp_path)
     table = pd.read_csv(paths["expression"], sep="\t", dtype=str)
     table["S9"] = "1.0"  # a sample the VCF lacks
     table.loc[0, "S9"] = value
     table.loc[3] = ["ENSG9", *([value] * (table.shape[1] - 1))]  # a gene the genes table lacks
     table.to_csv(paths["expression"], sep="\t", index=False)
-    load(paths)  # neither is used: no matter
+    assert load(paths).report()["expression"]["missing_values"] == {"count": 0, "genes": 0, "examples": []}
     table.loc[1, "S3"] = value
     table.to_csv(paths["expression"], sep="\t", index=False)
-    message = error_of(paths)
-    assert "expr.tsv: gene ENSG2, sample S3: expression is missing (1 missing values" in message
+    cohort = load(paths)  # counted, not refused (tests/test_missing_expression.py: the statistics)
+    assert np.isnan(cohort.observed("ENSG2")[cohort.people.index("S3")])
+    assert np.isfinite(cohort.observed("ENSG1")).all()
+    assert cohort.report()["expression"]["missing_values"] == {
+        "count": 1, "genes": 1, "examples": ["ENSG2: 1 of 5 people (S3)"]}
+    assert "expression missing (NA) for 1 person-gene pairs in 1 genes" in cohort.summary()
 
 
 def test_tss_outside_fasta(tmp_path):

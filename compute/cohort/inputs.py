@@ -149,12 +149,17 @@ def is_gtf(path: str | Path) -> bool:
     return Path(path).name.lower().endswith((".gtf", ".gtf.gz", ".gff2"))
 
 
-def read_exons(path: str | Path) -> dict[str, np.ndarray]:
+def read_exons(path: str | Path | None) -> dict[str, np.ndarray]:
     """The exons of every gene of a GTF, merged across its transcripts (as borzoi-pytorch's Gene
     does): gene_id -> int64 (k, 2) of 0-based half-open chromosome intervals, sorted.
 
     The `exons` readout (Borzoi, AlphaGenome rna_seq) reads a gene over these; a genes TSV has no
     exons, so it is refused here with what to give instead."""
+    if path is None:
+        raise InputError(
+            "--genes not given: the exons readout needs each gene's exons, give --genes as a GTF with 'exon' "
+            "records (e.g. GENCODE's), or use --readout tss"
+        )
     path = Path(path)
     if not is_gtf(path):
         raise InputError(
@@ -231,7 +236,7 @@ def read_expression(path: str | Path) -> pd.DataFrame:
     """Genes x people matrix, float64, index gene_id, columns the sample IDs (NaN where a value is
     missing). Reads the formats of EXPRESSION_FORMATS, told apart by content; a gzipped text file too.
 
-    A phenotype BED's gene ID is its fourth column (`expression_bed_genes` reads its positions)."""
+    A phenotype BED's gene ID is its fourth column (`read_bed_positions` reads its positions)."""
     path = Path(path)
     require_file(path, "expression matrix")
     kind = expression_format(path)
@@ -305,11 +310,68 @@ def _check_field_counts(path: Path, sep: str, skip: int) -> None:
         )
 
 
+def read_bed_positions(path: str | Path) -> pd.DataFrame:
+    """Each phenotype's position from a tensorQTL/FastQTL phenotype BED (`#chr start end
+    phenotype_id`, then the samples): chrom, TSS = `end` (1-based; the BED's 0-based `start` + 1),
+    gene_name = gene_id = phenotype_id, strand '+' (a BED has none), and `line`, as `read_genes`
+    returns them. A row whose start/end are not integers or whose end is not start + 1 is refused,
+    naming the line."""
+    import csv
+
+    path = Path(path)
+    rows = []
+    with _text_opener(path) as fh:
+        for line_no, fields in enumerate(csv.reader(fh, delimiter="\t"), start=1):
+            if line_no == 1 or not fields or fields[0].startswith("#"):
+                continue  # the header (#chr start end phenotype_id ...)
+            if len(fields) < 4:
+                raise InputError(f"{path}: line {line_no}: expected #chr, start, end, phenotype_id and the "
+                                 f"samples, found {len(fields)} fields")  # fmt: skip
+            chrom, start, end, gene_id = (f.strip() for f in fields[:4])
+            if not (start.isdigit() and end.isdigit()):
+                raise InputError(
+                    f"{path}: line {line_no} (gene {gene_id}): expected integer start and end (0-based "
+                    f"start, end = start + 1 = the TSS), found {start!r} and {end!r}"
+                )
+            if int(end) != int(start) + 1:
+                raise InputError(
+                    f"{path}: line {line_no} (gene {gene_id}): expected end = start + 1 (a phenotype BED "
+                    f"gives each gene's TSS as one base), found start {start}, end {end}"
+                )
+            if not chrom or not gene_id:
+                raise InputError(f"{path}: line {line_no}: expected a chromosome and a phenotype_id, found "
+                                 f"{chrom!r} and {gene_id!r}")  # fmt: skip
+            rows.append((gene_id, gene_id, chrom, int(end), "+", line_no))
+    if not rows:
+        raise InputError(f"{path}: expected at least one phenotype row after the header, found none")
+    genes = pd.DataFrame(rows, columns=[*GENE_COLUMNS, "line"])
+    genes["tss"] = genes["tss"].astype(np.int64)
+    return genes
+
+
+def gene_positions(genes: str | Path | None, expression: str | Path) -> str:
+    """Where each gene's chrom, TSS and strand come from: 'genes' (the genes table, when given) or
+    'bed' (the expression, a phenotype BED); InputError, in one line, when neither can give them."""
+    if genes is not None:
+        return "genes"
+    expression = Path(expression)
+    require_file(expression, "expression matrix")
+    kind = expression_format(expression)
+    if kind != "bed":
+        raise InputError(
+            f"--genes not given, and {expression} is a {kind.upper()} expression matrix without gene "
+            "positions: expected --genes (a TSV of gene_id, gene_name, chrom, tss, strand, or a GTF), which "
+            "may be left out only when the expression is a tensorQTL/FastQTL phenotype BED (#chr start end "
+            "phenotype_id)"
+        )
+    return "bed"
+
+
 NORMALIZE = ("none", "inverse-normal")
 
 
-# Values read as missing: no matter in genes or people not used, an error naming the place where
-# used; anything else that is not a finite number is an error naming its place.
+# Values read as missing: that person is left out of that gene's statistics (counted and reported);
+# anything else that is not a finite number is an error naming its place.
 MISSING_VALUES = {"", "na", "nan", "n/a", "none", "null", "."}
 
 
@@ -321,7 +383,8 @@ MISSING_VALUES = {"", "na", "nan", "n/a", "none", "null", "."}
 class Cohort:
     """Validated cohort inputs, restricted to the people and genes present everywhere.
 
-    `expression` has rows in `genes` order and columns = `people`, which are in VCF order.
+    `expression` has rows in `genes` order and columns = `people`, which are in VCF order; NaN where
+    the input had NA (that person left out of that gene's statistics, `missing_expression`).
     `genes` has gene_id, gene_name, chrom, tss, strand, line, n_snvs (SNVs in the gene's window).
     """
 
@@ -343,6 +406,8 @@ class Cohort:
     covariates: pd.DataFrame | None = None  # people x covariates, rows in `people` order
     without_covariates: list[str] = field(default_factory=list)  # people left out: no covariates
     normalize: str = "none"  # of each gene's expression before the covariates: none | inverse-normal
+    # where chrom, TSS and strand came from: {"source": "genes table" | "expression BED", "file", "strand"}
+    positions: dict[str, str] = field(default_factory=dict)
 
     def window_variants(self, chrom: str, start0: int, end0: int) -> WindowVariants:
         """The SNVs of a window for the cohort's people, read with the cohort's policies (missing
@@ -354,21 +419,53 @@ class Cohort:
                                reference=self.reference, ref_mismatch=self.ref_mismatch)  # fmt: skip
 
     def observed_raw(self, gene_id: str) -> np.ndarray:
-        """One gene's expression as the input has it, float64, in the order of `people`."""
+        """One gene's expression as the input has it, float64, in the order of `people` (NaN where
+        the input has NA for a person)."""
         return self.expression.loc[gene_id, self.people].to_numpy(float)
 
     def observed(self, gene_id: str) -> np.ndarray:
         """The expression every statistic uses, in the order of `people`: the input, normalised
-        (rank-based inverse normal, when asked), then residualised on [1, covariates] over the
-        gene's people (when the cohort has covariates), as eQTL studies do."""
+        (rank-based inverse normal, when asked), then residualised on [1, covariates] (when the
+        cohort has covariates), as eQTL studies do, both over the gene's people with a value; NaN
+        for the others (left out of this gene's statistics)."""
         from compute.stats import inverse_normal, residualize
 
         values = self.observed_raw(gene_id)
+        has = ~np.isnan(values)
+        kept = values[has]
         if self.normalize == "inverse-normal":
-            values = inverse_normal(values)
+            kept = inverse_normal(kept)
         if self.covariates is not None:
-            values = residualize(values, self.covariate_matrix)
-        return values
+            kept = residualize(kept, self.covariate_matrix[has])
+        out = np.full(values.shape, np.nan)
+        out[has] = kept
+        return out
+
+    def missing_expression(self) -> pd.Series:
+        """People without an expression value, per gene (genes with none left out), in gene order."""
+        counts = self.expression.isna().sum(axis=1).astype(np.int64)
+        return counts[counts > 0]
+
+    def missing_examples(self, examples: int = 5, people: int = 3) -> list[str]:
+        """The first genes with people left out: 'GENE: N of M people (P1, P2, ...)'."""
+        out = []
+        for gene_id in self.missing_expression().index[:examples]:
+            row = self.expression.loc[gene_id]
+            who = row.index[row.isna().to_numpy()].tolist()
+            more = ", ..." if len(who) > people else ""
+            out.append(f"{gene_id}: {len(who)} of {len(row)} people ({', '.join(who[:people])}{more})")
+        return out
+
+    def refuse_missing_expression(self, command: str) -> None:
+        """For the commands that train on expression (finetune, cnn-baseline): NA refused, naming
+        the first gene and people, since they use every person of every gene."""
+        missing = self.missing_expression()
+        if len(missing):
+            raise InputError(
+                f"{command}: expression is missing for {int(missing.sum())} person-gene pairs in "
+                f"{len(missing)} genes, e.g. {self.missing_examples(1)[0]}; this command needs a value for "
+                "every person of every gene (precompute leaves such a person out of that gene only)"
+            )
 
     @property
     def covariate_matrix(self) -> np.ndarray | None:
@@ -384,6 +481,7 @@ class Cohort:
             return {"count": len(items), "examples": list(items[:examples])}
 
         no_snv = self.genes.loc[self.genes["n_snvs"].to_numpy() == 0, "gene_id"].tolist()
+        missing = self.missing_expression()
         return {
             "people": {
                 "used": len(self.people),
@@ -394,9 +492,13 @@ class Cohort:
             "expression": {
                 "normalize": self.normalize,
                 "covariates": [] if self.covariates is None else [str(c) for c in self.covariates.columns],
+                # NA: that person left out of that gene's statistics only
+                "missing_values": {"count": int(missing.sum()), "genes": len(missing),
+                                   "examples": self.missing_examples(examples)},  # fmt: skip
             },
             "genes": {
                 "used": len(self.genes),
+                "positions": dict(self.positions),
                 "without_expression": listed(self.genes_without_expression),
                 "expression_without_tss": listed(self.expression_without_gene),
                 "without_snvs": listed(no_snv),
@@ -439,7 +541,17 @@ class Cohort:
         if self.without_covariates:
             lines.append(f"  {len(self.without_covariates)} people left out without covariates, "
                          f"e.g. {', '.join(self.without_covariates[:3])}")  # fmt: skip
+        missing = self.missing_expression()
+        if len(missing):
+            lines.append(
+                f"expression missing (NA) for {int(missing.sum())} person-gene pairs in {len(missing)} "
+                "genes: each such person is left out of that gene's statistics only, "
+                f"e.g. {self.missing_examples(1)[0]}"
+            )
         lines.append(f"genes: {len(self.genes)} with a TSS and expression")
+        if self.positions.get("source") == "expression BED":
+            lines.append(f"  gene positions from the phenotype BED {self.positions['file']} (TSS = its end), "
+                         "strand + for every gene (no --genes given)")  # fmt: skip
         if self.versions_matched:
             first = next(iter(self.versions_matched.items()))
             lines.append(f"  {len(self.versions_matched)} matched without their version suffix, "
@@ -653,7 +765,7 @@ def _merge_windows(starts: np.ndarray, ends: np.ndarray) -> list[tuple[int, int]
 def load_cohort(
     fasta: str | Path,
     vcf: str | Path,
-    genes: str | Path,
+    genes: str | Path | None,
     expression: str | Path,
     window: int = WINDOW,
     missing: str = "error",
@@ -662,17 +774,29 @@ def load_cohort(
     covariates: str | Path | None = None,
     normalize: str = "none",
 ) -> Cohort:
-    """Read and validate every input; genotypes are checked over all gene windows (each record once)."""
+    """Read and validate every input; genotypes are checked over all gene windows (each record once).
+
+    genes None: each gene's chrom and TSS from the expression, a phenotype BED (`gene_positions`),
+    strand '+'."""
     if missing not in ("error", "reference"):
         raise InputError(f"missing genotype policy must be 'error' or 'reference', got {missing!r}")
     if window < 1:
         raise InputError(f"window must be a positive number of bases, got {window}")
-    fasta, genes_path, expr_path = (Path(p) for p in (fasta, genes, expression))
+    from_bed = gene_positions(genes, expression) == "bed"
+    fasta, expr_path = Path(fasta), Path(expression)
+    genes_path = expr_path if from_bed else Path(genes)
     inputs = ((fasta, "reference FASTA"), (genes_path, "genes table"), (expr_path, "expression matrix"))
     for path, what in inputs:
         require_file(path, what)
     reference = Reference(fasta)
-    gene_table = read_genes(genes_path)
+    if from_bed:
+        gene_table = read_bed_positions(expr_path)
+        position_source = {"source": "expression BED", "file": str(expr_path), "tss": "end (1-based)",
+                     "strand": "+ for every gene (no genes table or GTF given)"}  # fmt: skip
+    else:
+        gene_table = read_genes(genes_path)
+        position_source = {"source": "genes table", "file": str(genes_path),
+                     "strand": "GTF" if is_gtf(genes_path) else "genes table"}  # fmt: skip
     files = genotype_files(vcf, gene_table["chrom"].unique().tolist())
     vcf_samples, vcf_chroms, vcf_lengths = read_vcf_headers(list(files.values()))
     expr = read_expression(expr_path)
@@ -740,14 +864,9 @@ def load_cohort(
             f"e.g. {list(expr.columns[:3])}; VCF has {len(vcf_samples)}, e.g. {vcf_samples[:3]})"
         )
     expression_samples = list(expr.columns)
+    # NA (read_expression's MISSING_VALUES) leaves that person out of that gene's statistics only
+    # (compute.stats.gene_statistics); counted per gene by Cohort.missing_expression.
     expr = expr.loc[gene_table["gene_id"], people]
-    if expr.isna().to_numpy().any():  # NA elsewhere (genes or people not used) is no matter
-        gene_id, sample = expr.stack(future_stack=True).loc[lambda v: v.isna()].index[0]
-        raise InputError(
-            f"{expr_path}: gene {gene_id}, sample {sample}: expression is missing "
-            f"({int(expr.isna().to_numpy().sum())} missing values among the genes and people used); "
-            "expected a value for every person of every gene computed (leave the sample out, or impute)"
-        )
 
     # Every SNV record inside any gene window, read once: REF vs FASTA, phasing, missing calls.
     counts = WindowCounts()
@@ -798,4 +917,5 @@ def load_cohort(
         covariates=None if covariate_table is None else covariate_table.loc[people],
         without_covariates=without_covariates,
         normalize=normalize,
+        positions=position_source,
     )

@@ -147,7 +147,7 @@ def check_ray_cluster(ray, files: CohortFiles, settings: RunSettings) -> None:
     from compute.store.inputs import input_files
 
     vcfs = input_files(files.vcf)  # per-chromosome files, each
-    paths = [str(Path(p).resolve()) for p in (files.fasta, *vcfs, files.genes, files.expression)]
+    paths = [str(Path(p).resolve()) for p in (files.fasta, *vcfs, files.genes, files.expression) if p]
     paths.append(str(Path(settings.model.weights).resolve()))
 
     @ray.remote(num_cpus=0)

@@ -290,7 +290,7 @@ def assemble_gene(
             "observed": observed,
         }
     )
-    if observed_raw is not None and not np.array_equal(observed_raw, observed):
+    if observed_raw is not None and not np.array_equal(observed_raw, observed, equal_nan=True):
         people_frame["observed_raw"] = observed_raw  # the input's values, before normalising and covariates
     if outputs.all_tracks is not None:
         from compute.stats.correlation import pearson
@@ -298,7 +298,8 @@ def assemble_gene(
         all_track_haps, all_track_ref = outputs.all_tracks
         all_tracks = np.asarray(all_track_haps, dtype=float).mean(axis=1)
         people_frame["predicted_all_tracks"] = all_tracks
-        r_all, p_all = pearson(all_tracks, observed)
+        has = ~np.isnan(np.asarray(observed, dtype=float))  # people with observed expression
+        r_all, p_all = pearson(all_tracks[has], np.asarray(observed, dtype=float)[has])
         row.update(
             r_all_tracks=r_all,
             p_r_all_tracks=p_all,

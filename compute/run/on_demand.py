@@ -35,7 +35,7 @@ def settings_from_manifest(store: ResultsStore, device: str = "auto", batch_size
     paths = check_inputs(store, full=check)
     settings = from_manifest(manifest, store.path / "manifest.json", store.resolve, device, batch_size)
     files = CohortFiles(
-        *(str(paths[n]) for n in ("fasta", "vcf", "genes", "expression")),
+        *(str(paths[n]) if n in paths else None for n in ("fasta", "vcf", "genes", "expression")),
         missing=str(manifest.get("missing_genotypes", "error")),
         ref_mismatch=str(manifest.get("ref_mismatch", "skip")),  # older stores: none was skipped
         sample_map=str(paths["sample_map"]) if "sample_map" in paths else None,
@@ -63,7 +63,7 @@ def compute_genes(
     report = progress or (lambda _: None)
     report({"gene": None, "stage": "loading the model and the cohort", "fraction": 0.0})
     worker = GeneWorker(files, settings)
-    select_genes(worker.cohort, gene_ids, files.genes)
+    select_genes(worker.cohort, gene_ids, files.genes_source)
     outcome: dict[str, str | None] = {}
     for k, gene_id in enumerate(gene_ids):
         started = time.perf_counter()

@@ -65,7 +65,7 @@ def package_versions() -> dict[str, str]:
 def run_manifest(
     files: CohortFiles, settings: RunSettings, gene_ids: Sequence[str], cohort: Cohort | None = None
 ) -> dict[str, Any]:
-    inputs = {name: input_record(getattr(files, name)) for name in INPUT_NAMES}
+    inputs = {name: input_record(getattr(files, name)) for name in INPUT_NAMES if getattr(files, name)}
     for name in ("sample_map", "covariates"):  # optional inputs, recorded when given
         if getattr(files, name) is not None:
             inputs[name] = input_record(getattr(files, name))
@@ -139,9 +139,9 @@ def precompute(
     if settings.model.readout == "exons":
         from compute.cohort.inputs import read_exons
 
-        read_exons(files.genes)  # a genes TSV has no exons: refused before the cohort is read
+        read_exons(files.genes)  # a genes TSV (or none) has no exons: refused before the cohort is read
     cohort = files.load(window, settings.stats.normalize)
-    gene_ids = select_genes(cohort, genes, files.genes)
+    gene_ids = select_genes(cohort, genes, files.genes_source)
     if announce is not None:
         announce(cohort.summary())
     store = ResultsStore.create(out, run_manifest(files, settings, gene_ids, cohort), same_run)

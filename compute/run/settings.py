@@ -53,8 +53,15 @@ class CohortFiles:
         help="phased VCF/BCF, bgzip + index; a path with {chrom} reads one file per chromosome "
         "(e.g. 'cohort.chr{chrom}.vcf.gz', the same samples in each)"
     )
-    genes: str = option(help="genes TSV (gene_id, gene_name, chrom, tss, strand) or GTF")
-    expression: str = option(help="genes x people matrix: TSV, CSV or Parquet")
+    # None: each gene's chrom and TSS from the expression, a phenotype BED (the command line's default)
+    genes: str | None = option(
+        help="genes TSV (gene_id, gene_name, chrom, tss, strand) or GTF; optional when --expression is a "
+        "phenotype BED (TSS = its end, strand +)"
+    )
+    expression: str = option(
+        help="expression: genes x samples TSV/CSV (or transposed), tensorQTL/FastQTL phenotype BED, GCT or "
+        "Parquet; NA leaves that person out of that gene's statistics (counted)"
+    )
     missing: str = option(
         "error", choices=("error", "reference"),
         help="unphased or missing genotypes: stop with an error, or read as REF and report the count",
@@ -75,6 +82,17 @@ class CohortFiles:
         help="covariates regressed out of expression per gene (genotype PCs, PEER factors, sex, batch): "
         "tensorQTL's layout (ID, then one column per sample) or its transpose, TSV or CSV",
     )  # fmt: skip
+
+    def __post_init__(self) -> None:
+        if self.genes is None:  # only a phenotype BED has positions: anything else refused before any work
+            from compute.cohort.inputs import gene_positions
+
+            gene_positions(self.genes, self.expression)
+
+    @property
+    def genes_source(self) -> str:
+        """The file the genes' positions come from: the genes table, else the expression BED."""
+        return self.genes if self.genes is not None else self.expression
 
     def load(self, window: int, normalize: str = "none") -> Cohort:
         """Read and validate the cohort for gene windows of `window` bp (cohort.inputs.load_cohort);

@@ -29,6 +29,7 @@ from compute.stats.correlation import correlation_pvalue, pearson, pearson_colum
 from compute.stats.drivers import drivers
 
 __all__ = [
+    "MIN_PEOPLE",
     "N_DRAWS",
     "GeneStatistics",
     "bh",
@@ -217,8 +218,10 @@ def eqtl(
     y = np.asarray(observed, dtype=np.float64)
     k = 0
     if covariates is not None and np.asarray(covariates).shape[1]:
-        G, y = residualize(G, covariates), residualize(y, covariates)
         k = np.asarray(covariates).shape[1]
+        if y.shape[0] - 2 - k < 1:  # no degree of freedom left for the t-test
+            return np.full(G.shape[1], np.nan), np.full(G.shape[1], np.nan)
+        G, y = residualize(G, covariates), residualize(y, covariates)
     r, p = pearson_columns(G, y)
     if k:
         p = correlation_pvalue(r, y.shape[0] - k)  # n - 2 - k degrees of freedom
@@ -294,11 +297,26 @@ class GeneStatistics:
     null_r: np.ndarray
 
 
-def no_result_reason(score: np.ndarray, observed: np.ndarray, dosage: np.ndarray) -> str | None:
-    """Why a gene has no r (a result, not an error), or None when it has one."""
+# r and its p (n - 2 df) need at least three people with observed expression: fewer, when NA left
+# the others out, is a gene's reason for no r (a cohort of fewer people is as it always was)
+MIN_PEOPLE = 3
+
+
+def no_result_reason(
+    score: np.ndarray, observed: np.ndarray, dosage: np.ndarray, n_without: int = 0
+) -> str | None:
+    """Why a gene has no r (a result, not an error), or None when it has one.
+
+    score, observed, dosage: the people with observed expression for this gene; n_without: how
+    many more people the gene has without it (left out of its statistics)."""
     n_people = len(score)
     if dosage.shape[1] == 0:
         return "no SNV in the window"
+    if n_without and n_people < MIN_PEOPLE:
+        return (
+            f"only {n_people} of {n_people + n_without} people have observed expression "
+            f"(r needs at least {MIN_PEOPLE})"
+        )
     if not (dosage != dosage[:1]).any():
         return f"no SNV polymorphic among the {n_people} people"
     if np.isnan(pearson(observed, observed)[0]):
@@ -325,13 +343,19 @@ def gene_statistics(
     """All per-gene statistics of DESIGN §5 from people-level data.
 
     score, observed (n_people,); dosage (n_people, n_snvs) ALT counts; ism, pos (n_snvs,).
+    observed is NaN for a person without a value for this gene: that person is left out of every
+    statistic that uses expression (r, its null, the eQTL slopes and so the drivers' support, the
+    baseline's cross-validation, mean/std observed) and kept in those of the model alone (drivers,
+    linear r, allele frequencies, mean/std predicted).
     covariates (n_people, k), when the cohort has them: `observed` is then expression already
-    residualised on them (every statistic uses it), and the eQTL slopes are the dosage coefficients
-    of y ~ 1 + g + covariates (`eqtl`).
-    `gene` holds: n_people, n_snvs, r, p_r, null_mean, null_std, linear_r, n_drivers,
-    predixcan_r, mean_observed, std_observed, mean_predicted, std_predicted (std ddof=0), and
-    reason: why r is NaN (`no_result_reason`: no SNV in the window, none polymorphic, constant
-    expression), else None; such a gene keeps its rows with NaN r, null, linear r and baseline.
+    residualised on them over the gene's people with a value (every statistic uses it), and the
+    eQTL slopes are the dosage coefficients of y ~ 1 + g + covariates (`eqtl`) over those people.
+    `gene` holds: n_people (with observed expression: the n of r), n_without_observed (left out),
+    n_snvs, r, p_r, null_mean, null_std, linear_r, n_drivers, predixcan_r, mean_observed,
+    std_observed, mean_predicted, std_predicted (std ddof=0), and reason: why r is NaN
+    (`no_result_reason`: no SNV in the window, fewer than MIN_PEOPLE people with expression, none
+    polymorphic, constant expression), else None; such a gene keeps its rows with NaN r, null,
+    linear r and baseline.
     `variants` (rows in SNV input order): alt_freq, maf, tss_distance,
     tss_distance_stranded, eqtl_slope, eqtl_p, is_driver, is_main_driver, driver_gain,
     supported (sign agreement for every SNV; the dashboard reads it for drivers).
@@ -347,28 +371,41 @@ def gene_statistics(
             f"gene_statistics({gene_id}): expected score, observed (n_people,), dosage (n_people, n_snvs), "
             f"ism (n_snvs,); found {score.shape}, {observed.shape}, {G.shape}, {ism.shape}"
         )
-    for name, values in (("score", score), ("observed", observed), ("ism", ism)):
+    for name, values in (("score", score), ("observed", observed[~np.isnan(observed)]), ("ism", ism)):
         if not np.isfinite(values).all():
             raise ValueError(f"gene_statistics({gene_id}): {name} has {int((~np.isfinite(values)).sum())} "
                              "non-finite values")
     if np.asarray(pos).shape != ism.shape:
         raise ValueError(f"gene_statistics({gene_id}): pos has shape {np.shape(pos)}, expected {ism.shape}")
 
-    reason = no_result_reason(score, observed, G)
-    r, p_r = pearson(score, observed) if reason is None else (np.nan, np.nan)
-    if G.shape[1] and G.std(axis=0).any():
-        null_r = null_correlations(G, observed, n_draws, rng_for_gene(gene_id, seed))
+    # the people with observed expression for this gene (all of them unless the input had NA)
+    has = ~np.isnan(observed)
+    n_without = int(n_people - has.sum())
+    if n_without:
+        y, G_y, score_y = observed[has], G[has], score[has]
+        covariates_y = None if covariates is None else np.asarray(covariates)[has]
+    else:
+        y, G_y, score_y, covariates_y = observed, G, score, covariates
+    reason = no_result_reason(score_y, y, G_y, n_without)
+    too_few = n_without > 0 and y.shape[0] < MIN_PEOPLE
+    r, p_r = pearson(score_y, y) if reason is None else (np.nan, np.nan)
+    if G_y.shape[1] and not too_few and G_y.std(axis=0).any():
+        null_r = null_correlations(G_y, y, n_draws, rng_for_gene(gene_id, seed))
     else:
         null_r = np.full(n_draws, np.nan)  # no predictor of genotype can vary: no null either
     null_mean, null_std = null_summary(null_r)
-    slope, slope_p = eqtl(G, observed, covariates)
+    if too_few:
+        slope = slope_p = np.full(G.shape[1], np.nan)
+    else:
+        slope, slope_p = eqtl(G_y, y, covariates_y)
     table = drivers(ism, G, score)
     alt_freq, maf = allele_frequencies(G)
     dist, dist_stranded = tss_distance(pos, tss, strand)
     agrees = supported(ism, slope)
 
     gene = {
-        "n_people": int(n_people),
+        "n_people": int(n_people - n_without),
+        "n_without_observed": n_without,
         "n_snvs": int(G.shape[1]),
         "r": r,
         "p_r": p_r,
@@ -376,9 +413,9 @@ def gene_statistics(
         "null_std": null_std,
         "linear_r": linear_approximation_r(ism, G, score) if reason is None else np.nan,
         "n_drivers": int(table["is_driver"].sum()),
-        "predixcan_r": predixcan_r(G, observed, seed=seed) if predixcan and reason is None else np.nan,
-        "mean_observed": float(observed.mean()),
-        "std_observed": float(observed.std()),
+        "predixcan_r": predixcan_r(G_y, y, seed=seed) if predixcan and reason is None else np.nan,
+        "mean_observed": float(y.mean()) if y.size else np.nan,
+        "std_observed": float(y.std()) if y.size else np.nan,
         "mean_predicted": float(score.mean()),
         "std_predicted": float(score.std()),
         "reason": reason,

@@ -31,7 +31,9 @@ def predixcan_r(
     """Held-out Pearson r of an elastic net of observed expression on dosages.
 
     NaN when no outer fold selects any SNV (every prediction is a training mean),
-    when there is no polymorphic SNV, or when the held-out predictions are constant.
+    when there is no polymorphic SNV, when the held-out predictions are constant, or when there
+    are too few people for the folds (`predixcan_min_people`: 7 with 5 and 5 folds; a gene whose
+    expression is missing for most people).
     l1_ratio 0.5 is PrediXcan's alpha = 0.5. The penalty path has `n_alphas` values
     from the smallest penalty that removes every SNV down to `eps` times it (glmnet's
     lambda.min.ratio 0.01 for more SNVs than people); a longer or deeper path barely
@@ -44,7 +46,7 @@ def predixcan_r(
     if G.ndim != 2 or y.shape != (G.shape[0],):
         raise ValueError(f"predixcan_r: expected dosage (n, m) and observed (n,), found {G.shape}, {y.shape}")
     G = G[:, G.std(axis=0) > 0]  # monomorphic SNVs cannot be selected; dropping them saves time
-    if G.shape[1] == 0 or np.std(y) == 0:
+    if G.shape[1] == 0 or np.std(y) == 0 or y.shape[0] < predixcan_min_people(outer_folds, inner_folds):
         return float("nan")
     from sklearn.model_selection import KFold  # scikit-learn loads in about a second: only here
 
@@ -60,6 +62,15 @@ def predixcan_r(
     if not selected_any:
         return float("nan")
     return pearson(predictions, y)[0]
+
+
+def predixcan_min_people(outer_folds: int = 5, inner_folds: int = 5) -> int:
+    """The fewest people the nested cross-validation can split: every outer training part (n less
+    its largest held-out fold, ceil(n / outer_folds)) needs at least inner_folds people."""
+    n = outer_folds
+    while n - -(-n // outer_folds) < inner_folds:
+        n += 1
+    return n
 
 
 def population_average_r(ref_scores: np.ndarray, mean_observed: np.ndarray) -> tuple[float, float, int]:

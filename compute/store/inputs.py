@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 INPUT_NAMES = ("fasta", "vcf", "genes", "expression")
 OPTIONAL_INPUTS = ("sample_map", "covariates")  # recorded when the run had them
+# genes: absent when the positions came from the expression, a phenotype BED (no --genes)
+REQUIRED_INPUTS = ("fasta", "vcf", "expression")
 
 
 
@@ -47,14 +49,14 @@ def input_record(path: str | Path) -> dict[str, Any]:
 def recorded_inputs(store: ResultsStore) -> dict[str, dict[str, Any]]:
     """The manifest's input entries; InputError for a store that records none (a published one)."""
     inputs = store.manifest.get("inputs") or {}
-    missing = [n for n in INPUT_NAMES if not isinstance(inputs.get(n), dict) or "path" not in inputs[n]]
+    missing = [n for n in REQUIRED_INPUTS if not isinstance(inputs.get(n), dict) or "path" not in inputs[n]]
     if missing:
         raise InputError(
             f"{store.path / 'manifest.json'}: records no {', '.join(missing)} input: the store was not "
             "computed by this project from a cohort, so nothing can be computed for it"
         )
-    optional = [n for n in OPTIONAL_INPUTS if isinstance(inputs.get(n), dict) and "path" in inputs[n]]
-    return {n: inputs[n] for n in (*INPUT_NAMES, *optional)}
+    given = [n for n in ("genes", *OPTIONAL_INPUTS) if "path" in (inputs.get(n) or {})]
+    return {n: inputs[n] for n in INPUT_NAMES + OPTIONAL_INPUTS if n in (*REQUIRED_INPUTS, *given)}
 
 
 def input_problems(store: ResultsStore, full: bool = True) -> list[str]:
@@ -110,12 +112,21 @@ def manifest_input(store: ResultsStore, name: str) -> Path:
 def cohort_gene_table(store: ResultsStore) -> pd.DataFrame | None:
     """gene_id and gene_name of the cohort's genes table the manifest records (the genes a run of
     this store could compute); None when the store records none or the file is not there."""
-    entry = (store.manifest.get("inputs") or {}).get("genes")
+    inputs = store.manifest.get("inputs") or {}
+    entry = inputs.get("genes")
+    positions = ((store.manifest.get("input_report") or {}).get("genes") or {}).get("positions") or {}
+    from_bed = entry is None and positions.get("source") == "expression BED" and "expression" in inputs
+    if from_bed:  # the positions came from the expression's phenotype BED: its phenotype_id column
+        entry = inputs["expression"]
     if not isinstance(entry, dict) or "path" not in entry:
         return None
     path = store.resolve(entry["path"])
     try:
-        table = pd.read_csv(path, sep="\t", dtype=str, usecols=["gene_id", "gene_name"], comment="#")
+        if from_bed:
+            ids = pd.read_csv(path, sep="\t", dtype=str, usecols=[3]).iloc[:, 0]
+            table = pd.DataFrame({"gene_id": ids, "gene_name": ids})
+        else:
+            table = pd.read_csv(path, sep="\t", dtype=str, usecols=["gene_id", "gene_name"], comment="#")
     except (OSError, ValueError):
         return None
     return table.dropna(subset=["gene_id"]).drop_duplicates("gene_id").fillna({"gene_name": ""})

@@ -222,7 +222,8 @@ def trained_model(
 def cnn_manifest(files: CohortFiles, settings: CNNSettings, gene_ids: list[str]) -> dict[str, Any]:
     from compute.store.inputs import input_record
 
-    inputs = {name: input_record(getattr(files, name)) for name in ("fasta", "vcf", "genes", "expression")}
+    inputs = {name: input_record(getattr(files, name)) for name in ("fasta", "vcf", "genes", "expression")
+              if getattr(files, name) is not None}  # genes: none when the expression BED gave the positions
     genes_digest = hashlib.sha256(json.dumps(sorted(gene_ids)).encode()).hexdigest()
     return {
         "dataset": "cnn-baseline",
@@ -268,7 +269,8 @@ def run_cnn_baseline(
     # "auto" becomes cuda or cpu here; a bad --device fails before any work.
     settings = replace(settings, device=str(pick_device(settings.device)))
     cohort = files.load(settings.config.window)
-    gene_ids = select_genes(cohort, genes, files.genes)
+    cohort.refuse_missing_expression("cnn-baseline")  # its target is each gene's mean over every person
+    gene_ids = select_genes(cohort, genes, files.genes_source)
     split = split_genes(gene_ids, settings.split)
 
     def log(message: str) -> None:

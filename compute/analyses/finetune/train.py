@@ -434,6 +434,7 @@ def run_finetune(
         raise InputError("--window: give the input window in bp (e.g. 49152, as the published studies)")
     model = starting_model(weights, small, window, device)  # a model it cannot train refused first
     cohort = load_cohort(window=window, missing=missing, **files)
+    cohort.refuse_missing_expression("finetune")  # its loss needs every training person's value
     result = finetune(cohort, model, options, out, resume=resume, progress=progress)
     store = None
     if results is not None:
