@@ -34,7 +34,7 @@ from compute.jobs import JobBoard
 from compute.store import ResultsStore
 
 ROOT = Path(__file__).resolve().parent
-DEFAULT_STORES = [ROOT / "data" / "published", ROOT / "data" / "demo", ROOT / "data" / "demo-alphagenome"]
+DEFAULT_STORES = [ROOT / "data" / name for name in ("published", "demo", "demo-alphagenome", "demo-borzoi")]
 # the Enformer test-set genes (Sasse et al.'s list), for the test-set subset of any store
 TEST_SET_LIST = ROOT / "data" / "published" / "source" / "enformer_test_set_genes.txt"
 TITLE = "Personal expression explorer"

@@ -1,10 +1,15 @@
 """Personal haplotype throughput: tokens (and one-hot) per second for a cohort window, with
-peak memory, side by side with `bcftools consensus` on the same input (same run).
+peak memory, side by side with `bcftools consensus` on the same input (same run), and the speed
+per base of each window against the first's (bases per CPU second of this process, which a shared
+machine's load disturbs less than wall seconds).
 
     python benchmarks/bench_haplotypes.py [--people 839] [--snvs 3000] [--batch-size 16]
+                                          [--window 196608 [524288 1048576 ...]]
 
-Input: a random 400 kb reference, `--people` people with random phased genotypes at
-`--snvs` SNVs inside one 196,608 bp window. Timings include reading the VCF.
+Input: a random reference 200 kb longer than the longest window, `--people` people with random
+phased genotypes at SNVs placed at one density, `--snvs` per 196,608 bp, over the longest window;
+each window is centred on the same TSS, so a longer one holds proportionally more SNVs. Timings
+include reading the VCF.
 """
 
 from __future__ import annotations
@@ -22,27 +27,29 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from compute.cohort.haplotypes import personal_haplotypes, unique_haplotypes, window_variants
-from compute.cohort.reference import (
-    WINDOW,
-    Reference,  # noqa: E402
-    decode,
-    gene_window,
-    one_hot,
-)
+from compute.cohort.reference import WINDOW, Reference, decode, gene_window, one_hot  # noqa: E402
 
-CHROM, LENGTH, TSS = "bench", 400_000, 200_000
+CHROM, MARGIN = "bench", 100_000  # reference beyond each end of the longest window
 
 
-def build_input(tmp: Path, n_people: int, n_snvs: int, seed: int = 0) -> tuple[Path, Path, list[str]]:
+def build_input(
+    tmp: Path, n_people: int, snvs_per_window: int, longest: int, seed: int = 0
+) -> tuple[Path, Path, list[str], int, np.ndarray]:
+    """A random reference, and a VCF whose SNVs lie at `snvs_per_window` per 196,608 bp over the
+    `longest` window around its TSS; returns (fasta, vcf, people, TSS, the SNVs' 1-based positions)."""
     rng = np.random.default_rng(seed)
-    seq = decode(rng.integers(0, 4, LENGTH, dtype=np.uint8))
+    length = longest + 2 * MARGIN
+    tss = length // 2
+    seq = decode(rng.integers(0, 4, length, dtype=np.uint8))
     fasta = tmp / "ref.fa"
-    fasta.write_text(f">{CHROM}\n" + "".join(seq[i : i + 60] + "\n" for i in range(0, LENGTH, 60)))
-    start0, end0 = gene_window(TSS)
+    fasta.write_text(f">{CHROM}\n" + "".join(seq[i : i + 60] + "\n" for i in range(0, length, 60)))
+    start0, end0 = gene_window(tss, longest)
+    n_snvs = round(snvs_per_window * longest / WINDOW)
     positions = np.sort(rng.choice(np.arange(start0 + 1, end0 + 1), size=n_snvs, replace=False))
     people = [f"P{i:04d}" for i in range(n_people)]
     lines = [
-        "##fileformat=VCFv4.2", f"##contig=<ID={CHROM},length={LENGTH}>",
+        "##fileformat=VCFv4.2",
+        f"##contig=<ID={CHROM},length={length}>",
         '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
         "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\t" + "\t".join(people),
     ]
@@ -57,27 +64,35 @@ def build_input(tmp: Path, n_people: int, n_snvs: int, seed: int = 0) -> tuple[P
     vcf.write_text("\n".join(lines) + "\n")
     subprocess.run(["bgzip", "-f", str(vcf)], check=True)
     subprocess.run(["tabix", "-f", "-p", "vcf", f"{vcf}.gz"], check=True)
-    return fasta, Path(f"{vcf}.gz"), people
+    return fasta, Path(f"{vcf}.gz"), people, tss, positions
 
 
-def ours(fasta: Path, vcf: Path, people: list[str], batch_size: int, make_one_hot: bool,
-         dedupe: bool) -> tuple[float, int, int]:
-    """Seconds for every haplotype of the window (VCF read included), peak traced bytes, haplotypes.
+def ours(
+    fasta: Path,
+    vcf: Path,
+    people: list[str],
+    window: tuple[int, int],
+    batch_size: int,
+    make_one_hot: bool,
+    dedupe: bool,
+) -> tuple[float, float, int, int]:
+    """Wall and CPU seconds of this process for every haplotype of the window (VCF read included),
+    peak traced bytes, haplotypes.
 
     Timed without tracing (tracemalloc slows Python code); the peak comes from a second, traced run.
     """
-    seconds, n = _run(fasta, vcf, people, batch_size, make_one_hot, dedupe)
+    seconds, cpu_seconds, n = _run(fasta, vcf, people, window, batch_size, make_one_hot, dedupe)
     tracemalloc.start()
-    _run(fasta, vcf, people, batch_size, make_one_hot, dedupe)
+    _run(fasta, vcf, people, window, batch_size, make_one_hot, dedupe)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return seconds, peak, n
+    return seconds, cpu_seconds, peak, n
 
 
-def _run(fasta, vcf, people, batch_size, make_one_hot, dedupe) -> tuple[float, int]:
+def _run(fasta, vcf, people, window, batch_size, make_one_hot, dedupe) -> tuple[float, float, int]:
     reference = Reference(fasta)
-    start0, end0 = gene_window(TSS)
-    t = time.perf_counter()
+    start0, end0 = window
+    t, cpu = time.perf_counter(), time.process_time()
     wv = window_variants(vcf, CHROM, start0, end0, people)
     ref_tokens = reference.tokens(CHROM, start0, end0)
     n = 0
@@ -95,43 +110,61 @@ def _run(fasta, vcf, people, batch_size, make_one_hot, dedupe) -> tuple[float, i
             if make_one_hot:
                 one_hot(tokens)
             n += len(tokens)
-    return time.perf_counter() - t, n
+    return time.perf_counter() - t, time.process_time() - cpu, n
 
 
-def bcftools(fasta: Path, vcf: Path, people: list[str], n: int) -> float:
+def bcftools(fasta: Path, vcf: Path, people: list[str], window: tuple[int, int], n: int) -> float:
     """Seconds per haplotype for `bcftools consensus -s P -H 1|2` on the window (n runs)."""
-    start0, end0 = gene_window(TSS)
+    start0, end0 = window
     region = fasta.parent / "region.fa"
     seq = decode(Reference(fasta).tokens(CHROM, start0, end0))
     region.write_text(f">{CHROM}:{start0 + 1}-{end0}\n{seq}\n")
     t = time.perf_counter()
     for k in range(n):
-        subprocess.run(["bcftools", "consensus", "-f", str(region), "-s", people[k // 2], "-H",
-                        str(k % 2 + 1), str(vcf)], check=True, capture_output=True)
+        command = ["bcftools", "consensus", "-f", str(region), "-s", people[k // 2], "-H", str(k % 2 + 1)]
+        subprocess.run([*command, str(vcf)], check=True, capture_output=True)
     return (time.perf_counter() - t) / n
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=839)
-    parser.add_argument("--snvs", type=int, default=3000)
+    parser.add_argument("--snvs", type=int, default=3000, help="SNVs per 196,608 bp (default 3000)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--bcftools-runs", type=int, default=6)
+    parser.add_argument(
+        "--window", type=int, nargs="+", default=[WINDOW],
+        help="window lengths in bp, each timed in this run (default 196608); speed per base is "
+        "compared with the first",
+    )  # fmt: skip
     args = parser.parse_args()
+    per_base: dict[str, float] = {}  # bases per CPU second of each path at the first window, all people
     with tempfile.TemporaryDirectory() as tmp:
-        fasta, vcf, people = build_input(Path(tmp), args.people, args.snvs)
+        fasta, vcf, people, tss, positions = build_input(Path(tmp), args.people, args.snvs, max(args.window))
         small = people[: max(args.people // 8, 1)]
         one_hot(np.zeros((1, 4), np.uint8))  # import torch before timing
-        base = bcftools(fasta, vcf, people, args.bcftools_runs)
-        print(f"window {WINDOW:,} bp, {args.snvs} SNVs, batch size {args.batch_size}")
-        print(f"bcftools consensus: {1 / base:10.1f} haplotypes/s (1.0x)")
-        for label, kw in [("tokens", dict(make_one_hot=False, dedupe=False)),
-                          ("tokens, identical haplotypes once", dict(make_one_hot=False, dedupe=True)),
-                          ("one-hot float32", dict(make_one_hot=True, dedupe=False))]:
-            for cohort in (small, people):
-                seconds, peak, n = ours(fasta, vcf, cohort, args.batch_size, **kw)
-                print(f"{label:34s} {len(cohort):4d} people: {n / seconds:10.1f} haplotypes/s "
-                      f"({n / seconds * base:,.0f}x bcftools), peak {peak / 2**20:6.1f} MiB")
+        _run(fasta, vcf, small, gene_window(tss, args.window[0]), args.batch_size, True, True)  # warm up
+        for length in args.window:
+            window = gene_window(tss, length)
+            base = bcftools(fasta, vcf, people, window, args.bcftools_runs)
+            n_snvs = int(((positions > window[0]) & (positions <= window[1])).sum())
+            print(f"window {length:,} bp, {n_snvs} SNVs, batch size {args.batch_size}")
+            print(f"bcftools consensus: {1 / base:10.1f} haplotypes/s (1.0x)")
+            for label, kw in [("tokens", dict(make_one_hot=False, dedupe=False)),
+                              ("tokens, identical haplotypes once", dict(make_one_hot=False, dedupe=True)),
+                              ("one-hot float32", dict(make_one_hot=True, dedupe=False))]:  # fmt: skip
+                for cohort in (small, people):
+                    seconds, cpu_seconds, peak, n = ours(fasta, vcf, cohort, window, args.batch_size, **kw)
+                    rate, cpu_rate = n / seconds, n / cpu_seconds
+                    line = (f"{label:34s} {len(cohort):4d} people: {rate:10.1f} haplotypes/s "
+                            f"({rate * base:,.0f}x bcftools), {cpu_rate:8.1f} per CPU s, "
+                            f"peak {peak / 2**20:6.1f} MiB")  # fmt: skip
+                    if cohort is people:  # per base, from CPU seconds: steadier than wall on a shared machine
+                        bases = cpu_rate * length
+                        first = per_base.setdefault(label, bases)
+                        line += f", {bases / 1e6:,.0f} Mbases per CPU s ({bases / first:.2f}x)"
+                    print(line)
+            sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -265,6 +265,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("out", help="results store directory to create (new or empty)")
     q.add_argument("--demo", default="data/demo", help="the Enformer demo store to read (default data/demo)")
     q.add_argument("--no-progress", action="store_true")
+    q = demo.add_parser(
+        "borzoi", help="score the demo store's cohort with a small random Borzoi into a new store"
+    )
+    q.add_argument("out", help="results store directory to create (new or empty)")
+    q.add_argument("--demo", default="data/demo", help="the Enformer demo store to read (default data/demo)")
+    q.add_argument("--no-progress", action="store_true")
 
     p = sub.add_parser(
         "bench", help="throughput of the Enformer engine against a naive loop, with correctness checks"
@@ -760,6 +766,12 @@ def _demo(args: argparse.Namespace) -> int:
 
         store = build_demo_alphagenome(args.out, demo=args.demo, progress=not args.no_progress)
         print(f"demo AlphaGenome store built in {time.perf_counter() - started:.0f} s")
+        return _print_status(store.path)
+    if args.demo_command == "borzoi":
+        from compute.demo.borzoi import build_demo_borzoi
+
+        store = build_demo_borzoi(args.out, demo=args.demo, progress=not args.no_progress)
+        print(f"demo Borzoi store built in {time.perf_counter() - started:.0f} s")
         return _print_status(store.path)
     from compute.demo.build import build_demo
 

@@ -44,8 +44,8 @@ class Clock:
 
 
 def make_app(tmp: Path, users: UsersFile, compute: jobs.ComputeSettings | None = None, **settings):
-    """The shipped stores (published, demo, demo-alphagenome) behind sign-in; `published` open to bob
-    (group dua) only."""
+    """The shipped stores (published, demo, demo-alphagenome, demo-borzoi) behind sign-in; `published`
+    open to bob (group dua) only."""
     access = {"published": frozenset({"group:dua"})}
     sign_in = auth.AuthSettings(state_dir=tmp, users=users, access=access, **settings)
     audit_log = auth.AuditLog(tmp / "audit.jsonl")
@@ -271,13 +271,14 @@ def test_a_store_open_to_one_group_does_not_exist_for_anyone_else(lab):
     ddx11 = {"url.pathname": "/gene/DDX11", "url.search": "?dataset=published"}
     # the URL: the same answer as for a store that is not there, and no link to it
     text = callback(alice, app, read_url, ddx11).get_data(as_text=True)
-    assert "no dataset called 'published'" in text and "Available: demo, demo-alphagenome." in text
+    assert "no dataset called 'published'" in text
+    assert "Available: demo, demo-alphagenome, demo-borzoi." in text
     assert "DDX11" not in text.replace("/gene/DDX11", "")
     assert '"dataset": "demo"' in text.replace('":"', '": "')  # shown the store she may see instead
     assert "ENSG00000013573" in callback(bob, app, read_url, ddx11).get_data(as_text=True)  # DDX11's ID
     # the switcher
     links = output_of(app, "app-selection.data", "app-datasets.children")
-    open_stores = ["demo", "demo-alphagenome"]
+    open_stores = ["demo", "demo-alphagenome", "demo-borzoi"]
     for who, expected in ((alice, open_stores), (bob, ["published", *open_stores])):
         shown = callback(who, app, links, {"app-selection.data": {"dataset": "demo"}}).get_json()
         names = [c["props"]["children"] for c in shown["response"]["app-datasets"]["children"][1:]]
@@ -302,11 +303,11 @@ def test_a_store_open_to_one_group_does_not_exist_for_anyone_else(lab):
         assert shown.status_code == 200 and shows in shown.data, (output, shown.data[:300])
     assert "DDX11" in callback(bob, app, search, asks[0][1]).get_data(as_text=True)
     # and nothing names it outside a request (start-up, warm-up): the server's own code uses .stores
-    assert app.datasets.names == [] and set(app.datasets.stores) == {"published", "demo", "demo-alphagenome"}
+    assert app.datasets.names == [] and set(app.datasets.stores) == {"published", *open_stores}
 
 
 def test_a_user_who_may_see_no_store_is_told_so(tmp_path, users_file):
-    bobs = {name: frozenset({"bob"}) for name in ("published", "demo", "demo-alphagenome")}
+    bobs = {name: frozenset({"bob"}) for name in ("published", "demo", "demo-alphagenome", "demo-borzoi")}
     app = create_app(default_store_paths(), sign_in=auth.AuthSettings(tmp_path, users_file, access=bobs))
     alice = sign_in(app, "alice")
     read_url = output_of(app, "url.pathname", "app-dataset.data")

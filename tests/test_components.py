@@ -471,21 +471,29 @@ def test_demo_store_in_the_switcher_with_its_note_in_every_view():
 
 
 @needs_demo
-def test_models_view_compares_the_shipped_demo_stores():
-    """`python app.py` opens the Enformer and the AlphaGenome demo stores of one cohort: the models view,
-    asked through the server as the page asks it, compares them gene by gene (each model's r, checked
-    with scipy) and shows the selected gene's drivers of both."""
+@pytest.mark.parametrize(
+    "dataset, asked, other, label",
+    [("demo", None, "demo-alphagenome", "alphagenome rna_seq track 0, exons"),
+     ("demo", "demo-borzoi", "demo-borzoi", "borzoi human track 7539, exons"),
+     ("demo-borzoi", None, "demo", "enformer human track 4980, tss"),
+     ("demo-borzoi", "demo-alphagenome", "demo-alphagenome", "alphagenome rna_seq track 0, exons")],
+)  # fmt: skip
+def test_models_view_compares_the_shipped_demo_stores(dataset, asked, other, label):
+    """`python app.py` opens the Enformer, AlphaGenome and Borzoi demo stores of one cohort: the models
+    view, asked through the server as the page asks it, compares any two of them gene by gene (the
+    first other store by default; each model's r, checked with scipy) and shows the selected gene's
+    drivers of both."""
     import json
 
     from app import create_app, default_store_paths
     from benchmarks.bench_load import outputs_of
 
-    other = ROOT / "data" / "demo-alphagenome"
-    assert other in default_store_paths()
+    paths = {p.name: p for p in default_store_paths()}
+    assert {"demo", "demo-alphagenome", "demo-borzoi"} <= set(paths)
     app = create_app(default_store_paths())
     key = next(k for k in app.callback_map if "models-graph.figure" in k)
-    values = {"app-selection.data": {"dataset": "demo", "gene_id": "ENSG00000040608"},  # RTN4R
-              "models-other.value": None, "jobs-version.data": 0}  # fmt: skip
+    values = {"app-selection.data": {"dataset": dataset, "gene_id": "ENSG00000040608"},  # RTN4R
+              "models-other.value": asked, "jobs-version.data": 0}  # fmt: skip
     inputs = [{**i, "value": values[f"{i['id']}.{i['property']}"]} for i in app.callback_map[key]["inputs"]]
     body = {"output": key, "outputs": outputs_of(key), "inputs": inputs,
             "changedPropIds": ["app-selection.data"]}  # fmt: skip
@@ -494,13 +502,14 @@ def test_models_view_compares_the_shipped_demo_stores():
     )
     assert answer.status_code == 200
     response = answer.get_json()["response"]
-    assert response["models-other"]["value"] == "demo-alphagenome"
-    assert "alphagenome rna_seq track 0, exons" in response["models-note"]["children"]
+    if asked is None:  # the store shown is the value the page gets back
+        assert response["models-other"]["value"] == other
+    assert f"B: {other} ({label}" in response["models-note"]["children"]
     figure = valid(response["models-graph"]["figure"])
     points = {c[0]: (x, y) for t in figure.data[:-1] for c, x, y in zip(t.customdata, t.x, t.y, strict=True)}
     assert len(points) == 22
     for gene_id in ("ENSG00000040608", "ENSG00000128191"):  # RTN4R, DGCR8
-        for r, store in zip(points[gene_id], (DEMO, other), strict=True):
+        for r, store in zip(points[gene_id], (paths[dataset], paths[other]), strict=True):
             people = Datasets([store]).store(store.name).people(gene_id)
             assert r == pytest.approx(stats.pearsonr(people.predicted, people.observed).statistic, abs=1e-6)
     drivers = json.dumps(response["models-drivers"]["children"])

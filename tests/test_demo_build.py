@@ -10,6 +10,7 @@ inputs rebuild byte for byte from the recorded seed. The eQTL statistics of the
 shipped store are checked with scipy and recover the simulated causal SNVs.
 """
 
+import dataclasses
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -33,6 +34,7 @@ from compute.cohort.inputs import read_exons, read_genes
 from compute.cohort.reference import Reference, encode, gene_window
 from compute.demo import build_demo_inputs
 from compute.demo.alphagenome import ALPHAGENOME_NOTE, DEMO_ALPHAGENOME, build_demo_alphagenome
+from compute.demo.borzoi import BORZOI_NOTE, DEMO_BORZOI, DEMO_BORZOI_WINDOW, build_demo_borzoi
 from compute.demo.build import (
     DEMO_HELD_BACK,
     DEMO_MODEL,
@@ -46,13 +48,16 @@ from compute.demo.build import (
 from compute.demo.expression import ExpressionSettings
 from compute.engine.attribution import grad_x_input, ism
 from compute.engine.model import ModelSpec, score_tokens
-from compute.engine.models import load_model, small_model
-from compute.errors import InputError
+from compute.engine.models import RECIPE_FILE, load_model, parameters_digest, small_model
+from compute.errors import InputError, ModelError
+from compute.run.on_demand import settings_from_manifest
+from compute.run.pipeline import precompute, weights_digest
 from compute.store import ResultsStore, file_digest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "data" / "demo"
 SHIPPED_ALPHAGENOME = ROOT / "data" / "demo-alphagenome"
+SHIPPED_BORZOI = ROOT / "data" / "demo-borzoi"
 REDUCED_PEOPLE = 30
 REDUCED_GENES = ["DGCR8", "RANBP1"]
 
@@ -100,6 +105,21 @@ def shipped_alphagenome():
 def reduced_alphagenome(tmp_path_factory, reduced, external_data):
     out = tmp_path_factory.mktemp("demo-alphagenome") / "store"
     return build_demo_alphagenome(out, demo=reduced.path, progress=False, external=external_data)
+
+
+@pytest.fixture(scope="module")
+def shipped_borzoi():
+    if not (SHIPPED_BORZOI / "manifest.json").is_file():
+        pytest.fail(
+            "data/demo-borzoi is missing: build it with `python -m compute demo borzoi data/demo-borzoi`"
+        )
+    return ResultsStore(SHIPPED_BORZOI)
+
+
+@pytest.fixture(scope="module")
+def reduced_borzoi(tmp_path_factory, reduced, external_data):
+    out = tmp_path_factory.mktemp("demo-borzoi") / "store"
+    return build_demo_borzoi(out, demo=reduced.path, progress=False, external=external_data)
 
 
 def test_shipped_store_is_small_complete_and_marked_as_demo(shipped):
@@ -409,9 +429,10 @@ def test_shipped_alphagenome_model_is_the_recipe_model(shipped_alphagenome):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)  # from the seed, not trained
 
 
-def test_demo_gtf_holds_each_demo_genes_refseq_exons(shipped_alphagenome):
+@pytest.mark.parametrize("store", [SHIPPED_ALPHAGENOME, SHIPPED_BORZOI], ids=lambda p: p.name)
+def test_demo_gtf_holds_each_demo_genes_refseq_exons(store):
     """The GTF's genes have the genes table's TSS, and each gene's first exon starts (+) or ends (-) there."""
-    inputs = shipped_alphagenome.path / "inputs"
+    inputs = store / "inputs"
     table = pd.read_csv(inputs / "genes.tsv", sep="\t", dtype={"gene_id": str, "chrom": str})
     gtf = read_genes(inputs / "genes.gtf")
     columns = ["gene_id", "gene_name", "chrom", "tss", "strand"]
@@ -441,12 +462,130 @@ def test_reduced_alphagenome_rebuild_agrees_with_the_shipped_store(reduced_alpha
     assert all(np.array_equal(a[g], b[g]) for g in genes.index)
 
 
-def test_alphagenome_build_refuses_a_store_that_is_not_the_demo(tmp_path, capsys):
+# ------------------------------------------------------------- the demo scored by a small Borzoi
+
+
+def test_shipped_borzoi_store_scores_the_demo_cohort(shipped_borzoi, shipped, shipped_alphagenome):
+    """A third store of the demo cohort: the same people, genes and expression, scored by the recipe's
+    small random Borzoi on its shorter window, read as predict_gene_count reads a gene (RNA-seq over
+    the exon bins, both strands); the three demo stores together within the demo's 20 MB."""
+    store = shipped_borzoi
+    stores = (shipped, shipped_alphagenome, store)
+    size = sum(p.stat().st_size for s in stores for p in s.path.rglob("*") if p.is_file())
+    assert size < 20e6
+    m = store.manifest
+    assert m["dataset"] == "demo" and m["demo_model"] is True and m["model_note"] == BORZOI_NOTE
+    assert "not trained" in BORZOI_NOTE and "4,096-bp window" in BORZOI_NOTE
+    assert m["finalized"] and m["genes_failed"] == 0
+    assert m["recipe"] == shipped.manifest["recipe"] and m["held_back"] == shipped.manifest["held_back"]
+    model = m["model"]
+    recorded = tuple(model[k] for k in ("model", "head", "readout", "track", "summary", "reverse_complement"))
+    assert recorded == ("borzoi", "human", "exons", 7539, "log1p_sum", True)
+    assert "predict_gene_count" in model["readout_note"]
+    assert model["demo_config"] == {**DEMO_BORZOI, "window": DEMO_BORZOI_WINDOW, "seed": m["recipe"]["seed"]}
+    assert m["settings"]["window"] == DEMO_BORZOI_WINDOW
+    for entry in m["inputs"].values():  # recorded inside the store, with their checksums
+        assert file_digest(store.path / entry["path"]) == entry["sha256"]
+    genes, demo_genes = store.genes().set_index("gene_id"), shipped.genes().set_index("gene_id")
+    assert sorted(genes.index) == sorted(demo_genes.index) and len(genes) == 22
+    columns = ["gene_name", "chrom", "tss", "strand"]
+    assert genes[columns].equals(demo_genes.loc[genes.index, columns])
+    for gene_id in genes.index:
+        a = store.people(gene_id).set_index("person_id")["observed"]
+        b = shipped.people(gene_id).set_index("person_id")["observed"]
+        assert a.sort_index().equals(b.sort_index())
+        assert a.notna().all() and store.people(gene_id)["predicted"].std() > 0  # the model sees the people
+        # its SNVs are the demo's inside the shorter window
+        assert set(store.variants(gene_id)["variant_id"]) <= set(shipped.variants(gene_id)["variant_id"])
+
+
+def test_shipped_borzoi_model_is_rebuilt_from_its_recipe(shipped_borzoi):
+    """No weights are shipped (about 134 MB): model/ holds the recipe, and loading the store's model
+    rebuilds the seeded small Borzoi and checks it against the recorded digest of its parameters."""
+    model_dir = shipped_borzoi.path / "model"
+    assert sorted(p.name for p in model_dir.iterdir()) == [RECIPE_FILE]
+    recipe = json.loads((model_dir / RECIPE_FILE).read_text())
+    seed = shipped_borzoi.manifest["recipe"]["seed"]
+    assert (recipe["model"], recipe["seed"], recipe["window"]) == ("borzoi", seed, DEMO_BORZOI_WINDOW)
+    assert recipe["hparams"] == DEMO_BORZOI
+    assert shipped_borzoi.manifest["model"]["weights_sha256"] == weights_digest(model_dir)
+    loaded = load_model(model_dir, model="borzoi", device="cpu")
+    assert loaded.window == DEMO_BORZOI_WINDOW and loaded.n_bins == DEMO_BORZOI["bins"]
+    assert parameters_digest(loaded.net) == recipe["parameters_sha256"]
+    fresh = small_model(seed, model="borzoi", window=DEMO_BORZOI_WINDOW, device="cpu", **DEMO_BORZOI)
+    a, b = loaded.net.state_dict(), fresh.net.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ModelError, match="holds a borzoi recipe; run it with --model borzoi"):
+        load_model(model_dir, model="enformer", device="cpu")
+
+
+def test_a_recipe_that_rebuilds_other_parameters_is_refused(shipped_borzoi, tmp_path):
+    """Another torch could draw other weights from the seed: the rebuild is compared with the digest
+    recorded when the store was built, and a difference is a clear error naming the recipe."""
+    recipe = json.loads((shipped_borzoi.path / "model" / RECIPE_FILE).read_text())
+    changed = tmp_path / "changed"
+    changed.mkdir()
+    (changed / RECIPE_FILE).write_text(json.dumps({**recipe, "seed": recipe["seed"] + 1}))
+    with pytest.raises(ModelError, match=r"recipe.json: the borzoi rebuilt from this recipe \(seed 2024"):
+        load_model(changed, model="borzoi", device="cpu")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / RECIPE_FILE).write_text(json.dumps({"model": "borzoi", "seed": 1}))
+    with pytest.raises(ModelError, match="expected a model recipe"):
+        load_model(broken, model="borzoi", device="cpu")
+
+
+def test_reduced_borzoi_rebuild_equals_the_shipped_rows(shipped_borzoi, tmp_path):
+    """A run with the store's own recorded settings and model (rebuilt from its recipe, as on-demand
+    genes and add-genes load it) on a few of its people and one gene: each person's haplotype scores,
+    the reference score and each SNV's ISM and gradient equal the shipped store's rows."""
+    gene_id = "ENSG00000040608"  # RTN4R
+    files, settings = settings_from_manifest(shipped_borzoi, device="cpu", batch_size=8)
+    people = shipped_borzoi.people(gene_id)["person_id"].iloc[::84].tolist()  # 10 of the 839
+    expression = pd.read_csv(files.expression, sep="\t", index_col=0)
+    expression[people].to_csv(tmp_path / "expression.tsv", sep="\t")
+    files = dataclasses.replace(files, expression=str(tmp_path / "expression.tsv"))
+    reduced = precompute(files, settings, tmp_path / "store", genes=[gene_id], progress=False)
+    assert reduced.manifest["model"]["weights_sha256"] == shipped_borzoi.manifest["model"]["weights_sha256"]
+    mine = reduced.people(gene_id).set_index("person_id")
+    theirs = shipped_borzoi.people(gene_id).set_index("person_id").loc[mine.index]
+    assert sorted(mine.index) == sorted(people)
+    for column in ("hap1", "hap2", "predicted", "observed"):
+        np.testing.assert_allclose(mine[column], theirs[column], rtol=1e-5, atol=1e-6, err_msg=column)
+    ref_scores = [s.genes().set_index("gene_id").loc[gene_id, "ref_score"] for s in (reduced, shipped_borzoi)]
+    assert ref_scores[0] == pytest.approx(ref_scores[1], rel=1e-6)
+    mine_v = reduced.variants(gene_id).set_index("variant_id")
+    theirs_v = shipped_borzoi.variants(gene_id).set_index("variant_id")
+    shared = mine_v.index.intersection(theirs_v.index)
+    assert len(shared) >= len(theirs_v) // 2
+    for column in ("ism", "grad_x_input"):
+        np.testing.assert_allclose(
+            mine_v.loc[shared, column], theirs_v.loc[shared, column], rtol=1e-4, atol=1e-6, err_msg=column
+        )
+
+
+def test_reduced_borzoi_demo_build_agrees_with_the_shipped_store(reduced_borzoi, shipped_borzoi):
+    """`demo borzoi` over the reduced demo (30 people, two genes): the same recipe (the same digest), the
+    same exons and the same reference score of each gene (it does not depend on the people)."""
+    reduced, shipped = reduced_borzoi, shipped_borzoi
+    assert reduced.manifest["model_note"] == BORZOI_NOTE
+    assert reduced.manifest["model"] == shipped.manifest["model"]  # weights_sha256 (the recipe) included
+    genes = reduced.genes().set_index("gene_id")
+    full = shipped.genes().set_index("gene_id").loc[genes.index]
+    assert sorted(genes["gene_name"]) == sorted(REDUCED_GENES) and (genes["n_people"] == REDUCED_PEOPLE).all()
+    np.testing.assert_allclose(genes["ref_score"], full["ref_score"], rtol=1e-6)
+    a, b = (read_exons(s.path / "inputs" / "genes.gtf") for s in (reduced, shipped))
+    assert all(np.array_equal(a[g], b[g]) for g in genes.index)
+
+
+@pytest.mark.parametrize("kind", ["alphagenome", "borzoi"])
+def test_scored_demo_builds_refuse_a_store_that_is_not_the_demo(kind, tmp_path, capsys):
     (tmp_path / "x").write_text("")
-    assert main(["demo", "alphagenome", str(tmp_path), "--no-progress"]) == 2
+    assert main(["demo", kind, str(tmp_path), "--no-progress"]) == 2
     assert "new or empty directory" in capsys.readouterr().err
     fake = tmp_path / "fake"
     fake.mkdir()
     (fake / "manifest.json").write_text(json.dumps({"format": 2, "dataset": "computed"}))
+    build = {"alphagenome": build_demo_alphagenome, "borzoi": build_demo_borzoi}[kind]
     with pytest.raises(InputError, match="expected the demo store"):
-        build_demo_alphagenome(tmp_path / "new", demo=fake)
+        build(tmp_path / "new", demo=fake)

@@ -12,6 +12,7 @@ from cohort_files import bcftools_consensus, simulated_cohort, snvs_only, write_
 from compute.cohort.haplotypes import (
     personal_haplotypes,
     unique_haplotypes,
+    unique_rows,
     window_variants,
     write_haplotype_fasta,
 )
@@ -209,6 +210,20 @@ def test_unique_haplotypes_reconstruct_every_haplotype(cohort):
     empty = window_variants(cohort["vcf"], "chrA", 0, 3, cohort["samples"], missing="reference")
     unique_rows, inverse = unique_haplotypes(empty.codes)
     assert unique_rows.shape == (1, 0) and not inverse.any()
+
+
+def test_unique_rows_are_numpys_unique_rows():
+    """The same distinct rows in the same order, and the same inverse, as np.unique(axis=0)."""
+    rng = np.random.default_rng(0)
+    for n_rows, width, high in ((1678, 2000, 2), (300, 7, 4), (40, 1, 2)):
+        flat = rng.integers(0, high, (n_rows, width), dtype=np.uint8)
+        flat[::3] = flat[1]  # duplicates
+        rows, inverse = unique_rows(flat)
+        expected_rows, expected_inverse = np.unique(flat, axis=0, return_inverse=True)
+        assert rows.dtype == np.uint8 and np.array_equal(rows, expected_rows)
+        assert np.array_equal(inverse, expected_inverse.reshape(-1))
+    wide = rng.integers(0, 3, (50, 4), dtype=np.int64)  # not uint8: numpy's own
+    assert np.array_equal(unique_rows(wide)[0], np.unique(wide, axis=0))
 
 
 def test_batches_cover_every_haplotype_once(cohort):

@@ -406,8 +406,25 @@ def unique_haplotypes(alleles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     flat = alleles.reshape(alleles.shape[0] * 2, alleles.shape[2])
     if flat.shape[1] == 0:  # no SNVs: every haplotype is the reference
         return flat[:1], np.zeros(len(flat), dtype=np.int64)
-    unique_rows, inverse = np.unique(flat, axis=0, return_inverse=True)
-    return unique_rows, inverse.reshape(-1)
+    return unique_rows(flat)
+
+
+def unique_rows(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(flat, axis=0, return_inverse=True)` of a 2-D array, the inverse flat.
+
+    np.unique(axis=0) sorts and compares whole rows field by field, which costs more per SNV as windows
+    grow (2.4 s for 1,678 haplotypes x 16,000 SNVs, a 1-Mb window): for uint8 rows, grouping them by
+    their bytes and sorting only the distinct ones gives the same rows in the same order (bytes sort
+    as uint8 rows do) in a few per cent of the time."""
+    if flat.dtype != np.uint8 or flat.ndim != 2 or flat.shape[1] == 0:
+        unique, inverse = np.unique(flat, axis=0, return_inverse=True)
+        return unique, inverse.reshape(-1)
+    keys = [row.tobytes() for row in np.ascontiguousarray(flat)]
+    distinct = sorted(set(keys))
+    index = {key: i for i, key in enumerate(distinct)}
+    inverse = np.fromiter((index[key] for key in keys), dtype=np.int64, count=len(keys))
+    unique = np.frombuffer(b"".join(distinct), dtype=np.uint8).reshape(len(distinct), flat.shape[1])
+    return unique.copy(), inverse
 
 
 # ---------------------------------------------------------------------------

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from compute.cohort.haplotypes import unique_rows
 from compute.engine.catalog import ENFORMER
 from compute.errors import InputError, ModelError
 
@@ -570,7 +571,7 @@ def score_haplotypes(
     bases = haplotype_bases(ref.numpy(), pos, alt_tokens, alleles)
     n_people = bases.shape[0]
     flat = bases.reshape(n_people * 2, pos.size)
-    unique, inverse = np.unique(flat, axis=0, return_inverse=True)
+    unique, inverse = unique_rows(flat)
     scores = np.empty(unique.shape[0])
     ref_dev = ref.to(model.device)
     pos_dev = torch.from_numpy(pos).to(model.device)

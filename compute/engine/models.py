@@ -24,7 +24,14 @@ from compute.engine.enformer import (
 from compute.engine.model import Model
 from compute.errors import ModelError
 
-__all__ = ["export_weights", "full_size_model", "load_model", "save_weights", "small_model"]
+__all__ = [
+    "export_weights", "full_size_model", "load_model", "parameters_digest", "save_recipe", "save_weights",
+    "small_model",
+]  # fmt: skip
+
+# A small random model's recipe in place of its weights (a store whose model is too large to ship: the
+# demo's Borzoi): what small_model was called with and the digest of what it built.
+RECIPE_FILE = "recipe.json"
 
 
 def load_model(
@@ -56,6 +63,8 @@ def load_model(
     path = Path(weights_dir)
     if not path.is_dir():
         raise ModelError(f"weights directory {path} does not exist; {hint}")
+    if (path / RECIPE_FILE).is_file():
+        return load_recipe(path, model=model, device=device)
     found = weights_kind(path)
     if found is not None and found != model:
         raise ModelError(f"weights directory {path} holds {found} weights; run it with --model {found}")
@@ -89,6 +98,9 @@ def weights_kind(path: Path) -> str | None:
     if is_alphagenome_dir(path):
         return "alphagenome"
     try:
+        if (path / RECIPE_FILE).is_file():
+            kind = json.loads((path / RECIPE_FILE).read_text()).get("model")
+            return kind if kind in MODELS else None
         config = json.loads((path / "config.json").read_text())
     except (OSError, ValueError):
         return None
@@ -135,3 +147,85 @@ def save_weights(model: Model | nn.Module, out_dir: str | Path) -> Path:
     if isinstance(model, Model):
         return model.save(Path(out_dir))
     return save_enformer(model, out_dir)
+
+
+def parameters_digest(net: nn.Module) -> str:
+    """sha256 over a network's state: every parameter and buffer (batch-norm statistics decide the
+    numbers too) by name, dtype, shape and bytes, in state_dict order."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, tensor in net.state_dict().items():
+        value = tensor.detach().to("cpu").contiguous()
+        digest.update(f"{name}:{value.dtype}:{tuple(value.shape)}".encode())
+        digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def save_recipe(model: Model, out_dir: str | Path, *, seed: int, hparams: dict | None = None) -> Path:
+    """Write `out_dir/recipe.json` in place of weights: `small_model(seed, model=model.name,
+    window=model.window, **hparams)` rebuilds `model` (checked here), and `load_model(out_dir)` does
+    so and compares the rebuilt parameters with the digest recorded."""
+    import json
+    from importlib import metadata
+
+    hparams = dict(hparams or {})
+    digest = parameters_digest(model.net)
+    rebuilt = small_model(seed, model=model.name, window=model.window, device="cpu", **hparams)
+    if parameters_digest(rebuilt.net) != digest:
+        raise ModelError(f"small_model(seed={seed}, model={model.name}, window={model.window}, {hparams}) "
+                         "does not rebuild the model given: not its recipe")  # fmt: skip
+    packages = {}
+    for name in ("torch", "borzoi-pytorch", "enformer-pytorch", "alphagenome-pt"):
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    recipe = {
+        "model": model.name,
+        "builder": "compute.engine.models.small_model",
+        "seed": int(seed),
+        "window": int(model.window),
+        "hparams": hparams,
+        "parameters_sha256": digest,
+        "packages": packages,  # those that drew the weights: another torch may draw others
+    }
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / RECIPE_FILE).write_text(json.dumps(recipe, indent=1, sort_keys=True) + "\n")
+    return out
+
+
+def load_recipe(path: str | Path, *, model: str | None = None, device: str | torch.device = "auto") -> Model:
+    """The small random model a recipe directory (save_recipe) describes, rebuilt on the CPU, its
+    parameters checked against the recorded digest (ModelError naming the directory if they differ),
+    then moved to `device`."""
+    import json
+
+    from compute.engine.model import pick_device
+
+    path = Path(path)
+    where = path / RECIPE_FILE
+    try:
+        recipe = json.loads(where.read_text())
+        name, seed, window = str(recipe["model"]), int(recipe["seed"]), int(recipe["window"])
+        hparams, expected = dict(recipe.get("hparams") or {}), str(recipe["parameters_sha256"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise ModelError(f"{where}: expected a model recipe (model, seed, window, hparams, "
+                         f"parameters_sha256), found an unreadable one ({err!r})") from None  # fmt: skip
+    if model is not None and name != model:
+        raise ModelError(f"weights directory {path} holds a {name} recipe; run it with --model {name}")
+    rebuilt = small_model(seed, model=name, window=window, device="cpu", **hparams)
+    found = parameters_digest(rebuilt.net)
+    if found != expected:
+        raise ModelError(
+            f"{where}: the {name} rebuilt from this recipe (seed {seed}, window {window:,} bp, {hparams}) "
+            f"has parameters digest {found[:12]}..., the recipe records {expected[:12]}...: these packages "
+            f"draw other weights than those that built it ({recipe.get('packages')}); install those"
+        )
+    target = pick_device(device)
+    if target != rebuilt.device:
+        rebuilt.net.to(target)
+        rebuilt.device = target
+    rebuilt.source = f"recipe:{path}"
+    return rebuilt

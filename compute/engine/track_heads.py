@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from compute.cohort.haplotypes import unique_rows
 from compute.engine.model import (
     Model,
     ModelSpec,
@@ -227,7 +228,7 @@ def score_haplotypes_heads(
         raise InputError("positions: two SNVs share a window offset; merge multi-allelic records first")
     bases = haplotype_bases(ref.numpy(), pos, alt_tokens, alleles)
     n_people = bases.shape[0]
-    unique, inverse = np.unique(bases.reshape(n_people * 2, pos.size), axis=0, return_inverse=True)
+    unique, inverse = unique_rows(bases.reshape(n_people * 2, pos.size))
     single, combined = np.empty(unique.shape[0]), np.empty(unique.shape[0])
     ref_dev = ref.to(model.device)
     pos_dev = torch.from_numpy(pos).to(model.device)

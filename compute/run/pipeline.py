@@ -47,7 +47,8 @@ def weights_digest(weights_dir: str | Path) -> str:
     return digest.hexdigest()
 
 
-WEIGHT_CONFIGS = ("config.json", "metadata.json", "alphagenome_metadata.json")
+# A recipe (compute/engine/models.py save_recipe) stands for the weights it rebuilds, and holds their digest
+WEIGHT_CONFIGS = ("config.json", "metadata.json", "alphagenome_metadata.json", "recipe.json")
 
 
 def package_versions() -> dict[str, str]:
