@@ -154,6 +154,7 @@ def create_app(
         view.register(app, datasets)
     for group in components.SELECTION_PANEL_GROUPS:
         export.register_selection_views(app, datasets, group)
+    export.register_gene_set_panels(app, datasets, components.PATCHED_PANELS)
     if compute is not None and compute.board is not None:
         compute.board.tick()  # jobs a stopped server left behind resume now
     set_up_before_serving(app)

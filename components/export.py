@@ -117,3 +117,21 @@ def panel_answer(datasets: Datasets, sel: Selection | None, panel: SelectionPane
         log.exception("the %s panel failed for %s %s %s", panel.view, sel.dataset, sel.gene_id, sel.snv)
         message = "This panel could not be drawn for this selection (the server's log says why)."
         return theme.message_figure(message, **loading), message
+
+
+def register_gene_set_panels(app: Dash, datasets: Datasets, modules: Sequence) -> None:
+    """One callback for the panels over the filter bar's genes that a gene switch only patches
+    (the volcano's and the sensitivity scatter's highlight, the histograms' triangles): one request
+    instead of one each. Each module gives its `OUTPUTS` and `answer(datasets, selection, subset,
+    version, shown)`, with `shown` its `{VIEW}-shown` store: what its full figure shows."""
+    outputs = [Output(ident, prop) for module in modules for ident, prop in module.OUTPUTS]
+    shown = [State(f"{module.VIEW}-shown", "data") for module in modules]
+
+    @app.callback(*outputs, Input("app-selection", "data"), Input("filter-subset", "value"),
+                  Input("jobs-version", "data"), *shown)  # fmt: skip
+    def update(selection, subset, version, *shown):
+        return [
+            part
+            for module, was in zip(modules, shown, strict=True)
+            for part in module.answer(datasets, selection, subset, version, was)
+        ]

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from dash import Dash, Input, Output, Patch, State, dcc, html, no_update
+from dash import Dash, Patch, dcc, html, no_update
 
 from components import gene_filter, theme
 from components.data import Datasets
@@ -200,23 +200,20 @@ def bar_tops(everyone: pd.DataFrame) -> list[int]:
     return [panel_top(bin_counts(distance, half, width)[1]) for _, half, width in PANELS]
 
 
-def register(app: Dash, datasets: Datasets) -> None:
-    @app.callback(
-        Output(f"{VIEW}-graph", "figure"),
-        Output(f"{VIEW}-note", "children"),
-        Output(f"{VIEW}-shown", "data"),
-        Input("app-selection", "data"),
-        Input("filter-subset", "value"),
-        Input("jobs-version", "data"),
-        State(f"{VIEW}-shown", "data"),
-    )
-    def callback(selection, subset, version, shown):
-        sel = Selection.from_dict(selection, datasets)
-        if sel is None:
-            return theme.message_figure("Loading…", height=HEIGHT), "", None
-        datasets.seen(sel.dataset, version)
-        figure_, note, key = update(datasets, sel, subset, shown if isinstance(shown, str) else None)
-        figure_ = theme.typed_arrays(figure_) if isinstance(figure_, dict) else figure_
-        return figure_, note, key if key != shown else no_update
+# The outputs `answer` gives, drawn with the other panels over the subset's genes by one callback
+# (components/export.py register_gene_set_panels).
+OUTPUTS = [(f"{VIEW}-graph", "figure"), (f"{VIEW}-note", "children"), (f"{VIEW}-shown", "data")]
 
+
+def answer(datasets: Datasets, selection, subset, version, shown) -> tuple:
+    sel = Selection.from_dict(selection, datasets)
+    if sel is None:
+        return theme.message_figure("Loading…", height=HEIGHT), "", None
+    datasets.seen(sel.dataset, version)
+    figure_, note, key = update(datasets, sel, subset, shown if isinstance(shown, str) else None)
+    figure_ = theme.typed_arrays(figure_) if isinstance(figure_, dict) else figure_
+    return figure_, note, key if key != shown else no_update
+
+
+def register(app: Dash, datasets: Datasets) -> None:
     register_exports(app, datasets, VIEW, frame, filtered=True)
