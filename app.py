@@ -154,7 +154,8 @@ def create_app(
         view.register(app, datasets)
     for group in components.SELECTION_PANEL_GROUPS:
         export.register_selection_views(app, datasets, group)
-    export.register_gene_set_panels(app, datasets, components.PATCHED_PANELS)
+    for group in components.PATCHED_PANEL_GROUPS:
+        export.register_gene_set_panels(app, datasets, group)
     if compute is not None and compute.board is not None:
         compute.board.tick()  # jobs a stopped server left behind resume now
     set_up_before_serving(app)

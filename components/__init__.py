@@ -29,6 +29,7 @@ ALL_VIEWS = [search, gene_filter, *GENE_SET_VIEWS, *GENE_VIEWS]
 # table, the people views its people and dosages; two groups, so one tab's switch still spreads
 # over two server processes.
 SELECTION_PANEL_GROUPS = [[ism_eqtl.PANEL, locus.PANEL], [expression.PANEL, genotype.PANEL, ism_logo.PANEL]]
-# Panels over the filter bar's genes that a gene switch patches, drawn by one callback
-# (components/export.py register_gene_set_panels).
-PATCHED_PANELS = [volcano, sensitivity, tss_hist]
+# Panels over the filter bar's genes that a gene switch patches, each group drawn by one callback
+# (components/export.py register_gene_set_panels); the volcano on its own: its full figure (every
+# gene) is most of a first page, which the other group draws meanwhile.
+PATCHED_PANEL_GROUPS = [[volcano], [sensitivity, tss_hist]]
