@@ -26,7 +26,7 @@ from flask import has_request_context
 from threadpoolctl import threadpool_limits
 
 import components
-from components import auth, jobs, navigation, request_guard, users
+from components import auth, export, jobs, navigation, request_guard, users
 from components.data import Datasets
 from components.view_cache import ViewCache
 from compute.errors import InputError
@@ -152,6 +152,10 @@ def create_app(
     jobs.register(app, datasets, compute)
     for view in components.ALL_VIEWS:
         view.register(app, datasets)
+    for group in components.SELECTION_PANEL_GROUPS:
+        export.register_selection_views(app, datasets, group)
+    for group in components.PATCHED_PANEL_GROUPS:
+        export.register_gene_set_panels(app, datasets, group)
     if compute is not None and compute.board is not None:
         compute.board.tick()  # jobs a stopped server left behind resume now
     set_up_before_serving(app)

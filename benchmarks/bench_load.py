@@ -7,9 +7,10 @@ Starts `python app.py --results DIR --no-jobs` on 127.0.0.1 in its own process (
 `--workers N`, waitress with `--workers 1`; a fresh, empty view cache each time) and replays what
 a browser tab sends. The first page load: the page, the layout, the dependencies, the URL
 callback, every callback the selection triggers and those of the dataset (filter bar, jobs
-strip). A gene switch: the URL callback, then every server callback that follows the selection
-(card, volcano, scatter, ISM vs eQTL, locus, histograms, violins, logo, sensitivity, dataset
-links, pending-gene banner) at once over six connections, as a browser does, each with the
+strip). A gene switch: the URL callback (with the dataset links), then every server callback that
+follows the selection (the card; the SNV views; the people views and the logo; the volcano,
+sensitivity and histograms; the models; the pending-gene banner) at once over six connections, as
+a browser does, each with the
 state the previous answers left (so the volcano, sensitivity and histogram panels answer with
 Patches). Each tab also polls the jobs strip every second. Sessions run in parallel, once every
 server process has started (its CPU use quiet). Prints, for each worker count and session

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from components.view_cache import ViewCache, code_tag
-from compute.stats.ld import WindowLD
+from compute.stats.ld import PackedWindowLD
 from compute.store import ResultsStore
 from compute.store import subsets as gene_subsets
-from compute.store.genotypes import GeneGenotypes
+from compute.store.genotypes import PackedGenotypes
 from compute.store.inputs import cohort_gene_table
 
 log = logging.getLogger(__name__)
@@ -419,20 +419,20 @@ class Datasets:
         keep = set(genes.gene_id[self.subset_mask(name, subset).to_numpy(bool)])
         return drivers.loc[drivers.gene_id.isin(keep)]
 
-    def genotypes(self, name: str, gene_id: str) -> GeneGenotypes | None:
-        """One gene's stored genotypes, or None without them. Shared between processes packed
-        (a tenth of the unpacked size), unpacked once per process."""
+    def genotypes(self, name: str, gene_id: str) -> PackedGenotypes | None:
+        """One gene's stored genotypes, or None without them: the bits as stored (never unpacked
+        whole: LD counts bits, a person's dosage unpacks one SNV), shared between processes."""
         if not self.has_genotypes(name):
             return None
 
         def packed() -> dict | None:
             return self.stores[name].genotype_row(gene_id)
 
-        def unpacked() -> GeneGenotypes | None:
+        def viewed() -> PackedGenotypes | None:
             row = self.cached(name, ("genotypes", gene_id), packed)
-            return None if row is None else GeneGenotypes.from_row(row)
+            return None if row is None else PackedGenotypes.from_row(row)
 
-        return self.cached(name, ("genotypes-unpacked", gene_id), unpacked, disk=False)
+        return self.cached(name, ("genotypes-packed", gene_id), viewed, disk=False)
 
     def people_dosage(self, name: str, gene_id: str, variant_id: str) -> np.ndarray | None:
         """Dosage (0/1/2) of one SNV per row of the gene's people table (int8; -1 for a person the
@@ -481,9 +481,9 @@ class Datasets:
         """r² with `variant_id` of every SNV of the gene's window (index variant_id), from the
         dataset's own people; None without genotypes or when the SNV is not in the window."""
 
-        def helper() -> WindowLD | None:  # the centred dosages: per process, never on disk (10 MB)
+        def helper() -> PackedWindowLD | None:  # per process: made in half a millisecond
             found = self.genotypes(name, gene_id)
-            return None if found is None else WindowLD(found.dosage)
+            return None if found is None else PackedWindowLD(found.bits, len(found.person_ids))
 
         def compute() -> pd.Series | None:
             found = self.genotypes(name, gene_id)
@@ -493,7 +493,8 @@ class Datasets:
             r2 = self.cached(name, ("ld-helper", gene_id), helper, disk=False).r2(k)
             return pd.Series(r2, index=pd.Index(found.variant_ids, name="variant_id"), name="ld_r2")
 
-        return self.cached(name, ("ld", gene_id, variant_id), compute)
+        # not shared on disk: counting bits again (~0.5 ms) costs less than writing and reading it
+        return self.cached(name, ("ld", gene_id, variant_id), compute, disk=False)
 
 
 def input_losses(report) -> str:

@@ -7,7 +7,9 @@ made on the server from the same frame the figure was built from.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 from dash import Dash, Input, Output, State, dcc, no_update
@@ -15,6 +17,8 @@ from dash import Dash, Input, Output, State, dcc, no_update
 from components import auth, theme
 from components.data import Datasets
 from components.selection import Selection
+
+log = logging.getLogger(__name__)
 
 _DOWNLOAD_IMAGE = """
 function(n, format) {
@@ -68,45 +72,66 @@ def register_exports(
         return dcc.send_data_frame(data.to_csv, f"{name}.csv", index=False)
 
 
-def register_selection_view(
-    app: Dash,
-    datasets: Datasets,
-    view: str,
-    render: Callable[..., tuple],
-    frame: Callable[..., pd.DataFrame],
-    loading_height: int | None = None,
-    filtered: bool = False,
-) -> None:
-    """The callbacks of a panel that follows the selection: its figure and note, and its exports.
+@dataclass(frozen=True)
+class SelectionPanel:
+    """A figure panel that follows the selection alone: `render(datasets, selection)` returns its
+    (figure, note)."""
 
-    `render(datasets, selection)` returns (figure, note); with `filtered` the panel also follows
-    the filter bar's gene subset, `render(datasets, selection, subset)` (and `frame` likewise).
-    What a gene's panel shows is rendered once per gene, SNV (and subset) and store state, and
-    shared through the view cache: the other tabs and workers showing it take it from there.
-    """
-    loading = {} if loading_height is None else {"height": loading_height}
-    outputs = [Output(f"{view}-graph", "figure"), Output(f"{view}-note", "children")]
-    # a panel over all genes also follows the filter bar and the store's genes as they land
-    inputs = [Input("app-selection", "data")]
-    if filtered:
-        inputs += [Input("filter-subset", "value"), Input("jobs-version", "data")]
+    view: str
+    render: Callable[..., tuple]
+    loading_height: int | None = None
 
-    @app.callback(*outputs, *inputs)
-    def update(selection, *rest):
+
+def register_selection_views(app: Dash, datasets: Datasets, panels: Sequence[SelectionPanel]) -> None:
+    """One callback for several panels that follow the selection (their figures and notes): a gene
+    switch asks for them in one request instead of one each, and each request costs the server
+    about a millisecond in Dash and HTTP before any panel is drawn. What a gene's panel shows is
+    still rendered once per panel, gene and SNV and store state, and shared through the view cache:
+    the other tabs and workers showing it take it from there. A panel that fails says so in its
+    place (and in the log) instead of leaving the others undrawn."""
+    outputs = [
+        o for p in panels for o in (Output(f"{p.view}-graph", "figure"), Output(f"{p.view}-note", "children"))
+    ]
+
+    @app.callback(*outputs, Input("app-selection", "data"))
+    def update(selection):
         sel = Selection.from_dict(selection, datasets)
-        if sel is None:
-            return theme.message_figure("Loading…", **loading), ""
-        args = rest[:1]
-        if filtered:  # anything but a subset the dataset has is all genes (never a key made up)
-            datasets.seen(sel.dataset, rest[1])
-            args = (args[0] if args and args[0] in datasets.subsets(sel.dataset) else "all",)
+        return [part for panel in panels for part in panel_answer(datasets, sel, panel)]
 
-        def draw() -> tuple:
-            figure, *more = render(datasets, sel, *args)
-            return (theme.typed_arrays(figure), *more)
 
+def panel_answer(datasets: Datasets, sel: Selection | None, panel: SelectionPanel) -> tuple:
+    """(figure, note) of one panel for the selection, as its callback sends it (typed arrays)."""
+    loading = {} if panel.loading_height is None else {"height": panel.loading_height}
+    if sel is None:
+        return theme.message_figure("Loading…", **loading), ""
+
+    def draw() -> tuple:
+        figure, note = panel.render(datasets, sel)
+        return theme.typed_arrays(figure), note
+
+    try:
         if sel.gene_id is None:
             return draw()
-        return datasets.cached(sel.dataset, ("view", view, sel.gene_id, sel.snv, *args), draw)
+        return datasets.cached(sel.dataset, ("view", panel.view, sel.gene_id, sel.snv), draw)
+    except Exception:
+        log.exception("the %s panel failed for %s %s %s", panel.view, sel.dataset, sel.gene_id, sel.snv)
+        message = "This panel could not be drawn for this selection (the server's log says why)."
+        return theme.message_figure(message, **loading), message
 
-    register_exports(app, datasets, view, frame, filtered=filtered)
+
+def register_gene_set_panels(app: Dash, datasets: Datasets, modules: Sequence) -> None:
+    """One callback for the panels over the filter bar's genes that a gene switch only patches
+    (the volcano's and the sensitivity scatter's highlight, the histograms' triangles): one request
+    instead of one each. Each module gives its `OUTPUTS` and `answer(datasets, selection, subset,
+    version, shown)`, with `shown` its `{VIEW}-shown` store: what its full figure shows."""
+    outputs = [Output(ident, prop) for module in modules for ident, prop in module.OUTPUTS]
+    shown = [State(f"{module.VIEW}-shown", "data") for module in modules]
+
+    @app.callback(*outputs, Input("app-selection", "data"), Input("filter-subset", "value"),
+                  Input("jobs-version", "data"), *shown)  # fmt: skip
+    def update(selection, subset, version, *shown):
+        return [
+            part
+            for module, was in zip(modules, shown, strict=True)
+            for part in module.answer(datasets, selection, subset, version, was)
+        ]

@@ -16,7 +16,7 @@ from dash import Dash, html
 
 from components import theme
 from components.data import OBSERVED_RAW, Datasets
-from components.export import register_selection_view
+from components.export import SelectionPanel, register_exports
 from components.selection import Selection
 
 VIEW = "expression"
@@ -54,6 +54,39 @@ def frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
     return out
 
 
+class GenePeople:
+    """A gene's people as the arrays the scatter draws (ids, predicted, observed, both haplotypes,
+    the model's split of them where it was fine-tuned): made once per gene in a process
+    (`gene_people`), so a new SNV only adds its dosages."""
+
+    def __init__(self, people: pd.DataFrame, split: dict[str, str] | None = None):
+        self.ids = people["person_id"].to_numpy(object)
+        self.predicted = people["predicted"].to_numpy(float)
+        self.observed = people["observed"].to_numpy(float)
+        self.haps = np.column_stack([people["hap1"].to_numpy(float), people["hap2"].to_numpy(float)])
+        self.split = None
+        if split is not None:
+            self.split = np.array([split.get(p, "training") for p in self.ids.tolist()], dtype=object)
+
+    @classmethod
+    def from_frame(cls, data: pd.DataFrame) -> GenePeople:
+        """The arrays of `frame`'s columns (its split column where it has one)."""
+        people = cls(data)
+        if "split" in data.columns:
+            people.split = data["split"].to_numpy(object)
+        return people
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def gene_people(datasets: Datasets, sel: Selection) -> GenePeople:
+    def make() -> GenePeople:
+        return GenePeople(datasets.gene(sel.dataset, sel.gene_id).people, datasets.people_split(sel.dataset))
+
+    return datasets.cached(sel.dataset, (VIEW, "people", sel.gene_id), make, disk=False)
+
+
 def _marker(split: np.ndarray | None, colour) -> dict:
     """Marker of a group of people; by split (symbol, size, opacity) when the data has one."""
     if split is None:
@@ -65,11 +98,11 @@ def _marker(split: np.ndarray | None, colour) -> dict:
     }  # fmt: skip
 
 
-def split_legend(data: pd.DataFrame) -> list[dict]:
+def split_legend(split: np.ndarray | None) -> list[dict]:
     """Legend entries for the marker shapes (traces without points)."""
-    if "split" not in data.columns:
+    if split is None:
         return []
-    counts = data["split"].value_counts()
+    counts = dict(zip(*np.unique(split.astype(str), return_counts=True), strict=True))
     return [
         {
             "type": "scatter", "x": [None], "y": [None], "mode": "markers", "legendgroup": "split",
@@ -94,19 +127,28 @@ def figure(
     data: pd.DataFrame, gene_name: str, snv: str | None, revision: str = "",
     observed_label: str = OBSERVED_RAW, model: str = "Enformer",
 ) -> dict:
+    """The scatter of `frame`'s rows (coloured by their dosage column where it has one)."""
+    dosage = data["dosage"].to_numpy(float, na_value=np.nan) if "dosage" in data.columns else None
+    return people_figure(GenePeople.from_frame(data), dosage, gene_name, snv, revision, observed_label, model)
+
+
+def people_figure(
+    people: GenePeople, dosage: np.ndarray | None, gene_name: str, snv: str | None, revision: str = "",
+    observed_label: str = OBSERVED_RAW, model: str = "Enformer",
+) -> dict:
+    """The scatter of a gene's people, coloured by `dosage` of the selected SNV (float, NaN for a
+    person without genotypes), or without it by the difference of the two haplotype scores."""
     hover = (
         "<b>%{text}</b><br>predicted %{x:.3f}<br>observed %{y:.3f}"
         "<br>hap1 %{customdata[0]:.3f}, hap2 %{customdata[1]:.3f}"
     )
-    # numpy masks over the people's columns, taken once: a gene has ~800 people and three groups
-    x, y = data["predicted"].to_numpy(float), data["observed"].to_numpy(float)
-    people, haps = data["person_id"].to_numpy(object), data[["hap1", "hap2"]].to_numpy(float)
-    split = data["split"].to_numpy(object) if "split" in data.columns else None
+    # numpy masks over the people's arrays: a gene has ~800 people and three groups
+    x, y, haps, split = people.predicted, people.observed, people.haps, people.split
+    ids = people.ids
     observed = np.isfinite(y)  # people without observed expression (NA in the input) are not drawn
     n = int(observed.sum())
     traces = []
-    if "dosage" in data.columns:
-        dosage = data["dosage"].to_numpy(float, na_value=np.nan)
+    if dosage is not None:
         for g in (0, 1, 2):
             mask = (dosage == g) & observed
             traces.append(
@@ -114,13 +156,13 @@ def figure(
                     "type": "scattergl", "x": x[mask], "y": y[mask], "mode": "markers",
                     "name": f"{g} ALT ({int(mask.sum())})",
                     "marker": _marker(None if split is None else split[mask], theme.DOSAGE[g]),
-                    "text": people[mask], "customdata": haps[mask],
+                    "text": ids[mask], "customdata": haps[mask],
                     "hovertemplate": hover + f"<br>{snv}: {g} ALT<extra></extra>",
                 }
             )  # fmt: skip
     else:
         keep = observed if n < len(y) else slice(None)
-        difference = data["hap_difference"].to_numpy(float)[keep]
+        difference = (haps[:, 0] - haps[:, 1])[keep]
         limit = float(np.nanmax(np.abs(difference))) if len(difference) else 0.0
         limit = limit if np.isfinite(limit) and limit > 0 else 1.0
         traces.append(
@@ -132,10 +174,10 @@ def figure(
                     "cmin": -limit, "cmax": limit,
                     "colorbar": {"title": {"text": "hap1 − hap2", "side": "right"}, "thickness": 12},
                 },
-                "text": people[keep], "customdata": haps[keep], "hovertemplate": hover + "<extra></extra>",
+                "text": ids[keep], "customdata": haps[keep], "hovertemplate": hover + "<extra></extra>",
             }
         )  # fmt: skip
-    traces += split_legend(data)
+    traces += split_legend(split)
     r = pearson(x, y)
     if np.isfinite(r):
         slope, intercept = np.polyfit(x[observed], y[observed], 1)
@@ -148,15 +190,15 @@ def figure(
             }
         )  # fmt: skip
     text = f"<b>{gene_name}</b>  r = {r:.3f}, n = {n:,}"
-    if "split" in data.columns:  # the fit that is a test first; the all-people r includes training
+    if split is not None:  # the fit that is a test first; the all-people r includes training
         test = split == "test"
         r_test = pearson(x[test], y[test])
         text = (
             f"<b>{gene_name}</b>  held-out r = {r_test:.3f}, n = {int((test & observed).sum()):,}"
             f"<br>all people r = {r:.3f}, n = {n:,}"
         )
-    if n < len(data):
-        text += f"<br>{len(data) - n:,} without observed expression (not shown)"
+    if n < len(people):
+        text += f"<br>{len(people) - n:,} without observed expression (not shown)"
     label = theme.note(text, 0.01, 0.99, bgcolor="rgba(255,255,255,0.8)")
     return {
         "data": traces,
@@ -172,25 +214,32 @@ def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
         return theme.message_figure("Pick a gene to see its people."), ""
     if not datasets.has_people(sel.dataset):
         return theme.message_figure(NO_PEOPLE), NO_PEOPLE
-    data = frame(datasets, sel)
-    if data.empty:
+    people = gene_people(datasets, sel)
+    if not len(people):
         return theme.message_figure("No per-person rows for this gene."), ""
     gene_name = str(datasets.gene(sel.dataset, sel.gene_id).gene["gene_name"])
-    if "dosage" in data.columns:
+    dosage = datasets.people_dosage(sel.dataset, sel.gene_id, sel.snv) if sel.snv else None
+    if dosage is not None and len(dosage):  # NaN where a person has no genotypes
+        dosage = np.where(dosage >= 0, dosage, np.nan)
         note = f"Coloured by dosage of {sel.snv} (ALT alleles)."
     else:
         note = (
             "Per-person genotypes are not in this store, so points are coloured by the difference "
             "of the two haplotype scores (hap1 − hap2) instead of the selected SNV's genotype."
         )
-    if "split" in data.columns:
+        dosage = None
+    if people.split is not None:
         note += (
             " The model was fine-tuned on some of these people: diamonds are held-out people, and the "
             "held-out r is the one to quote."
         )
     observed = datasets.observed_label(sel.dataset)
-    return figure(data, gene_name, sel.snv, sel.gene_id, observed, datasets.model_name(sel.dataset)), note
+    model = datasets.model_name(sel.dataset)
+    return people_figure(people, dosage, gene_name, sel.snv, sel.gene_id, observed, model), note
+
+
+PANEL = SelectionPanel(VIEW, render)  # drawn with its group (components/__init__.py)
 
 
 def register(app: Dash, datasets: Datasets) -> None:
-    register_selection_view(app, datasets, VIEW, render, frame)
+    register_exports(app, datasets, VIEW, frame)

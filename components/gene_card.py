@@ -10,7 +10,7 @@ from dash import Dash, Input, Output, html
 
 from components.data import Datasets
 from components.selection import Selection
-from components.snv_common import LD_PREFIX, STRONG_LD, chrom_label, flag, support
+from components.snv_common import LD_PREFIX, STRONG_LD, GeneSnvs, chrom_label, gene_snv_arrays
 from compute.store.subsets import ALL_TRACK_R
 
 VIEW = "card"
@@ -52,16 +52,14 @@ def rows(gene: pd.Series) -> list[tuple[str, str]]:
     ]
 
 
-def driver_list(variants: pd.DataFrame, snv: str | None) -> html.Div:
-    is_driver = flag(variants.is_driver) if not variants.empty else np.zeros(0, bool)
-    if not is_driver.any():
+def driver_list(snvs: GeneSnvs, snv: str | None) -> html.Div:
+    if not snvs.driver.any():
         return html.P("No driver SNVs.", className="card-muted")
-    drivers = variants.loc[is_driver]
-    ids = drivers["variant_id"].to_numpy(object)
-    distance, ism, slope = (drivers[c].to_numpy(float) for c in ("tss_distance", "ism", "eqtl_slope"))
-    state, main = support(drivers["supported"]), flag(drivers["is_main_driver"])
+    which = np.flatnonzero(snvs.driver)
+    ids, state, main = snvs.ids[which], snvs.state[which], snvs.main[which]
+    distance, ism, slope = (snvs.numbers[c][which] for c in ("tss_distance", "ism", "eqtl_slope"))
     items = []
-    for i in np.argsort(-drivers["driver_gain"].to_numpy(float), kind="stable"):  # largest gain first
+    for i in np.argsort(-snvs.gain[which], kind="stable"):  # largest gain first
         kind = {"unknown": "no eQTL"}.get(state[i], state[i])
         label = [
             html.Span(ids[i], className="snv-id"),
@@ -165,7 +163,7 @@ def render(datasets: Datasets, sel: Selection) -> list:
         *all_people,
         html.Dl([part for label, value in rows(gene) for part in (html.Dt(label), html.Dd(value))]),
         html.H3("Driver SNVs"),
-        driver_list(data.variants, sel.snv),
+        driver_list(gene_snv_arrays(datasets, sel.dataset, sel.gene_id), sel.snv),
         html.P(f"Selected SNV: {sel.snv}" if sel.snv else "", className="card-muted", id="card-snv"),
         *ld_partners(datasets, sel),
     ]

@@ -12,7 +12,7 @@ from dash import Dash, html
 
 from components import theme
 from components.data import OBSERVED_RAW, Datasets
-from components.export import register_selection_view
+from components.export import SelectionPanel, register_exports
 from components.selection import Selection
 
 VIEW = "genotype"
@@ -94,5 +94,8 @@ def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
     return figure(data, sel.snv, sel.gene_id, datasets.observed_label(sel.dataset)), ""
 
 
+PANEL = SelectionPanel(VIEW, render)  # drawn with its group (components/__init__.py)
+
+
 def register(app: Dash, datasets: Datasets) -> None:
-    register_selection_view(app, datasets, VIEW, render, frame)
+    register_exports(app, datasets, VIEW, frame)

@@ -14,7 +14,7 @@ from dash import Dash, html
 
 from components import theme
 from components.data import Datasets
-from components.export import register_selection_view
+from components.export import SelectionPanel, register_exports
 from components.selection import Selection
 from components.snv_common import Points, SnvTable, gene_frame, gene_snvs, ld_note, selected_trace, snv_traces
 
@@ -80,5 +80,8 @@ def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
     return figure(table, sel.snv, sel.gene_id, datasets.model_name(sel.dataset)), note
 
 
+PANEL = SelectionPanel(VIEW, render)  # drawn with its group (components/__init__.py)
+
+
 def register(app: Dash, datasets: Datasets) -> None:
-    register_selection_view(app, datasets, VIEW, render, frame)
+    register_exports(app, datasets, VIEW, frame)

@@ -17,7 +17,7 @@ from dash import Dash, html
 
 from components import theme
 from components.data import Datasets
-from components.export import register_selection_view
+from components.export import SelectionPanel, register_exports
 from components.motif_logo import motif_logo_figure
 from components.selection import Selection
 from compute.store.ism_logo import ism_logo_matrix
@@ -86,5 +86,8 @@ def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
     return figure, note
 
 
+PANEL = SelectionPanel(VIEW, render, loading_height=HEIGHT)  # drawn with its group (components/__init__.py)
+
+
 def register(app: Dash, datasets: Datasets) -> None:
-    register_selection_view(app, datasets, VIEW, render, frame, loading_height=HEIGHT)
+    register_exports(app, datasets, VIEW, frame)

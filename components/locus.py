@@ -7,7 +7,7 @@ from dash import Dash, html
 
 from components import theme
 from components.data import Datasets
-from components.export import register_selection_view
+from components.export import SelectionPanel, register_exports
 from components.selection import Selection
 from components.snv_common import (
     Points,
@@ -74,5 +74,8 @@ def render(datasets: Datasets, sel: Selection) -> tuple[dict, str]:
     return figure(table, sel.snv, gene), note
 
 
+PANEL = SelectionPanel(VIEW, render, loading_height=320)  # drawn with its group (components/__init__.py)
+
+
 def register(app: Dash, datasets: Datasets) -> None:
-    register_selection_view(app, datasets, VIEW, render, frame, loading_height=320)
+    register_exports(app, datasets, VIEW, frame)

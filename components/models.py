@@ -48,9 +48,19 @@ def layout() -> html.Section:
 def others(datasets: Datasets, name: str) -> list[str]:
     """The other datasets that share genes with `name`, the one sharing most first: a store of the same
     cohort (all its genes) before another cohort's that happens to hold some of them."""
-    ids = set(datasets.genes(name)["gene_id"])
-    shared = {n: len(ids.intersection(datasets.genes(n)["gene_id"])) for n in datasets.names if n != name}
+    shared = {n: shared_genes(datasets, name, n) for n in datasets.names if n != name}
     return sorted((n for n in shared if shared[n]), key=lambda n: -shared[n])
+
+
+def shared_genes(datasets: Datasets, name: str, other: str) -> int:
+    """How many genes two datasets share, counted once per state of both stores (every gene switch
+    asks: a set of 6,825 gene IDs took ~15 ms)."""
+
+    def count() -> int:
+        return len(set(datasets.genes(name)["gene_id"]).intersection(datasets.genes(other)["gene_id"]))
+
+    key = (VIEW, "shared", other, datasets.version_tag(other))
+    return datasets.cached(name, key, count, disk=False)
 
 
 def chosen_other(datasets: Datasets, name: str, other: str | None) -> str | None:

@@ -87,6 +87,7 @@ def register(app: Dash, datasets: Datasets) -> None:
         Output("app-message", "children"),
         Output("app-message", "className"),
         Output("app-dataset", "data"),
+        Output("app-datasets", "children"),
         Input("url", "pathname"),
         Input("url", "search"),
         State("app-dataset", "data"),
@@ -100,7 +101,7 @@ def register(app: Dash, datasets: Datasets) -> None:
         dataset = sel.dataset if sel.dataset != current_dataset else no_update
         if sel.dataset and sel.dataset != current_dataset:
             auth.record("dataset-open", dataset=sel.dataset)
-        return sel.to_dict(), *message(sel), dataset
+        return sel.to_dict(), *message(sel), dataset, dataset_links(datasets, sel)
 
     # A store that changed (a gene landed: a page waiting for it now shows it) reads the URL again.
     # Its own callback, writing the selection only: the compute strip's poll, which writes
@@ -109,6 +110,7 @@ def register(app: Dash, datasets: Datasets) -> None:
         Output("app-selection", "data", allow_duplicate=True),
         Output("app-message", "children", allow_duplicate=True),
         Output("app-message", "className", allow_duplicate=True),
+        Output("app-datasets", "children", allow_duplicate=True),
         Input("jobs-version", "data"),
         State("url", "pathname"),
         State("url", "search"),
@@ -121,8 +123,8 @@ def register(app: Dash, datasets: Datasets) -> None:
             datasets.seen(shown.dataset, version)
         sel = selection_for(datasets, pathname, search)
         if sel.to_dict() == current:
-            return no_update, no_update, no_update  # the store changed, not what this page shows
-        return sel.to_dict(), *message(sel)
+            return no_update, no_update, no_update, no_update  # the store changed, not what this page shows
+        return sel.to_dict(), *message(sel), dataset_links(datasets, sel)
 
     @app.callback(
         Output("url", "href"),
@@ -170,22 +172,23 @@ def register(app: Dash, datasets: Datasets) -> None:
             return no_update, no_update
         return gene_url(sel.dataset, url_name(datasets, sel.dataset, sel.gene_id), snv), no_update
 
-    @app.callback(Output("app-datasets", "children"), Input("app-selection", "data"))
-    def dataset_links(selection):
-        sel = Selection.from_dict(selection, datasets)
-        if sel is None:
-            return no_update
-        gene = url_name(datasets, sel.dataset, sel.gene_id) if sel.gene_id else None
-        links = []
-        for name in datasets.names:
-            classes = "dataset-link active" if name == sel.dataset else "dataset-link"
-            links.append(
-                dcc.Link(
-                    name,
-                    href=gene_url(name, gene),
-                    className=classes,
-                    title=datasets.describe(name),
-                    id={"type": "dataset-link", "index": name},
-                )
+
+def dataset_links(datasets: Datasets, sel: Selection) -> list | object:
+    """The dataset switcher for a selection: a link to the same gene in each dataset this request
+    may see (answered with the URL's selection: no request of its own on a gene switch)."""
+    if not datasets.visible(sel.dataset):
+        return no_update
+    gene = url_name(datasets, sel.dataset, sel.gene_id) if sel.gene_id else None
+    links = []
+    for name in datasets.names:
+        classes = "dataset-link active" if name == sel.dataset else "dataset-link"
+        links.append(
+            dcc.Link(
+                name,
+                href=gene_url(name, gene),
+                className=classes,
+                title=datasets.describe(name),
+                id={"type": "dataset-link", "index": name},
             )
-        return [html.Span("Dataset:", className="datasets-label"), *links]
+        )
+    return [html.Span("Dataset:", className="datasets-label"), *links]

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote, unquote, urlencode
 
+import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
@@ -68,11 +69,9 @@ def default_snv(variants: pd.DataFrame) -> str | None:
     """The main driver, else the SNV with the largest |ISM|."""
     if variants.empty:
         return None
-    main = variants.loc[variants.is_main_driver.astype("boolean").fillna(False).to_numpy(bool)]
-    if len(main):
-        return str(main.variant_id.iloc[0])
-    return str(variants.variant_id.iloc[variants.ism.abs().to_numpy().argmax()])
-
+    main = np.flatnonzero(variants["is_main_driver"].astype("boolean").fillna(False).to_numpy(bool))
+    where = main[0] if len(main) else np.abs(variants["ism"].to_numpy(float)).argmax()
+    return str(variants["variant_id"].iloc[where])
 
 
 def gene_url(dataset: str, gene: str | None, snv: str | None = None) -> str:

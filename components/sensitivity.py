@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pandas as pd
-from dash import Dash, Input, Output, Patch, State, dcc, html, no_update
+from dash import Dash, Patch, dcc, html, no_update
 
 from components import gene_filter, theme
 from components.data import Datasets
@@ -155,23 +155,20 @@ def render(
     return figure(data, sel.gene_id, key, track), note, summary, key
 
 
-def register(app: Dash, datasets: Datasets) -> None:
-    @app.callback(
-        Output(f"{VIEW}-graph", "figure"),
-        Output(f"{VIEW}-note", "children"),
-        Output(f"{VIEW}-summary", "children"),
-        Output(f"{VIEW}-shown", "data"),
-        Input("app-selection", "data"),
-        Input("filter-subset", "value"),
-        Input("jobs-version", "data"),
-        State(f"{VIEW}-shown", "data"),
-    )
-    def update(selection, subset, version, shown):
-        sel = Selection.from_dict(selection, datasets)
-        if sel is None:
-            return theme.message_figure("Loading…", height=HEIGHT), "", None, None
-        datasets.seen(sel.dataset, version)
-        *views, key = render(datasets, sel, subset, shown if isinstance(shown, str) else None)
-        return *views, key if key != shown else no_update
+# The outputs `answer` gives, drawn with the other panels over the subset's genes by one callback
+# (components/export.py register_gene_set_panels).
+OUTPUTS = [(f"{VIEW}-graph", "figure"), (f"{VIEW}-note", "children"), (f"{VIEW}-summary", "children"),
+           (f"{VIEW}-shown", "data")]  # fmt: skip
 
+
+def answer(datasets: Datasets, selection, subset, version, shown) -> tuple:
+    sel = Selection.from_dict(selection, datasets)
+    if sel is None:
+        return theme.message_figure("Loading…", height=HEIGHT), "", None, None
+    datasets.seen(sel.dataset, version)
+    *views, key = render(datasets, sel, subset, shown if isinstance(shown, str) else None)
+    return *views, key if key != shown else no_update
+
+
+def register(app: Dash, datasets: Datasets) -> None:
     register_exports(app, datasets, VIEW, frame, filtered=True)

@@ -68,11 +68,15 @@ def snv_frame(variants: pd.DataFrame, ld: pd.Series | None = None) -> pd.DataFra
         return pd.DataFrame(columns=SNV_COLUMNS)
     frame = variants[SNV_COLUMNS].reset_index(drop=True)
     if ld is not None:
-        ids = frame["variant_id"].to_numpy(object)
-        same_order = len(ld) == len(ids) and bool((ld.index.to_numpy(object) == ids).all())
-        # the stored genotypes list the window's SNVs in the variants table's order: no join then
-        frame[LD_COLUMN] = ld.to_numpy(float) if same_order else frame["variant_id"].map(ld).astype(float)
+        frame[LD_COLUMN] = aligned(ld, frame["variant_id"].to_numpy(object))
     return frame
+
+
+def aligned(ld: pd.Series, ids: np.ndarray) -> np.ndarray:
+    """r² (by variant_id) in the order of `ids` (NaN for an id it lacks)."""
+    same_order = len(ld) == len(ids) and bool((ld.index.to_numpy(object) == ids).all())
+    # the stored genotypes list the window's SNVs in the variants table's order: no join then
+    return ld.to_numpy(float) if same_order else pd.Series(ids).map(ld).to_numpy(float)
 
 
 def chrom_label(chrom) -> str:
@@ -81,49 +85,85 @@ def chrom_label(chrom) -> str:
     return chrom if chrom.lower().startswith("chr") else f"chr{chrom}"
 
 
-class SnvTable:
-    """A gene's plotted SNVs (`snv_frame`) as the numpy arrays the SNV views draw from: ids, hover
-    text, numbers, marker sizes, driver classes and LD bins, made once per gene and SNV and shared
-    by the views (each takes its own x and y)."""
+class GeneSnvs:
+    """A gene's SNVs as the numpy arrays the SNV views, the card and the histograms draw from: ids,
+    hover text, numbers, marker sizes, driver flags and support. Made once per gene in a process
+    (`gene_snv_arrays`) and read-only: what the selected SNV changes (LD) is `SnvTable`'s."""
 
-    def __init__(self, frame: pd.DataFrame):
-        self.frame = frame
+    def __init__(self, variants: pd.DataFrame):
+        frame = variants if not variants.empty else pd.DataFrame(columns=SNV_COLUMNS)
         self.ids = frame["variant_id"].to_numpy(object)
         chrom, ref, alt = (frame[c].to_numpy(object, na_value="?") for c in ("chrom", "ref", "alt"))
+        labels = {c: chrom_label(c) for c in set(chrom.tolist())}  # one chromosome a gene, in practice
         where = zip(chrom.tolist(), frame["pos"].tolist(), ref.tolist(), alt.tolist(), strict=True)
-        self.hovertext = np.array([f"{chrom_label(c)}:{p:,} {r}>{a}" for c, p, r, a in where], dtype=object)
-        numeric = [*NUMBERS, *([LD_COLUMN] if LD_COLUMN in frame.columns else [])]  # axes and hover
-        self.numbers = {c: frame[c].to_numpy(float) for c in numeric}
+        self.hovertext = np.array([f"{labels[c]}:{p:,} {r}>{a}" for c, p, r, a in where], dtype=object)
+        self.numbers = {c: frame[c].to_numpy(float) for c in NUMBERS}  # axes and hover
         self.size = marker_size(frame["maf"])
         self.driver = flag(frame["is_driver"])
         self.state = support(frame["supported"])
+        self.main = flag(frame["is_main_driver"])
+        self.gain = frame["driver_gain"].to_numpy(float)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+class SnvTable:
+    """A gene's plotted SNVs for one selected SNV: the gene's arrays (`GeneSnvs`) and, where the
+    dataset has genotypes, r² with the selected SNV and its LD bins; shared by the SNV views (each
+    takes its own x and y)."""
+
+    def __init__(self, snvs: GeneSnvs, ld: np.ndarray | None = None):
+        self.ids, self.hovertext, self.size = snvs.ids, snvs.hovertext, snvs.size
+        self.driver, self.state = snvs.driver, snvs.state
+        self.numbers = snvs.numbers if ld is None else {**snvs.numbers, LD_COLUMN: np.asarray(ld, float)}
         ld = self.numbers.get(LD_COLUMN)
         self.has_ld = ld is not None and bool(np.isfinite(ld).any())
         self.bins = r2_bin(ld) if self.has_ld else None
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> SnvTable:
+        """The table of `snv_frame`'s columns (with `ld_r2` where it has them)."""
+        ld = frame[LD_COLUMN].to_numpy(float) if LD_COLUMN in frame.columns else None
+        return cls(GeneSnvs(frame), ld)
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def column(self, name: str) -> np.ndarray:
-        found = self.numbers.get(name)
-        return found if found is not None else self.frame[name].to_numpy(float)
+        return self.numbers[name]
 
 
 def gene_frame(datasets: Datasets, sel: Selection) -> pd.DataFrame:
     """The plotted SNVs of the selected gene, with r² to the selected SNV where the dataset has
     genotypes (what the SNV views export)."""
-    return gene_snvs(datasets, sel).frame
+    if sel.gene_id is None:
+        return snv_frame(pd.DataFrame())
+    ld = datasets.ld(sel.dataset, sel.gene_id, sel.snv) if sel.snv else None
+    return snv_frame(datasets.gene(sel.dataset, sel.gene_id).variants, ld)
+
+
+def gene_snv_arrays(datasets: Datasets, dataset: str, gene_id: str) -> GeneSnvs:
+    """`GeneSnvs` of a gene, made once per gene in a process (the SNV views, the card and the
+    histograms share it; read-only)."""
+    return datasets.cached(
+        dataset,
+        ("snv-arrays", gene_id),
+        lambda: GeneSnvs(datasets.gene(dataset, gene_id).variants),
+        disk=False,
+    )
 
 
 def gene_snvs(datasets: Datasets, sel: Selection) -> SnvTable:
     """`SnvTable` of the selected gene and SNV; made once per gene and SNV in a process (the ISM vs
     eQTL and locus views share it; read-only)."""
     if sel.gene_id is None:
-        return SnvTable(snv_frame(pd.DataFrame()))
+        return SnvTable(GeneSnvs(pd.DataFrame()))
 
     def make() -> SnvTable:
+        snvs = gene_snv_arrays(datasets, sel.dataset, sel.gene_id)
         ld = datasets.ld(sel.dataset, sel.gene_id, sel.snv) if sel.snv else None
-        return SnvTable(snv_frame(datasets.gene(sel.dataset, sel.gene_id).variants, ld))
+        return SnvTable(snvs, None if ld is None else aligned(ld, snvs.ids))
 
     return datasets.cached(sel.dataset, ("snv-table", sel.gene_id, sel.snv), make, disk=False)
 

@@ -11,15 +11,17 @@ only the selected gene's triangles.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
-from dash import Dash, Input, Output, Patch, State, dcc, html, no_update
+from dash import Dash, Patch, dcc, html, no_update
 
 from components import gene_filter, theme
 from components.data import Datasets
 from components.export import register_exports
 from components.selection import Selection
-from components.snv_common import flag, support
+from components.snv_common import GeneSnvs, flag, gene_snv_arrays
 
 VIEW = "tss_hist"
 PANELS = [("±70 kb", 70_000, 1_000), ("±1 kb", 1_000, 50)]  # (label, half range bp, bin bp)
@@ -70,7 +72,7 @@ def frame(datasets: Datasets, sel: Selection, subset: str | None = None) -> pd.D
     return pd.concat(rows, ignore_index=True)
 
 
-def figure(data: pd.DataFrame, drivers: pd.DataFrame, gene_name: str | None, revision: str = "") -> dict:
+def figure(data: pd.DataFrame, drivers: GeneDrivers, gene_name: str | None, revision: str = "") -> dict:
     """Per panel: the all-genes bars, then one trace of the selected gene's triangles per support
     state (the traces `driver_traces` rebuilds for a Patch)."""
     traces, axes = [], {}
@@ -104,15 +106,33 @@ def panel_top(counts: np.ndarray) -> int:
     return max(1, int(counts.max()) if len(counts) else 1)
 
 
-def driver_traces(drivers: pd.DataFrame, gene_name: str | None, k: int, top: int) -> list[dict]:
+class GeneDrivers(NamedTuple):
+    """The selected gene's drivers: ids, distance to the TSS (bp) and support state."""
+
+    ids: np.ndarray
+    distance: np.ndarray
+    state: np.ndarray
+
+    @classmethod
+    def of(cls, snvs: GeneSnvs) -> GeneDrivers:
+        return cls(snvs.ids[snvs.driver], snvs.numbers["tss_distance"][snvs.driver], snvs.state[snvs.driver])
+
+    @classmethod
+    def from_frame(cls, variants: pd.DataFrame) -> GeneDrivers:
+        """The drivers among a gene's variants rows."""
+        return cls.of(GeneSnvs(variants))
+
+
+NO_DRIVERS = GeneDrivers(np.array([], dtype=object), np.array([]), np.array([], dtype=object))
+
+
+def driver_traces(drivers: GeneDrivers, gene_name: str | None, k: int, top: int) -> list[dict]:
     """The selected gene's drivers in panel k, one trace per support state (numpy masks: this
     runs on every gene switch, on a handful of rows)."""
     _, half, _ = PANELS[k]
     suffix = "" if k == 0 else str(k + 1)
     scale = 1e-3 if half > 1_000 else 1.0
-    distance = drivers["tss_distance"].to_numpy(float)
-    ids = drivers["variant_id"].to_numpy(object)
-    state = support(drivers["supported"])
+    ids, distance, state = drivers
     inside = np.abs(distance) <= half
     traces = []
     for name, colour in SUPPORT:
@@ -132,19 +152,12 @@ def driver_traces(drivers: pd.DataFrame, gene_name: str | None, k: int, top: int
     return traces
 
 
-def selected_drivers(datasets: Datasets, sel: Selection) -> tuple[pd.DataFrame, str | None]:
-    """The selected gene's driver rows and its name (none without a gene; made once per gene)."""
+def selected_drivers(datasets: Datasets, sel: Selection) -> tuple[GeneDrivers, str | None]:
+    """The selected gene's drivers and its name (none without a gene)."""
     if sel.gene_id is None:
-        return pd.DataFrame({"variant_id": [], "tss_distance": [], "supported": []}), None
-
-    def drivers() -> pd.DataFrame:
-        variants = datasets.gene(sel.dataset, sel.gene_id).variants
-        if variants.empty:
-            return pd.DataFrame({"variant_id": [], "tss_distance": [], "supported": []})
-        return variants.loc[flag(variants.is_driver), ["variant_id", "tss_distance", "supported"]]
-
-    found = datasets.cached(sel.dataset, (VIEW, "drivers", sel.gene_id), drivers, disk=False)
-    return found, str(datasets.gene(sel.dataset, sel.gene_id).gene["gene_name"])
+        return NO_DRIVERS, None
+    drivers = GeneDrivers.of(gene_snv_arrays(datasets, sel.dataset, sel.gene_id))
+    return drivers, str(datasets.gene(sel.dataset, sel.gene_id).gene["gene_name"])
 
 
 def render(datasets: Datasets, sel: Selection, subset: str | None = None) -> tuple[dict, str]:
@@ -187,23 +200,20 @@ def bar_tops(everyone: pd.DataFrame) -> list[int]:
     return [panel_top(bin_counts(distance, half, width)[1]) for _, half, width in PANELS]
 
 
-def register(app: Dash, datasets: Datasets) -> None:
-    @app.callback(
-        Output(f"{VIEW}-graph", "figure"),
-        Output(f"{VIEW}-note", "children"),
-        Output(f"{VIEW}-shown", "data"),
-        Input("app-selection", "data"),
-        Input("filter-subset", "value"),
-        Input("jobs-version", "data"),
-        State(f"{VIEW}-shown", "data"),
-    )
-    def callback(selection, subset, version, shown):
-        sel = Selection.from_dict(selection, datasets)
-        if sel is None:
-            return theme.message_figure("Loading…", height=HEIGHT), "", None
-        datasets.seen(sel.dataset, version)
-        figure_, note, key = update(datasets, sel, subset, shown if isinstance(shown, str) else None)
-        figure_ = theme.typed_arrays(figure_) if isinstance(figure_, dict) else figure_
-        return figure_, note, key if key != shown else no_update
+# The outputs `answer` gives, drawn with the other panels over the subset's genes by one callback
+# (components/export.py register_gene_set_panels).
+OUTPUTS = [(f"{VIEW}-graph", "figure"), (f"{VIEW}-note", "children"), (f"{VIEW}-shown", "data")]
 
+
+def answer(datasets: Datasets, selection, subset, version, shown) -> tuple:
+    sel = Selection.from_dict(selection, datasets)
+    if sel is None:
+        return theme.message_figure("Loading…", height=HEIGHT), "", None
+    datasets.seen(sel.dataset, version)
+    figure_, note, key = update(datasets, sel, subset, shown if isinstance(shown, str) else None)
+    figure_ = theme.typed_arrays(figure_) if isinstance(figure_, dict) else figure_
+    return figure_, note, key if key != shown else no_update
+
+
+def register(app: Dash, datasets: Datasets) -> None:
     register_exports(app, datasets, VIEW, frame, filtered=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from dash import Dash, Input, Output, Patch, State, dcc, html, no_update
+from dash import Dash, Patch, dcc, html, no_update
 
 from components import gene_filter, theme
 from components.data import Datasets
@@ -130,21 +130,21 @@ def render(
     return figure(data, sel.gene_id, key), key
 
 
-def register(app: Dash, datasets: Datasets) -> None:
-    @app.callback(
-        Output(f"{VIEW}-graph", "figure"),
-        Output(f"{VIEW}-shown", "data"),
-        Input("app-selection", "data"),
-        Input("filter-subset", "value"),
-        Input("jobs-version", "data"),
-        State(f"{VIEW}-shown", "data"),
-    )
-    def update(selection, subset, version, shown):
-        sel = Selection.from_dict(selection, datasets)
-        if sel is None:
-            return theme.message_figure("Loading…", height=420), None
-        datasets.seen(sel.dataset, version)
-        figure, key = render(datasets, sel, shown, subset)
-        return figure, key if key != shown else no_update
+# The outputs `answer` gives, drawn with the other panels over the subset's genes by one callback
+# (components/export.py register_gene_set_panels).
+OUTPUTS = [(f"{VIEW}-graph", "figure"), (f"{VIEW}-shown", "data")]
 
+
+def answer(datasets: Datasets, selection, subset, version, shown) -> tuple:
+    """The panel's callback: a Patch of the highlight on a gene switch, the full figure for a new
+    dataset, subset or store state."""
+    sel = Selection.from_dict(selection, datasets)
+    if sel is None:
+        return theme.message_figure("Loading…", height=420), None
+    datasets.seen(sel.dataset, version)
+    figure, key = render(datasets, sel, shown, subset)
+    return figure, key if key != shown else no_update
+
+
+def register(app: Dash, datasets: Datasets) -> None:
     register_exports(app, datasets, VIEW, frame, filtered=True)

@@ -139,7 +139,7 @@ def test_views_without_people_say_so(datasets):
 def test_ism_eqtl_driver_classes_and_sizes(datasets):
     sel = selection(datasets, "GSTM3")
     data = ism_eqtl.frame(datasets, sel).drop(columns=snv_common.LD_COLUMN)  # a store without genotypes
-    fig = valid(ism_eqtl.figure(snv_common.SnvTable(data), sel.snv))
+    fig = valid(ism_eqtl.figure(snv_common.SnvTable.from_frame(data), sel.snv))
     variants = datasets.store("full").variants(sel.gene_id)
     drivers = variants.loc[variants.is_driver]
     other, supported, unsupported = fig.data[:3]
@@ -208,7 +208,7 @@ def test_tss_histogram_counts_match_an_independent_binning(datasets):
     mine = datasets.store("full").variants(sel.gene_id).query("is_driver")
     wide = data.loc[data.panel == tss_hist.PANELS[0][0]]
     assert wide.drivers_selected_gene.sum() == (mine.tss_distance.abs() <= 70_000).sum() == 3
-    fig = valid(tss_hist.figure(data, mine, "GSTM3"))
+    fig = valid(tss_hist.figure(data, tss_hist.GeneDrivers.from_frame(mine), "GSTM3"))
     markers = [t for t in fig.data if t.type == "scatter" and t.xaxis == "x"]
     assert sum(len(t.x) for t in markers) == 3
 

@@ -15,9 +15,16 @@ from compute.cli import main
 from compute.errors import InputError
 from compute.run.genotypes import add_genotypes
 from compute.run.pipeline import precompute
-from compute.stats.ld import R2_BINS, WindowLD, r2_bin, r2_with
+from compute.stats.ld import R2_BINS, PackedWindowLD, WindowLD, r2_bin, r2_with
 from compute.store import ResultsStore
-from compute.store.genotypes import GENOTYPES_TABLE, genotype_row, pack_alleles, unpack_alleles
+from compute.store.genotypes import (
+    GENOTYPES_TABLE,
+    GeneGenotypes,
+    PackedGenotypes,
+    genotype_row,
+    pack_alleles,
+    unpack_alleles,
+)
 from tests.cohort_files import bcftools_dosage, small_run
 
 
@@ -118,6 +125,35 @@ def test_ld_against_numpy_with_monomorphic_snvs_and_bins():
         np.testing.assert_allclose(np.delete(floats, 4), expected, atol=1e-12)
     assert ld.r2(2)[7] == pytest.approx(1.0, abs=1e-12)
     assert np.isnan(r2_with(dosage, 4)).all()
+
+
+@pytest.mark.parametrize("n_people", [1, 7, 8, 13, 200])
+def test_ld_from_packed_bits_against_numpy(n_people):
+    """r² by counting the packed bits equals numpy's correlation of the unpacked dosages, with people
+    counts that leave the last byte part full, and monomorphic and perfectly linked SNVs."""
+    rng = np.random.default_rng(n_people)
+    alleles = (rng.random((n_people, 2, 12)) < rng.uniform(0.05, 0.6, 12)).astype(np.uint8)
+    alleles[:, :, 4] = 1  # monomorphic (every haplotype ALT)
+    alleles[:, :, 7] = 1 - alleles[:, :, 2]  # perfect LD, opposite ALT
+    row = genotype_row("G", [f"p{i}" for i in range(n_people)], [f"v{j}" for j in range(12)], alleles)
+    packed, unpacked = PackedGenotypes.from_row(row), GeneGenotypes.from_row(row)
+    dosage = unpacked.dosage.astype(float)
+    ld = PackedWindowLD(packed.bits, n_people)
+    assert ld.n_snvs == 12
+    for k in range(12):
+        got = ld.r2(k)
+        expected = np.full(12, np.nan)  # one person: nothing varies
+        if n_people > 1:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                expected = np.array([np.corrcoef(dosage[:, k], dosage[:, j])[0, 1] ** 2 for j in range(12)])
+            if dosage[:, k].std() > 0:
+                expected[k] = 1.0
+        np.testing.assert_allclose(got, expected, atol=1e-12)  # NaN where either does not vary
+        np.testing.assert_allclose(got, WindowLD(unpacked.dosage).r2(k), atol=1e-12)
+        assert packed.snv_dosage_array(f"v{k}").tolist() == unpacked.snv_dosage_array(f"v{k}").tolist()
+    assert packed.snv_dosage_array("absent") is None and packed.index("v3") == 3
+    with pytest.raises(ValueError, match="genotype bytes"):
+        PackedGenotypes.from_row({**row, "bits": row["bits"][:-1]})
     edges = np.array([0.0, 0.1999, 0.2, 0.4, 0.6, 0.6 - 1e-12, 0.8, 1.0, np.nan])
     assert r2_bin(edges).tolist() == [0, 0, 1, 2, 3, 2, 4, 4, -1]
     assert R2_BINS == (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)

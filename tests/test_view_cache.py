@@ -51,8 +51,9 @@ def test_a_second_datasets_object_takes_the_gene_from_the_cache(store, tmp_path,
     pd.testing.assert_frame_equal(second.gene("store", sel.gene_id).variants, variants)
     pd.testing.assert_series_equal(second.ld("store", sel.gene_id, sel.snv), r2)
     assert repr(gene_card.render(second, sel)) == repr(card)
-    # what was remade is only what the cached genotypes give at once (a SNV's dosages, the count)
-    assert second.view_cache.counts["disk"] > 0 and second.view_cache.counts["computed"] <= 2
+    # what was remade is only what the cached rows and bits give at once, in memory: the bits' view,
+    # LD counted from them (its helper and the r²), the people count, the gene's SNV arrays
+    assert second.view_cache.counts["disk"] >= 2 and second.view_cache.counts["computed"] <= 5
 
 
 CHILD = """
@@ -86,7 +87,8 @@ def test_another_process_takes_the_gene_from_the_cache(store, tmp_path):
     found = json.loads(child.stdout.strip().splitlines()[-1])
     assert found["ism"] == variants["ism"].tolist()
     np.testing.assert_array_equal(np.asarray(found["r2"], float), r2.to_numpy(float))
-    assert found["computed"] == 0 and found["disk"] >= 2
+    # the rows and the genotypes' bits from the cache; r² counted again from the bits, in memory
+    assert found["computed"] <= 3 and found["disk"] >= 2
 
 
 def test_a_store_that_changed_is_never_answered_from_the_cache(store, tmp_path, monkeypatch):

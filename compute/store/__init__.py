@@ -354,10 +354,13 @@ class ResultsStore:
             return live.gene_rows(name, gene_id, (TABLES | OPTIONAL_TABLES)[name])
         if not self.has_table(name):
             return pd.DataFrame(columns=(TABLES | OPTIONAL_TABLES)[name])
+        return self._index(name).read(gene_id)
+
+    def _index(self, name: str) -> GeneIndex:
         index = self._indexes.get(name)  # one lookup: another thread may replace the dict meanwhile
         if index is None:
             index = self._indexes[name] = GeneIndex.open(self.path / f"{name}.parquet")
-        return index.read(gene_id)
+        return index
 
     def people(self, gene_id: str) -> pd.DataFrame:
         return self._gene_rows("people", gene_id)
@@ -382,6 +385,11 @@ class ResultsStore:
         """One gene's row of the genotypes table as stored (bits packed); None without one."""
         if not self.has_genotypes():
             return None
+        if gene_id not in self.live() and self.has_table(GENOTYPES_TABLE):
+            # one row of two lists and the bits: as Python values straight from Arrow (pandas'
+            # frame of it cost more than the read)
+            found = self._index(GENOTYPES_TABLE).read_table(gene_id).to_pylist()
+            return found[0] if found else None
         rows = self._gene_rows(GENOTYPES_TABLE, gene_id)
         return rows.iloc[0].to_dict() if len(rows) else None
 
