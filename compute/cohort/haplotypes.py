@@ -95,28 +95,6 @@ def _record_label(path: str | Path, chrom: str, pos: int, vid: str | None, ref: 
     return f"{path}: record {chrom}:{pos} {vid or '.'} {ref}>{','.join(alts) or '.'}"
 
 
-class _RefBlocks:
-    """Reference tokens fetched in blocks, so checking REF alleles costs one read per Mb."""
-
-    BLOCK = 1 << 20
-
-    def __init__(self, reference: Reference, chrom: str):
-        self.reference, self.chrom = reference, chrom
-        self.block_start, self.tokens = -1, np.empty(0, np.uint8)
-
-    def bases(self, pos0: np.ndarray) -> np.ndarray:
-        """Tokens at 0-based positions (N off the chromosome)."""
-        out = np.empty(len(pos0), np.uint8)
-        block = pos0 // self.BLOCK
-        for start in np.unique(block) * self.BLOCK:  # one block, nearly always
-            if start != self.block_start:
-                self.block_start = int(start)
-                self.tokens = self.reference.tokens(self.chrom, int(start), int(start) + self.BLOCK)
-            inside = block * self.BLOCK == start
-            out[inside] = self.tokens[pos0[inside] - self.block_start]
-        return out
-
-
 def vcf_for(spec: str | Path, chrom: str) -> Path:
     """The genotype file of one chromosome: `spec` itself, or `spec` with {chrom} filled in."""
     return Path(str(spec).replace(CHROM_FIELD, str(chrom)))
@@ -218,10 +196,15 @@ def iter_snv_chunks(
     counts: WindowCounts,
     reference: Reference | None = None,
     ref_mismatch: str = "error",
+    windows: Sequence[tuple[int, int]] | None = None,
 ) -> Iterator[SnvChunk]:
     """SNV records with POS in `[start0 + 1, end0]`, checked, for the people `vcf.samples[order]`,
     in chunks of consecutive records (the checks run on a chunk at once: a pass over a cohort's
     windows costs little more than htslib's parsing).
+
+    windows: sorted, disjoint 0-based half-open windows inside `[start0, end0)`: only the records
+    inside one of them are taken (nearby windows read as one span; records between them skipped
+    and not counted).
 
     Indels (any allele longer than one base or symbolic) are skipped and counted;
     multi-allelic SNVs are counted. With `reference`, REF must match the FASTA base.
@@ -246,10 +229,16 @@ def iter_snv_chunks(
     ids: list[str | None] = []
     refs: list[str] = []
     alts: list[list[str]] = []
+    inside = list(windows) if windows is not None else [(lo - 1, hi)]
+    w = 0
     for rec in vcf(f"{chrom}:{lo}-{hi}"):
         p = rec.POS
         if not (lo <= p <= hi):
             continue  # a deletion starting before the window overlaps it; not an SNV anyway
+        while w < len(inside) - 1 and p > inside[w][1]:
+            w += 1
+        if not (inside[w][0] < p <= inside[w][1]):
+            continue  # between two windows read as one span
         ref, alt = rec.REF, rec.ALT
         if len(ref) != 1 or not alt or any(len(a) != 1 or a not in "ACGTNacgtn" for a in alt):
             if alt:  # a record without ALT (".") is monomorphic: nothing to apply or count
@@ -288,7 +277,7 @@ class _ChunkChecks:
                  reference: Reference | None, ref_mismatch: str):  # fmt: skip
         self.vcf_path, self.samples, self.chrom, self.order = vcf_path, vcf.samples, chrom, order
         self.missing, self.counts, self.ref_mismatch = missing, counts, ref_mismatch
-        self.ref_blocks = _RefBlocks(reference, chrom) if reference is not None else None
+        self.reference = reference
         self.identity = np.array_equal(order, np.arange(len(vcf.samples)))
 
     def label(self, pos: list[int], ids: list, refs: list[str], alts: list[list[str]], k: int) -> str:
@@ -299,8 +288,10 @@ class _ChunkChecks:
         counts, m = self.counts, len(pos)
         positions = np.asarray(pos, dtype=np.int64)
         kept = np.ones(m, dtype=bool)
-        if self.ref_blocks is not None:
-            fasta = self.ref_blocks.bases(positions - 1)
+        if self.reference is not None:
+            # the bases under the chunk's records, in one read of the span they cover (N off the chromosome)
+            first = int(positions.min())
+            fasta = self.reference.tokens(self.chrom, first - 1, int(positions.max()))[positions - first]
             given = BYTE_TOKENS[np.frombuffer("".join(refs).encode("ascii"), np.uint8)]
             counts.snv_records += m
             mismatch = np.flatnonzero(fasta != given)
