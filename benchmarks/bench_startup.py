@@ -65,14 +65,12 @@ def build_cohort(
     fasta = out / "reference.fa"
     with open(fasta, "wb") as fh:
         fh.write(f">{CHROM}\n".encode())
-        lines = np.full((length + 59) // 60 * 61, ord("\n"), np.uint8)
-        body = lines.reshape(-1, 61)
-        padded = np.full(body.shape[0] * 60, ord("N"), np.uint8)
-        padded[:length] = sequence
-        body[:, :60] = padded.reshape(-1, 60)
-        text = body.tobytes()
-        fh.write(text[: length + (length - 1) // 60 + 1])
-        fh.write(b"\n")
+        full = length // 60  # lines of 60 bases, then the rest on a last line
+        lines = np.full((full, 61), ord("\n"), np.uint8)
+        lines[:, :60] = sequence[: full * 60].reshape(full, 60)
+        fh.write(lines.tobytes())
+        if length > full * 60:
+            fh.write(sequence[full * 60 :].tobytes() + b"\n")
     tss = [spacing * (k + 1) for k in range(genes)]
     gene_ids = [f"ENSG{k:08d}" for k in range(genes)]
     samples = [f"P{k:05d}" for k in range(people)]
