@@ -8,7 +8,7 @@ haplotype carries the kept ALT.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -91,27 +91,8 @@ class SnvRecord:
     codes: np.ndarray  # uint8 (n_people, 2): allele index carried by each haplotype
 
 
-def _record_label(path: str | Path, rec) -> str:
-    vid = rec.ID or "."
-    return f"{path}: record {rec.CHROM}:{rec.POS} {vid} {rec.REF}>{','.join(rec.ALT) or '.'}"
-
-
-class _RefBlocks:
-    """Reference tokens fetched in blocks, so checking REF alleles costs one read per Mb."""
-
-    BLOCK = 1 << 20
-
-    def __init__(self, reference: Reference, chrom: str):
-        self.reference, self.chrom = reference, chrom
-        self.block_start, self.tokens = -1, np.empty(0, np.uint8)
-
-    def base(self, pos0: int) -> int:
-        if not (self.block_start <= pos0 < self.block_start + len(self.tokens)):
-            self.block_start = pos0 - pos0 % self.BLOCK
-            self.tokens = self.reference.tokens(self.chrom, self.block_start, self.block_start + self.BLOCK)
-        return int(self.tokens[pos0 - self.block_start])
-
-
+def _record_label(path: str | Path, chrom: str, pos: int, vid: str | None, ref: str, alts: list[str]) -> str:
+    return f"{path}: record {chrom}:{pos} {vid or '.'} {ref}>{','.join(alts) or '.'}"
 
 
 def vcf_for(spec: str | Path, chrom: str) -> Path:
@@ -166,6 +147,25 @@ def _duplicate_vcf_samples(path: Path) -> list[str]:
     return []
 
 
+CHUNK = 256  # records read before their checks run, at once over the chunk
+
+
+@dataclass
+class SnvChunk:
+    """Consecutive SNV records of a window as read and checked (at most CHUNK of them)."""
+
+    chrom: str
+    pos: np.ndarray  # int64 (m,), 1-based
+    ids: list[str]
+    refs: list[str]
+    alts: list[list[str]]
+    codes: np.ndarray  # uint8 (m, n_people, 2): allele index carried by each haplotype
+
+    def records(self) -> Iterator[SnvRecord]:
+        for k, pos in enumerate(self.pos.tolist()):
+            yield SnvRecord(self.chrom, pos, self.ids[k], self.refs[k], self.alts[k], self.codes[k])
+
+
 def iter_snv_records(
     vcf_path: str | Path,
     vcf,
@@ -178,7 +178,33 @@ def iter_snv_records(
     reference: Reference | None = None,
     ref_mismatch: str = "error",
 ) -> Iterator[SnvRecord]:
-    """SNV records with POS in `[start0 + 1, end0]`, checked, for the people `vcf.samples[order]`.
+    """SNV records with POS in `[start0 + 1, end0]`, checked, for the people `vcf.samples[order]`
+    (one by one: `iter_snv_chunks` says what is checked)."""
+    for chunk in iter_snv_chunks(vcf_path, vcf, chrom, start0, end0, order, missing, counts, reference,
+                                 ref_mismatch):  # fmt: skip
+        yield from chunk.records()
+
+
+def iter_snv_chunks(
+    vcf_path: str | Path,
+    vcf,
+    chrom: str,
+    start0: int,
+    end0: int,
+    order: np.ndarray,
+    missing: str,
+    counts: WindowCounts,
+    reference: Reference | None = None,
+    ref_mismatch: str = "error",
+    windows: Sequence[tuple[int, int]] | None = None,
+) -> Iterator[SnvChunk]:
+    """SNV records with POS in `[start0 + 1, end0]`, checked, for the people `vcf.samples[order]`,
+    in chunks of consecutive records (the checks run on a chunk at once: a pass over a cohort's
+    windows costs little more than htslib's parsing).
+
+    windows: sorted, disjoint 0-based half-open windows inside `[start0, end0)`: only the records
+    inside one of them are taken (nearby windows read as one span; records between them skipped
+    and not counted).
 
     Indels (any allele longer than one base or symbolic) are skipped and counted;
     multi-allelic SNVs are counted. With `reference`, REF must match the FASTA base.
@@ -197,94 +223,142 @@ def iter_snv_records(
     lo, hi = max(start0, 0) + 1, end0
     if hi < lo or chrom not in set(vcf.seqnames):
         return
-    ref_blocks = _RefBlocks(reference, chrom) if reference is not None else None
-    identity = np.array_equal(order, np.arange(len(vcf.samples)))
-    pending: list[tuple[SnvRecord, np.ndarray, str]] = []  # (record, raw GT, label), checked per chunk
+    reader = _ChunkChecks(vcf_path, vcf, chrom, order, missing, counts, reference, ref_mismatch)
+    gt = np.empty((CHUNK, len(vcf.samples), 3), np.int16)  # raw GT of the chunk: allele, allele, phased
+    pos: list[int] = []
+    ids: list[str | None] = []
+    refs: list[str] = []
+    alts: list[list[str]] = []
+    inside = list(windows) if windows is not None else [(lo - 1, hi)]
+    w = 0
     for rec in vcf(f"{chrom}:{lo}-{hi}"):
-        if not (lo <= rec.POS <= hi):
+        p = rec.POS
+        if not (lo <= p <= hi):
             continue  # a deletion starting before the window overlaps it; not an SNV anyway
-        ref, alts = rec.REF, rec.ALT
-        if len(ref) != 1 or not alts or any(len(a) != 1 or a not in "ACGTNacgtn" for a in alts):
-            if alts:  # a record without ALT (".") is monomorphic: nothing to apply or count
+        while w < len(inside) - 1 and p > inside[w][1]:
+            w += 1
+        if not (inside[w][0] < p <= inside[w][1]):
+            continue  # between two windows read as one span
+        ref, alt = rec.REF, rec.ALT
+        if len(ref) != 1 or not alt or any(len(a) != 1 or a not in "ACGTNacgtn" for a in alt):
+            if alt:  # a record without ALT (".") is monomorphic: nothing to apply or count
                 counts.indels += 1
             continue
-        if ref_blocks is not None:
-            fasta_base = ref_blocks.base(rec.POS - 1)
-            counts.snv_records += 1
-            if fasta_base != BYTE_TOKENS[ord(ref)] and ref_mismatch == "skip":
-                counts.ref_mismatch += 1
-                if len(counts.ref_mismatch_examples) < 3:
-                    counts.ref_mismatch_examples.append(
-                        f"{_record_label(vcf_path, rec)}: REF {ref} vs FASTA {BASES[fasta_base]}"
-                    )
-                continue
-            if fasta_base != BYTE_TOKENS[ord(ref)]:
+        calls = rec.genotype.array()
+        if calls.shape[1] != 3:
+            if calls.shape[1] != 2:
+                label = _record_label(vcf_path, chrom, p, rec.ID, ref, alt)
                 raise InputError(
-                    f"{_record_label(vcf_path, rec)}: REF allele {ref!r} disagrees with the reference "
-                    f"FASTA, which has {BASES[fasta_base]!r} at {chrom}:{rec.POS} "
+                    f"{label}: expected diploid or haploid genotypes, found ploidy {calls.shape[1] - 1}"
+                )
+            # every call of the record haploid: allele, none (htslib's -2), phased
+            n = len(calls)
+            calls = np.stack([calls[:, 0], np.full(n, -2, calls.dtype), np.ones(n, calls.dtype)], axis=1)
+        gt[len(pos)] = calls
+        pos.append(p)
+        ids.append(rec.ID)
+        refs.append(ref)
+        alts.append(alt)
+        if len(pos) == CHUNK:
+            chunk = reader.check(pos, ids, refs, alts, gt)
+            if chunk is not None:
+                yield chunk
+            pos, ids, refs, alts = [], [], [], []
+    if pos:
+        chunk = reader.check(pos, ids, refs, alts, gt)
+        if chunk is not None:
+            yield chunk
+
+
+class _ChunkChecks:
+    """The checks of `iter_snv_chunks`, over a chunk of records at once."""
+
+    def __init__(self, vcf_path, vcf, chrom: str, order: np.ndarray, missing: str, counts: WindowCounts,
+                 reference: Reference | None, ref_mismatch: str):  # fmt: skip
+        self.vcf_path, self.samples, self.chrom, self.order = vcf_path, vcf.samples, chrom, order
+        self.missing, self.counts, self.ref_mismatch = missing, counts, ref_mismatch
+        self.reference = reference
+        self.identity = np.array_equal(order, np.arange(len(vcf.samples)))
+
+    def label(self, pos: list[int], ids: list, refs: list[str], alts: list[list[str]], k: int) -> str:
+        return _record_label(self.vcf_path, self.chrom, pos[k], ids[k], refs[k], alts[k])
+
+    def check(self, pos: list[int], ids: list, refs: list[str], alts: list[list[str]],
+              gt: np.ndarray) -> SnvChunk | None:  # fmt: skip
+        counts, m = self.counts, len(pos)
+        positions = np.asarray(pos, dtype=np.int64)
+        kept = np.ones(m, dtype=bool)
+        if self.reference is not None:
+            # the bases under the chunk's records, in one read of the span they cover (N off the chromosome)
+            first = int(positions.min())
+            fasta = self.reference.tokens(self.chrom, first - 1, int(positions.max()))[positions - first]
+            given = BYTE_TOKENS[np.frombuffer("".join(refs).encode("ascii"), np.uint8)]
+            counts.snv_records += m
+            mismatch = np.flatnonzero(fasta != given)
+            if mismatch.size and self.ref_mismatch == "error":
+                k = int(mismatch[0])
+                raise InputError(
+                    f"{self.label(pos, ids, refs, alts, k)}: REF allele {refs[k]!r} disagrees with the "
+                    f"reference FASTA, which has {BASES[fasta[k]]!r} at {self.chrom}:{pos[k]} "
                     "(expected the VCF to be called against this FASTA)"
                 )
-        if len(alts) > 1:
-            counts.multiallelic += 1
-        gt = rec.genotype.array()
-        if gt.shape[1] == 2:  # every call of the record haploid: allele, phased
-            gt = np.stack([gt[:, 0], np.full(len(gt), -2, gt.dtype), np.ones(len(gt), gt.dtype)], axis=1)
-        if gt.shape[1] != 3:
-            raise InputError(f"{_record_label(vcf_path, rec)}: expected diploid or haploid genotypes, "
-                             f"found ploidy {gt.shape[1] - 1}")
-        gt = gt if identity else gt[order]
-        vid = rec.ID or f"{chrom}:{rec.POS}:{ref}:{alts[0]}"
-        record = SnvRecord(chrom, rec.POS, vid, ref, alts, np.empty((0, 2), np.uint8))
-        pending.append((record, gt, _record_label(vcf_path, rec)))
-        if len(pending) == 256:
-            yield from _check_genotypes(pending, vcf.samples, order, missing, counts)
-            pending = []
-    yield from _check_genotypes(pending, vcf.samples, order, missing, counts)
+            counts.ref_mismatch += int(mismatch.size)
+            for k in mismatch[: max(0, 3 - len(counts.ref_mismatch_examples))]:
+                counts.ref_mismatch_examples.append(
+                    f"{self.label(pos, ids, refs, alts, k)}: REF {refs[k]} vs FASTA {BASES[fasta[k]]}"
+                )
+            kept[mismatch] = False
+        keep = np.flatnonzero(kept)
+        if keep.size == 0:
+            return None
+        counts.multiallelic += sum(1 for k in keep if len(alts[k]) > 1)
+        raw = gt[:m][keep] if keep.size < m else gt[:m]
+        raw = raw if self.identity else raw[:, self.order]
+        codes = self._codes(raw, lambda r: self.label(pos, ids, refs, alts, int(keep[r])))
+        chosen = keep.tolist()
+        vids = [ids[k] or f"{self.chrom}:{pos[k]}:{refs[k]}:{alts[k][0]}" for k in chosen]
+        kept_refs, kept_alts = [refs[k] for k in chosen], [alts[k] for k in chosen]
+        return SnvChunk(self.chrom, positions[keep], vids, kept_refs, kept_alts, codes)
 
+    def _codes(self, gt: np.ndarray, label: Callable[[int], str]) -> np.ndarray:
+        """uint8 allele codes `(records, people, 2)` from raw GT `(records, people, 3)` (allele, allele,
+        phased).
 
-def _check_genotypes(
-    pending: list[tuple[SnvRecord, np.ndarray, str]], samples: list[str], order: np.ndarray, missing: str,
-    counts: WindowCounts,
-) -> Iterator[SnvRecord]:
-    """Set each record's uint8 allele codes `(n, 2)` from its raw GT array `(n, 3)` (allele, allele, phased).
-
-    Missing or unphased heterozygous calls raise InputError (missing="error") or read as
-    REF and are counted (missing="reference"): a missing allele becomes REF while the other
-    allele of a phased call is kept (as bcftools consensus does); an unphased heterozygous
-    call becomes REF on both haplotypes.
-    """
-    if not pending:
-        return
-    gt = np.stack([raw for _, raw, _ in pending])  # (records, people, 3)
-    alleles = gt[:, :, :2].copy()
-    # A haploid call (GT `1`, a male's chrX outside the PARs): both haplotypes carry its allele, so
-    # its dosage is 2, as the QTL field counts it (htslib ends a one-allele call with -2).
-    haploid = (alleles[:, :, 1] == -2) & (alleles[:, :, 0] >= 0)
-    alleles[:, :, 1] = np.where(alleles[:, :, 1] == -2, alleles[:, :, 0], alleles[:, :, 1])
-    counts.haploid += int(haploid.sum())
-    absent = alleles < 0
-    unphased = (gt[:, :, 2] == 0) & (alleles[:, :, 0] != alleles[:, :, 1]) & ~haploid
-    bad = absent.any(axis=2) | unphased
-    if missing == "error" and bad.any():
-        r = int(np.flatnonzero(bad.any(axis=1))[0])
-        person = int(np.flatnonzero(bad[r])[0])
-        sample = samples[order[person]]
-        kind = "missing" if absent[r, person].any() else "unphased"
-        hint = (
-            "phase the VCF first (SHAPEIT5, Eagle or Beagle), or use --missing reference to read them as "
-            "REF on both haplotypes (counted and recorded)"
-            if kind == "unphased"
-            else "use --missing reference to read them as REF (counted and recorded)"
-        )
-        raise InputError(
-            f"{pending[r][2]}: {kind} genotype for sample {sample} ({int(bad[r].sum())} of "
-            f"{bad.shape[1]} samples); expected phased calls like 0|1 ({hint})"
-        )
-    counts.missing += int(bad.sum())
-    codes = np.where(absent | unphased[:, :, None], 0, alleles).astype(np.uint8)
-    for (rec, _, _), rec_codes in zip(pending, codes, strict=True):
-        rec.codes = rec_codes
-        yield rec
+        Missing or unphased heterozygous calls raise InputError (missing="error") or read as
+        REF and are counted (missing="reference"): a missing allele becomes REF while the other
+        allele of a phased call is kept (as bcftools consensus does); an unphased heterozygous
+        call becomes REF on both haplotypes.
+        """
+        counts = self.counts
+        alleles = gt[:, :, :2]
+        if alleles.min(initial=0) >= 0 and gt[:, :, 2].all():  # every call phased, diploid, present
+            return alleles.astype(np.uint8)
+        alleles = alleles.copy()
+        # A haploid call (GT `1`, a male's chrX outside the PARs): both haplotypes carry its allele, so
+        # its dosage is 2, as the QTL field counts it (htslib ends a one-allele call with -2).
+        haploid = (alleles[:, :, 1] == -2) & (alleles[:, :, 0] >= 0)
+        alleles[:, :, 1] = np.where(alleles[:, :, 1] == -2, alleles[:, :, 0], alleles[:, :, 1])
+        counts.haploid += int(haploid.sum())
+        absent = alleles < 0
+        unphased = (gt[:, :, 2] == 0) & (alleles[:, :, 0] != alleles[:, :, 1]) & ~haploid
+        bad = absent.any(axis=2) | unphased
+        if self.missing == "error" and bad.any():
+            r = int(np.flatnonzero(bad.any(axis=1))[0])
+            person = int(np.flatnonzero(bad[r])[0])
+            sample = self.samples[self.order[person]]
+            kind = "missing" if absent[r, person].any() else "unphased"
+            hint = (
+                "phase the VCF first (SHAPEIT5, Eagle or Beagle), or use --missing reference to read them as "
+                "REF on both haplotypes (counted and recorded)"
+                if kind == "unphased"
+                else "use --missing reference to read them as REF (counted and recorded)"
+            )
+            raise InputError(
+                f"{label(r)}: {kind} genotype for sample {sample} ({int(bad[r].sum())} of "
+                f"{bad.shape[1]} samples); expected phased calls like 0|1 ({hint})"
+            )
+        counts.missing += int(bad.sum())
+        return np.where(absent | unphased[:, :, None], 0, alleles).astype(np.uint8)
 
 
 def _sample_order(vcf_path: str | Path, vcf, people: Sequence[str]) -> np.ndarray:
@@ -315,8 +389,11 @@ def window_variants(
     try:
         order = _sample_order(vcf_path, vcf, people)
         counts = WindowCounts()
-        records = list(iter_snv_records(vcf_path, vcf, chrom, start0, end0, order, missing, counts,
-                                        reference, ref_mismatch))
+        records = list(
+            iter_snv_records(
+                vcf_path, vcf, chrom, start0, end0, order, missing, counts, reference, ref_mismatch
+            )
+        )
     finally:
         vcf.close()
     return _assemble(records, people, counts)

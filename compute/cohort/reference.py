@@ -106,6 +106,11 @@ class Reference:
         gzi = Path(f"{self.path}.gzi")
         self._blocks = _BgzfBlocks(self.path, gzi) if self._fasta.faidx._bgzf and gzi.is_file() else None
 
+    def __reduce__(self):
+        # sent to Ray workers with the validated cohort: each opens the same file again (its handles
+        # do not travel), at the same path on every node (checked before the first gene)
+        return Reference, (self.path,)
+
     @property
     def chromosomes(self) -> list[str]:
         return list(self._lengths)

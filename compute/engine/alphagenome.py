@@ -200,11 +200,14 @@ def wrap(net: nn.Module, device: str | torch.device, window: int, source: str) -
     return ready(AlphaGenomeModel(net, pick_device(device), int(window), source))
 
 
+# alphagenome_pt.checkpoint.DEFAULT_CONVERTED_METADATA_FILENAME, named here: importing alphagenome_pt
+# to read it took 1.7 s of CPU at the start of every run, Enformer's too (tests check the two agree)
+CONVERTED_METADATA = "alphagenome_metadata.json"
+
+
 def is_alphagenome_dir(path: Path) -> bool:
     """A directory of AlphaGenome weights in either layout."""
-    from alphagenome_pt.checkpoint import DEFAULT_CONVERTED_METADATA_FILENAME
-
-    return (path / DEFAULT_CONVERTED_METADATA_FILENAME).is_file() or (path / "metadata.json").is_file()
+    return (path / CONVERTED_METADATA).is_file() or (path / "metadata.json").is_file()
 
 
 def load_alphagenome(path: Path, device: str | torch.device) -> AlphaGenomeModel:

@@ -69,11 +69,12 @@ class RayBackend:
     def run(self, files: CohortFiles, settings: RunSettings, queue: GeneQueue, model: Model | None = None,
             on_plan: Callable[[dict[str, Any]], None] | None = None,
             cohort: Cohort | None = None) -> Iterator[Outcome]:  # fmt: skip
-        """Outcomes as genes finish; on_plan is called once with the actors' plan (each actor reads
-        the cohort itself: `cohort` is for the local backend)."""
+        """Outcomes as genes finish; on_plan is called once with the actors' plan. `cohort`: already
+        validated (its pass over the VCF done), sent to every actor instead of each reading it again."""
         if not queue:
             return iter(())
-        return run_ray(files, settings, queue, self.address, resources=self.resources, on_plan=on_plan)
+        return run_ray(files, settings, queue, self.address, resources=self.resources, on_plan=on_plan,
+                       cohort=cohort)  # fmt: skip
 
 
 Backend = LocalBackend | RayBackend
@@ -178,9 +179,12 @@ def run_ray(
     n_workers: int | None = None,
     resources: RayResources | None = None,
     on_plan: Callable[[dict[str, Any]], None] | None = None,
+    cohort: Cohort | None = None,
 ) -> Iterator[Outcome]:
     """One gene per task, spread over actors that each ask for `resources` (default: one GPU
     where the cluster has GPUs, else two CPUs); as many actors as the nodes hold, or n_workers.
+    cohort: validated already, put in Ray's object store once and given to every actor (else
+    each actor reads and validates the inputs itself).
 
     A gene whose actor or node is lost goes back to the front of the queue and runs again on a
     live actor, at most LOST_ATTEMPTS times; lost actors are replaced. on_plan: called once with
@@ -213,7 +217,9 @@ def run_ray(
             on_plan({"gpus_per_worker": gpus, "cpus_per_worker": cpus, "workers": n_workers})
         # max_restarts=0: a lost actor is replaced here instead, so that its gene can go to any live one
         actor_class = ray.remote(num_gpus=gpus, num_cpus=cpus, max_restarts=0)(_RayWorker)
-        workers = _Workers(ray, actor_class, (files, settings), spares=LOST_ATTEMPTS * n_workers)
+        # one copy of the cohort for all actors: each gets it, not a pass over the VCF of its own
+        shared = (files, settings) if cohort is None else (files, settings, ray.put(cohort))
+        workers = _Workers(ray, actor_class, shared, spares=LOST_ATTEMPTS * n_workers)
         for _ in range(n_workers):
             workers.start()
         yield from _supervise(ray, workers, queue)
@@ -278,12 +284,13 @@ def workers_that_fit(nodes: list[dict[str, Any]], gpus: float, cpus: float) -> i
 
 
 class _RayWorker:
-    """A GeneWorker living in a Ray actor: the model is loaded once per actor."""
+    """A GeneWorker living in a Ray actor: the model is loaded once per actor; the cohort is the
+    caller's (validated there) when given, else read here."""
 
-    def __init__(self, files: CohortFiles, settings: RunSettings):
+    def __init__(self, files: CohortFiles, settings: RunSettings, cohort: Cohort | None = None):
         import ray
 
-        self.worker = GeneWorker(files, settings)
+        self.worker = GeneWorker(files, settings, cohort=cohort)
         # the host name alone does not tell apart several Ray nodes on one machine
         self.node = f"{socket.gethostname()}/{ray.get_runtime_context().get_node_id()[:8]}"
 

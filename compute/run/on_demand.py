@@ -62,8 +62,11 @@ def compute_genes(
         safe_gene_id(gene_id)
     report = progress or (lambda _: None)
     report({"gene": None, "stage": "loading the model and the cohort", "fraction": 0.0})
-    worker = GeneWorker(files, settings)
-    select_genes(worker.cohort, gene_ids, files.genes_source)
+    # only these genes' windows are read: the run that made the store validated every window of
+    # these files, which settings_from_manifest found unchanged
+    cohort = files.load(settings.window, settings.stats.normalize, only_genes=gene_ids)
+    select_genes(cohort, gene_ids, files.genes_source)
+    worker = GeneWorker(files, settings, cohort=cohort)
     outcome: dict[str, str | None] = {}
     for k, gene_id in enumerate(gene_ids):
         started = time.perf_counter()

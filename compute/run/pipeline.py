@@ -12,9 +12,11 @@ one store on a shared file system, each gene claimed by one of them (compute/sto
 from __future__ import annotations
 
 import hashlib
+import json
 import shlex
 import socket
 import sys
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from importlib import metadata
@@ -28,7 +30,7 @@ from compute.run.gene import prepare_model, prepare_track_weights
 from compute.run.settings import CohortFiles, RunSettings, same_run, to_manifest
 from compute.store import ResultsStore, file_digest, safe_gene_id
 from compute.store.claims import CLAIMS_DIR, FINALIZE, GeneClaims, live_claims, remove_claims, shard_order
-from compute.store.inputs import INPUT_NAMES, input_record
+from compute.store.inputs import INPUT_NAMES, OPTIONAL_INPUTS, input_records
 from compute.store.progress import RunProgress, read_progress, settle_shards
 
 if TYPE_CHECKING:
@@ -63,13 +65,54 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def cohort_inputs(files: CohortFiles, known: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The manifest's `inputs` of a run: each input file's path, sha256, size and modification time
+    (the optional ones when given); known: the `inputs` of the store being resumed, whose digests
+    are kept for files unchanged since (compute/store/inputs.py input_record)."""
+    names = (*INPUT_NAMES, *OPTIONAL_INPUTS)
+    return input_records({name: getattr(files, name) for name in names}, known)
+
+
+def resumed_inputs(out: str | Path) -> dict[str, Any] | None:
+    """The `inputs` recorded by the manifest of a store at `out`, None when there is none yet."""
+    try:
+        return json.loads((Path(out) / "manifest.json").read_text()).get("inputs")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+class _InBackground:
+    """`func(*args)` in a daemon thread (a run refused for bad input exits without waiting for it);
+    `result()` waits for its value or raises its error."""
+
+    def __init__(self, func: Callable[..., Any], *args: Any):
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(func, *args), daemon=True)
+        self._thread.start()
+
+    def _run(self, func: Callable[..., Any], *args: Any) -> None:
+        try:
+            self._value = func(*args)
+        except BaseException as err:  # raised again by result(), in the caller's thread
+            self._error = err
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 def run_manifest(
-    files: CohortFiles, settings: RunSettings, gene_ids: Sequence[str], cohort: Cohort | None = None
+    files: CohortFiles,
+    settings: RunSettings,
+    gene_ids: Sequence[str],
+    cohort: Cohort | None = None,
+    inputs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    inputs = {name: input_record(getattr(files, name)) for name in INPUT_NAMES if getattr(files, name)}
-    for name in ("sample_map", "covariates"):  # optional inputs, recorded when given
-        if getattr(files, name) is not None:
-            inputs[name] = input_record(getattr(files, name))
+    """inputs: `cohort_inputs(files)` computed already (else here)."""
+    inputs = cohort_inputs(files) if inputs is None else inputs
     recorded = to_manifest(settings)
     recorded["model"]["weights_sha256"] = weights_digest(settings.model.weights)
     if settings.model.all_tracks is not None:
@@ -131,6 +174,9 @@ def precompute(
 
     backend = backend or LocalBackend()
     backend.prepare()
+    # The inputs' digests (the VCF's takes seconds per GB) are computed while the model loads and the
+    # cohort is read, in a thread: hashing and file reads leave the interpreter free for them.
+    digests = _InBackground(cohort_inputs, files, resumed_inputs(out))
     # A backend whose workers load their own model (Ray) has it checked here on the CPU only,
     # leaving the GPUs to them.
     check_options = settings.model if backend.loads_model_here else replace(settings.model, device="cpu")
@@ -145,7 +191,8 @@ def precompute(
     gene_ids = select_genes(cohort, genes, files.genes_source)
     if announce is not None:
         announce(cohort.summary())
-    store = ResultsStore.create(out, run_manifest(files, settings, gene_ids, cohort), same_run)
+    manifest = run_manifest(files, settings, gene_ids, cohort, digests.result())
+    store = ResultsStore.create(out, manifest, same_run)
     todo = [g for g in gene_ids if g not in store.done_genes()]
     bar = _progress(len(gene_ids), len(gene_ids) - len(todo), progress)
     record = RunProgress(

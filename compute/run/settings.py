@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -94,15 +95,16 @@ class CohortFiles:
         """The file the genes' positions come from: the genes table, else the expression BED."""
         return self.genes if self.genes is not None else self.expression
 
-    def load(self, window: int, normalize: str = "none") -> Cohort:
+    def load(self, window: int, normalize: str = "none", only_genes: Sequence[str] | None = None) -> Cohort:
         """Read and validate the cohort for gene windows of `window` bp (cohort.inputs.load_cohort);
-        normalize: of each gene's expression before the covariates (StatsOptions.normalize)."""
+        normalize: of each gene's expression before the covariates (StatsOptions.normalize);
+        only_genes: a cohort of these genes, only their windows read (genes added to a store)."""
         from compute.cohort.inputs import load_cohort
 
         return load_cohort(
             fasta=self.fasta, vcf=self.vcf, genes=self.genes, expression=self.expression,
             window=window, missing=self.missing, sample_map=self.sample_map, ref_mismatch=self.ref_mismatch,
-            covariates=self.covariates, normalize=normalize,
+            covariates=self.covariates, normalize=normalize, only_genes=only_genes,
         )  # fmt: skip
 
 
@@ -373,6 +375,7 @@ def same_run(old: Any, new: Any) -> bool:
     if "weights_sha256" in new:
         keys.discard("weights")
     defaults = _recorded_defaults()
+
     def agrees(k: str) -> bool:
         if isinstance(old.get(k), dict) and isinstance(new.get(k), dict):  # the statistics options
             return same_run(old[k], new[k])

@@ -22,8 +22,6 @@ OPTIONAL_INPUTS = ("sample_map", "covariates")  # recorded when the run had them
 REQUIRED_INPUTS = ("fasta", "vcf", "expression")
 
 
-
-
 def input_files(path: str | Path) -> list[Path]:
     """The files an input names: itself, or each per-chromosome file of a path with {chrom}."""
     if CHROM_FIELD not in str(path):
@@ -32,18 +30,38 @@ def input_files(path: str | Path) -> list[Path]:
     return sorted(pattern.parent.glob(pattern.name))
 
 
-def input_record(path: str | Path) -> dict[str, Any]:
+def input_record(path: str | Path, known: dict[str, Any] | None = None) -> dict[str, Any]:
     """How a manifest records an input: its path, sha256, size and modification time; for a path
-    with {chrom} (per-chromosome genotype files), each file there is, under `files`."""
+    with {chrom} (per-chromosome genotype files), each file there is, under `files`.
+
+    known: the record of this input in the manifest of the store being resumed; its sha256 is
+    kept, not computed again, for a file at the same path with the same size and modification time
+    (as `input_problems` judges a file unchanged), so a resumed run or a job array's shards do not
+    hash the cohort's VCF again."""
     from compute.store import file_digest
 
+    known = known if isinstance(known, dict) and known.get("path") == str(path) else {}
     if CHROM_FIELD in str(path):
-        return {"path": str(path), "files": {str(f): input_record(f) for f in input_files(path)}}
+        each = known.get("files") or {}
+        return {
+            "path": str(path),
+            "files": {str(f): input_record(f, each.get(str(f))) for f in input_files(path)},
+        }
     path = Path(path)
     stat = path.stat()
+    stamp = (stat.st_size, stat.st_mtime_ns)
+    same = known.get("sha256") and (known.get("size"), known.get("mtime_ns")) == stamp
     return {
-        "path": str(path), "sha256": file_digest(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+        "path": str(path), "sha256": known["sha256"] if same else file_digest(path), "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
     }  # fmt: skip
+
+
+def input_records(paths: dict[str, str | Path | None], known: dict[str, Any] | None = None) -> dict[str, Any]:
+    """input_record of each named input that is given (None: not given, not recorded); known: the
+    `inputs` of the manifest of the store being resumed."""
+    known = known or {}
+    return {name: input_record(path, known.get(name)) for name, path in paths.items() if path is not None}
 
 
 def recorded_inputs(store: ResultsStore) -> dict[str, dict[str, Any]]:
