@@ -127,6 +127,28 @@ def test_changed_settings_are_refused(cohort, weights, tmp_path):
         precompute(files_for(cohort), settings_for(weights, summary="sum"), out, progress=False)
 
 
+def test_a_store_resumes_only_with_the_inputs_it_was_made_from(cohort, tiny_weights, tmp_path):
+    import shutil
+
+    out = tmp_path / "store"
+    precompute(files_for(cohort), settings_for(tiny_weights), out, genes=["G1"], progress=False)
+    # the same files elsewhere: resumed
+    moved = {k: shutil.copy(v, tmp_path / f"moved-{Path(v).name}") for k, v in cohort.items()
+             if k in ("fasta", "expression")}  # fmt: skip
+    precompute(files_for({**cohort, **moved}), settings_for(tiny_weights), out, genes=["G2"], progress=False)
+    assert sorted(ResultsStore(out).genes().gene_id) == ["G1", "G2"]
+    # another expression: refused before any gene, naming both files
+    edited = tmp_path / "edited.tsv"
+    table = pd.read_csv(cohort["expression"], sep="\t")
+    table.iloc[0, 1] += 1.0
+    table.to_csv(edited, sep="\t", index=False)
+    with pytest.raises(InputError) as err:
+        precompute(files_for({**cohort, "expression": edited}), settings_for(tiny_weights), out, progress=False)
+    assert f"the expression file {edited} differs from the one the store was made with" in str(err.value)
+    assert "sha256 differs" in str(err.value) and "manifest.json" in str(err.value)
+    assert sorted(p.name for p in (out / "parts").iterdir()) == ["G1", "G2"]
+
+
 @pytest.mark.parametrize(
     ("options", "window", "message"),
     [

@@ -64,6 +64,38 @@ def input_records(paths: dict[str, str | Path | None], known: dict[str, Any] | N
     return {name: input_record(path, known.get(name)) for name, path in paths.items() if path is not None}
 
 
+def _digests(entry: Any) -> list[str] | None:
+    """The sha256 of each file an input record names (per-chromosome files in file order); None for a
+    record without digests (a store made before they were recorded)."""
+    if not isinstance(entry, dict):
+        return None
+    records = list(entry["files"].values()) if isinstance(entry.get("files"), dict) else [entry]
+    digests = [r.get("sha256") for r in records if isinstance(r, dict)]
+    return digests if digests and all(digests) else None
+
+
+def changed_inputs(old: dict[str, Any] | None, new: dict[str, Any] | None) -> list[str]:
+    """Why a run's input files are not those of the store it would resume, one message each ([]: the
+    same files, or a store that records no digests). Contents are compared, not paths: a cohort
+    moved elsewhere resumes; an input given to one run only, or edited, does not."""
+    old, new = old or {}, new or {}
+    if not old or not new:
+        return []
+    problems = []
+    for name in (*INPUT_NAMES, *OPTIONAL_INPUTS):
+        if (name in old) != (name in new):
+            had = "was made with" if name in old else "was made without"
+            problems.append(f"the store {had} a {name} input ({(old.get(name) or new[name])['path']})")
+            continue
+        before, now = _digests(old.get(name)), _digests(new.get(name))
+        if before is not None and now is not None and before != now:
+            problems.append(
+                f"the {name} file {new[name]['path']} differs from the one the store was made with "
+                f"({old[name]['path']}: sha256 differs)"
+            )
+    return problems
+
+
 def recorded_inputs(store: ResultsStore) -> dict[str, dict[str, Any]]:
     """The manifest's input entries; InputError for a store that records none (a published one)."""
     inputs = store.manifest.get("inputs") or {}
