@@ -403,6 +403,7 @@ def test_track_by_description():
 
 
 @pytest.mark.slow
+@pytest.mark.serial  # a Ray of its own: alone (scripts/pytest.sh)
 def test_ray_workers_score_each_model_as_this_process_does(runs, tmp_path):
     """The Ray backend's actors load the model the settings name (Borzoi, AlphaGenome) from the same
     weights and give the store of the local run exactly."""
