@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_gpu_script_dry_run_writes_every_result(tmp_path):
     env = {**os.environ, "OUT": str(tmp_path), "PYTHON": sys.executable}
     command = ["bash", "benchmarks/gpu.sh", "--dry-run"]
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=840)
     assert result.returncode == 0, result.stdout + result.stderr
     steps = [json.loads(line) for line in (tmp_path / "steps.jsonl").read_text().splitlines()]
     assert [s["step"] for s in steps] == [

@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 N_GENES = 32
 SERVED_FIRST = 2  # genes the served store holds before the landings
 SHOWN_WITHIN_S = 5.0  # the goal: a landed gene on every open page within 5 s
+# alone, after the other tests (scripts/pytest.sh): a bound in seconds holds only on cores of its own
+pytestmark = pytest.mark.serial
 
 
 @pytest.fixture(scope="module")

@@ -231,6 +231,7 @@ def test_sigkill_then_rerun_gives_the_uninterrupted_store(tmp_path, tiny_weights
 
 
 @pytest.mark.slow
+@pytest.mark.serial  # a Ray of its own: alone (scripts/pytest.sh)
 def test_local_and_ray_backends_give_identical_stores(tmp_path, tiny_weights, cohort):
     weights = tiny_weights
     local, ray_store = tmp_path / "local", tmp_path / "ray"

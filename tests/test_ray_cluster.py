@@ -28,6 +28,8 @@ from tests.cohort_files import files_for, many_genes_cohort, read_store, setting
 
 N_GENES = 9
 RAY_LOG = "compute.run.backends"
+# alone (scripts/pytest.sh): a cluster of three nodes on two cores, and no other Ray beside it
+pytestmark = pytest.mark.serial
 
 
 def test_a_gene_put_back_runs_next_after_the_asked_ones(tmp_path):

@@ -16,6 +16,9 @@ from compute.run.backends import RayResources, check_ray_cluster, probe_ray_addr
 from compute.run.settings import CohortFiles, ModelOptions, RunSettings, StatsOptions
 from tests.cohort_files import simulated_cohort
 
+# alone (scripts/pytest.sh): Ray clusters of their own, and an answer bounded in seconds
+pytestmark = pytest.mark.serial
+
 
 def closed_port() -> int:
     with socket.socket() as s:

@@ -91,3 +91,36 @@ def test_the_path_check_finds_what_it_is_for():
     assert _escapes(base, "../../shared/published")
     assert not _escapes(base, "../data/published/source")
     assert not _escapes(ROOT / "compute" / "demo", "../../data")
+
+
+def test_the_suite_runs_every_test_in_one_of_two_phases_and_fails_on_either(tmp_path):
+    """scripts/pytest.sh (the README's test command): the tests not marked serial, then the serial
+    ones; its exit code is the first failing phase's, and exit 5 (nothing collected) only when
+    neither phase collected a test. A stand-in for python records each phase's arguments."""
+    import os
+    import subprocess
+
+    fake = tmp_path / "python"
+    fake.write_text(
+        '#!/usr/bin/env bash\necho "$*" >> "$CALLS"\n'
+        'case "$*" in *"not serial"*) exit "$FIRST" ;; *) exit "$SECOND" ;; esac\n'
+    )
+    fake.chmod(0o755)
+    cases = {(0, 0): 0, (1, 0): 1, (0, 1): 1, (2, 1): 2, (5, 0): 0, (0, 5): 0, (5, 1): 1, (5, 5): 5}
+    for (first, second), expected in cases.items():
+        calls = tmp_path / f"calls-{first}-{second}"
+        env = {**os.environ, "PYTHON": str(fake), "CALLS": str(calls), "FIRST": str(first),
+               "SECOND": str(second)}  # fmt: skip
+        result = subprocess.run(["bash", "scripts/pytest.sh", "-x"], cwd=ROOT, env=env)
+        assert result.returncode == expected, (first, second)
+        assert calls.read_text().splitlines() == [
+            "-m pytest -n 2 --dist loadfile -m not serial -x",
+            "-m pytest -p no:xdist -m serial -x",
+        ]
+    calls = tmp_path / "calls"
+    env = {**os.environ, "PYTHON": str(fake), "CALLS": str(calls), "FIRST": "0", "SECOND": "0"}
+    assert subprocess.run(["bash", "scripts/pytest.sh"], cwd=ROOT, env=env).returncode == 0
+    serial_phase = calls.read_text().splitlines()[1].split()
+    assert serial_phase[:6] == ["-m", "pytest", "-p", "no:xdist", "-m", "serial"]
+    assert {"tests/test_live_updates.py", "tests/test_ray_cluster.py"} <= set(serial_phase[6:])
+    assert "scripts/pytest.sh" in readme_commands()[1]
