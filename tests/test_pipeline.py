@@ -143,7 +143,8 @@ def test_a_store_resumes_only_with_the_inputs_it_was_made_from(cohort, tiny_weig
     table.iloc[0, 1] += 1.0
     table.to_csv(edited, sep="\t", index=False)
     with pytest.raises(InputError) as err:
-        precompute(files_for({**cohort, "expression": edited}), settings_for(tiny_weights), out, progress=False)
+        files = files_for({**cohort, "expression": edited})
+        precompute(files, settings_for(tiny_weights), out, progress=False)
     assert f"the expression file {edited} differs from the one the store was made with" in str(err.value)
     assert "sha256 differs" in str(err.value) and "manifest.json" in str(err.value)
     assert sorted(p.name for p in (out / "parts").iterdir()) == ["G1", "G2"]
