@@ -158,14 +158,14 @@ def test_a_gene_added_on_demand_reads_its_own_window_only(tmp_path, tiny_weights
 
 
 def test_a_resumed_run_keeps_the_digests_of_unchanged_inputs(tmp_path, tiny_weights, monkeypatch):
-    import compute.store as store_module
+    import compute.store.inputs as inputs_module
     from compute.run.pipeline import precompute
 
     c = simulated_cohort(tmp_path, seed=2, n_people=8)
     files, settings = files_for(c), settings_for(tiny_weights)
     hashed: list[str] = []
-    real = store_module.file_digest
-    monkeypatch.setattr(store_module, "file_digest", lambda p: hashed.append(Path(p).name) or real(p))
+    real = inputs_module.file_digest
+    monkeypatch.setattr(inputs_module, "file_digest", lambda p: hashed.append(Path(p).name) or real(p))
     first = precompute(files, settings, tmp_path / "store", genes=["G1"], progress=False)
     assert hashed.count("cohort.vcf.gz") == 1
     recorded = first.manifest["inputs"]["vcf"]["sha256"]

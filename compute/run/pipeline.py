@@ -30,7 +30,7 @@ from compute.run.gene import prepare_model, prepare_track_weights
 from compute.run.settings import CohortFiles, RunSettings, same_run, to_manifest
 from compute.store import ResultsStore, file_digest, safe_gene_id
 from compute.store.claims import CLAIMS_DIR, FINALIZE, GeneClaims, live_claims, remove_claims, shard_order
-from compute.store.inputs import INPUT_NAMES, OPTIONAL_INPUTS, input_records
+from compute.store.inputs import INPUT_NAMES, OPTIONAL_INPUTS, changed_inputs, input_records
 from compute.store.progress import RunProgress, read_progress, settle_shards
 
 if TYPE_CHECKING:
@@ -176,7 +176,8 @@ def precompute(
     backend.prepare()
     # The inputs' digests (the VCF's takes seconds per GB) are computed while the model loads and the
     # cohort is read, in a thread: hashing and file reads leave the interpreter free for them.
-    digests = _InBackground(cohort_inputs, files, resumed_inputs(out))
+    resumed = resumed_inputs(out)
+    digests = _InBackground(cohort_inputs, files, resumed)
     # A backend whose workers load their own model (Ray) has it checked here on the CPU only,
     # leaving the GPUs to them.
     check_options = settings.model if backend.loads_model_here else replace(settings.model, device="cpu")
@@ -192,6 +193,12 @@ def precompute(
     if announce is not None:
         announce(cohort.summary())
     manifest = run_manifest(files, settings, gene_ids, cohort, digests.result())
+    problems = changed_inputs(resumed, manifest.get("inputs"))
+    if problems:  # genes of two cohorts in one store would be compared as one
+        raise InputError(
+            f"{Path(out) / 'manifest.json'}: {'; '.join(problems)}; use another --out directory, or delete "
+            "this one to compute every gene again"
+        )
     store = ResultsStore.create(out, manifest, same_run)
     todo = [g for g in gene_ids if g not in store.done_genes()]
     bar = _progress(len(gene_ids), len(gene_ids) - len(todo), progress)

@@ -117,14 +117,6 @@ class ResultsStore:
                 f"{manifest_path}: this store was made with other {', '.join(sorted(changed))}; "
                 "use another --out directory or delete this one"
             )
-        from compute.store.inputs import changed_inputs
-
-        problems = changed_inputs(old.get("inputs"), manifest.get("inputs"))
-        if problems:  # genes of two cohorts in one store would be compared as one
-            raise InputError(
-                f"{manifest_path}: {'; '.join(problems)}; use another --out directory, or delete this one "
-                "to compute every gene again"
-            )
         added = {k: v for k, v in manifest.items() if k not in old}
         if added:  # rewritten only when something is new, so resuming shards do not race to rewrite it
             write_json_atomic(manifest_path, {**old, **added})

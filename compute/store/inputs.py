@@ -12,6 +12,7 @@ import pandas as pd
 
 from compute.cohort import CHROM_FIELD
 from compute.errors import InputError
+from compute.store.files import file_digest
 
 if TYPE_CHECKING:
     from compute.store import ResultsStore
@@ -38,8 +39,6 @@ def input_record(path: str | Path, known: dict[str, Any] | None = None) -> dict[
     kept, not computed again, for a file at the same path with the same size and modification time
     (as `input_problems` judges a file unchanged), so a resumed run or a job array's shards do not
     hash the cohort's VCF again."""
-    from compute.store import file_digest
-
     known = known if isinstance(known, dict) and known.get("path") == str(path) else {}
     if CHROM_FIELD in str(path):
         each = known.get("files") or {}
@@ -114,8 +113,6 @@ def input_problems(store: ResultsStore, full: bool = True) -> list[str]:
 
     full=False only compares what the file system says (existence, size, and a digest only
     when the modification time differs and full is True), so it takes microseconds."""
-    from compute.store import file_digest
-
     problems = []
     entries = []
     for name, entry in recorded_inputs(store).items():  # per-chromosome files one by one
@@ -148,8 +145,6 @@ def manifest_input(store: ResultsStore, name: str) -> Path:
     entry = (store.manifest.get("inputs") or {}).get(name)
     if not entry or "path" not in entry:
         raise InputError(f"{store.path / 'manifest.json'}: records no {name} input")
-    from compute.store import file_digest
-
     for item in entry.get("files", {}).values() if "files" in entry else [entry]:
         path = store.resolve(item["path"])
         if not path.is_file():
