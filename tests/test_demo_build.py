@@ -389,6 +389,24 @@ def test_motif_scan_finds_the_fasta_recorded_inside_the_store(shipped, tmp_path)
         _store_fasta(ResultsStore(moved), None)
 
 
+def assert_same_cohort_as_the_demo(store: ResultsStore, shipped: ResultsStore) -> list[str]:
+    """A store of the demo cohort scored by another model: its inputs recorded inside it with their
+    checksums, the demo's 22 genes with their positions and every person's expression; the model's
+    scores vary across people. Returns the gene IDs."""
+    for entry in store.manifest["inputs"].values():
+        assert file_digest(store.path / entry["path"]) == entry["sha256"]
+    genes, demo_genes = store.genes().set_index("gene_id"), shipped.genes().set_index("gene_id")
+    assert sorted(genes.index) == sorted(demo_genes.index) and len(genes) == 22
+    columns = ["gene_name", "chrom", "tss", "strand"]
+    assert genes[columns].equals(demo_genes.loc[genes.index, columns])
+    for gene_id in genes.index:
+        a = store.people(gene_id).set_index("person_id")["observed"]
+        b = shipped.people(gene_id).set_index("person_id")["observed"]
+        assert a.sort_index().equals(b.sort_index())
+        assert a.notna().all() and store.people(gene_id)["predicted"].std() > 0  # the model sees the people
+    return list(genes.index)
+
+
 # ------------------------------------------------------------- the demo scored by a small AlphaGenome
 
 
@@ -408,17 +426,7 @@ def test_shipped_alphagenome_store_scores_the_demo_cohort(shipped_alphagenome, s
     assert recorded == ("alphagenome", "rna_seq", "exons", 0)
     assert model["demo_config"] == {**DEMO_ALPHAGENOME, "window": DEMO_WINDOW, "seed": m["recipe"]["seed"]}
     assert m["settings"]["window"] == DEMO_WINDOW
-    for entry in m["inputs"].values():  # recorded inside the store, with their checksums
-        assert file_digest(store.path / entry["path"]) == entry["sha256"]
-    genes, demo_genes = store.genes().set_index("gene_id"), shipped.genes().set_index("gene_id")
-    assert sorted(genes.index) == sorted(demo_genes.index) and len(genes) == 22
-    columns = ["gene_name", "chrom", "tss", "strand"]
-    assert genes[columns].equals(demo_genes.loc[genes.index, columns])
-    for gene_id in genes.index:
-        a = store.people(gene_id).set_index("person_id")["observed"]
-        b = shipped.people(gene_id).set_index("person_id")["observed"]
-        assert a.sort_index().equals(b.sort_index())
-        assert a.notna().all() and store.people(gene_id)["predicted"].std() > 0  # the model sees the people
+    assert_same_cohort_as_the_demo(store, shipped)
 
 
 def test_shipped_alphagenome_model_is_the_recipe_model(shipped_alphagenome):
@@ -484,17 +492,7 @@ def test_shipped_borzoi_store_scores_the_demo_cohort(shipped_borzoi, shipped, sh
     assert "predict_gene_count" in model["readout_note"]
     assert model["demo_config"] == {**DEMO_BORZOI, "window": DEMO_BORZOI_WINDOW, "seed": m["recipe"]["seed"]}
     assert m["settings"]["window"] == DEMO_BORZOI_WINDOW
-    for entry in m["inputs"].values():  # recorded inside the store, with their checksums
-        assert file_digest(store.path / entry["path"]) == entry["sha256"]
-    genes, demo_genes = store.genes().set_index("gene_id"), shipped.genes().set_index("gene_id")
-    assert sorted(genes.index) == sorted(demo_genes.index) and len(genes) == 22
-    columns = ["gene_name", "chrom", "tss", "strand"]
-    assert genes[columns].equals(demo_genes.loc[genes.index, columns])
-    for gene_id in genes.index:
-        a = store.people(gene_id).set_index("person_id")["observed"]
-        b = shipped.people(gene_id).set_index("person_id")["observed"]
-        assert a.sort_index().equals(b.sort_index())
-        assert a.notna().all() and store.people(gene_id)["predicted"].std() > 0  # the model sees the people
+    for gene_id in assert_same_cohort_as_the_demo(store, shipped):
         # its SNVs are the demo's inside the shorter window
         assert set(store.variants(gene_id)["variant_id"]) <= set(shipped.variants(gene_id)["variant_id"])
 
