@@ -61,11 +61,23 @@ def genotype_row(gene_id: str, person_ids: Sequence[str], variant_ids: Sequence[
 
 
 @dataclass(frozen=True)
-class GeneGenotypes:
-    """One gene's people x SNVs genotypes, as read from a store."""
+class _GenotypeWindow:
+    """The people and SNVs of one gene's stored genotypes, whichever way their alleles are held."""
 
     person_ids: list[str]
     variant_ids: list[str]
+
+    def index(self, variant_id: str) -> int | None:
+        try:
+            return self.variant_ids.index(variant_id)
+        except ValueError:
+            return None
+
+
+@dataclass(frozen=True)
+class GeneGenotypes(_GenotypeWindow):
+    """One gene's people x SNVs genotypes, as read from a store."""
+
     alleles: np.ndarray  # uint8 (n_people, 2, n_snvs)
 
     @classmethod
@@ -81,12 +93,6 @@ class GeneGenotypes:
         by_snv = self.alleles.transpose(2, 1, 0)  # (n_snvs, 2, n_people): contiguous when unpacked
         return (by_snv[:, 0, :] + by_snv[:, 1, :]).astype(np.int8).T
 
-    def index(self, variant_id: str) -> int | None:
-        try:
-            return self.variant_ids.index(variant_id)
-        except ValueError:
-            return None
-
     def snv_dosage(self, variant_id: str) -> pd.Series | None:
         """Dosage per person_id of one SNV; None when the SNV is not in the window."""
         dosage = self.snv_dosage_array(variant_id)
@@ -101,13 +107,11 @@ class GeneGenotypes:
 
 
 @dataclass(frozen=True)
-class PackedGenotypes:
+class PackedGenotypes(_GenotypeWindow):
     """One gene's genotypes as stored, the bits left packed: what the dashboard reads (LD by
     counting bits, compute.stats.ld.PackedWindowLD; one SNV's dosages unpacked when asked), a
     tenth of the memory of `GeneGenotypes` and no unpacking of the whole window."""
 
-    person_ids: list[str]
-    variant_ids: list[str]
     bits: np.ndarray  # uint8 (n_snvs, 2, ceil(n_people / 8)), read-only: the stored bytes
 
     @classmethod
@@ -118,12 +122,6 @@ class PackedGenotypes:
         if packed.size != n_snvs * 2 * width:
             raise ValueError(f"{packed.size} genotype bytes for {n_people} people x {n_snvs} SNVs")
         return cls(list(row["person_ids"]), list(row["variant_ids"]), packed.reshape(n_snvs, 2, width))
-
-    def index(self, variant_id: str) -> int | None:
-        try:
-            return self.variant_ids.index(variant_id)
-        except ValueError:
-            return None
 
     def snv_dosage_array(self, variant_id: str) -> np.ndarray | None:
         """ALT dosage (int8, 0/1/2) of one SNV in the order of `person_ids`; None when the SNV is
