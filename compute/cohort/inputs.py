@@ -277,9 +277,13 @@ def read_expression(path: str | Path) -> pd.DataFrame:
         rows = (np.flatnonzero(gene_ids.to_numpy() == first) + line_offset).tolist()
         raise InputError(f"{path}: duplicate gene ID {first!r} on {where}s {rows}; expected each gene once")
     values = raw.iloc[:, 1:]
-    text = values.apply(lambda col: col.astype(str).str.strip())
-    numeric = text.apply(pd.to_numeric, errors="coerce").astype(np.float64)
-    missing = text.apply(lambda c: c.str.lower()).isin(MISSING_VALUES).to_numpy()
+    # every value as one column of text (a column at a time costs ~1 ms each: a second per 800 people)
+    text = pd.Series(values.to_numpy(dtype=str).ravel()).str.strip()
+    shape = values.shape
+    numeric = pd.DataFrame(
+        pd.to_numeric(text, errors="coerce").to_numpy(np.float64).reshape(shape), columns=values.columns
+    )
+    missing = text.str.lower().isin(MISSING_VALUES).to_numpy().reshape(shape)
     bad = ~np.isfinite(numeric.to_numpy()) & ~missing
     if bad.any():
         i, j = (int(x[0]) for x in np.nonzero(bad))
