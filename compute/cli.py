@@ -286,6 +286,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window", type=int, default=4096, help="window of the small config in bp")
     p.add_argument("--hparams", help="small config: JSON of Enformer hyper-parameters, e.g. '{\"dim\": 24}'")
     p.add_argument("--compile", action="store_true", help="also measure under torch.compile")
+    p.add_argument(
+        "--compile-backend", default="inductor",
+        help="torch.compile's backend (aot_eager: traced as compiled, no code generated; a quick check)",
+    )  # fmt: skip
     p.add_argument("--workers", type=int, default=1, help="CPU threads building one-hot batches (0: none)")
     p.add_argument("--people", type=int, default=0, help="first N people of the VCF (0: all)")
     p.add_argument("--vcf", help="phased VCF of the haplotype set (default: shapeit4 1000 Genomes example)")

@@ -39,6 +39,8 @@ def test_gpu_script_dry_run_writes_every_result(tmp_path):
         bench = json.loads((tmp_path / f"{name}.json").read_text())
         assert bench["engine_fp32_seq_per_s"] > 0 and bench["ism_cached_snv_per_s"] > 0
         assert bench["projection"]["study_hours"] > 0 and bench["ism_cached_vs_full_max_rel"] < 1e-3
+    compiled = json.loads((tmp_path / "bench_compile.json").read_text())
+    assert compiled["options"]["compile_backend"] == "aot_eager" and "compile_s_fp32_compiled" in compiled
     models = json.loads((tmp_path / "models.json").read_text())
     assert [m["model"] for m in models] == ["borzoi", "alphagenome"]
     for m in models:  # bf16 autocast on CPU too: a difference, small against the scores

@@ -72,6 +72,7 @@ class BenchOptions:
     window: int = 4096  # small config only
     hparams: str | None = None  # small config only: JSON of Enformer.from_hparams overrides
     compile: bool = False
+    compile_backend: str = "inductor"
     workers: int = 1
     people: int = 0  # the first people of the VCF in the haplotype figures; 0 = all
     vcf: str | None = None  # phased VCF for the haplotype set; default the shapeit4 1000 Genomes example
@@ -373,8 +374,8 @@ def _run(o: BenchOptions, vcf_path: Path) -> dict:
     specs = {"fp32": ModelSpec(), "bf16": ModelSpec(precision="bf16")}
     if o.compile:
         specs |= {
-            "fp32_compiled": ModelSpec(compile=True),
-            "bf16_compiled": ModelSpec(precision="bf16", compile=True),
+            "fp32_compiled": ModelSpec(compile=True, compile_backend=o.compile_backend),
+            "bf16_compiled": ModelSpec(precision="bf16", compile=True, compile_backend=o.compile_backend),
         }
     scores = {}
     for name, s in specs.items():

@@ -64,6 +64,7 @@ class ModelSpec:
     summary: str = "sum_log"
     precision: str = "fp32"
     compile: bool = False
+    compile_backend: str = "inductor"  # torch.compile's backend; "aot_eager" traces without generating code
     reverse_complement: bool = False
     shifts: tuple[int, ...] = (0,)
     head: str = "human"
@@ -428,12 +429,13 @@ def parts(model: Model, spec: ModelSpec) -> tuple[Callable, Callable]:
     """(trunk, head_values) of the model, compiled with torch.compile when the spec asks."""
     if not spec.compile:
         return model.trunk, model.head_values
-    if "parts" not in model._compiled:
-        model._compiled["parts"] = (
-            torch.compile(model.trunk, dynamic=False),
-            torch.compile(model.head_values),
+    key = ("parts", spec.compile_backend)
+    if key not in model._compiled:
+        model._compiled[key] = (
+            torch.compile(model.trunk, dynamic=False, backend=spec.compile_backend),
+            torch.compile(model.head_values, backend=spec.compile_backend),
         )
-    return model._compiled["parts"]
+    return model._compiled[key]
 
 
 def member_values(model: Model, spec: ModelSpec, tokens: torch.Tensor, bins: tuple[int, ...]) -> torch.Tensor:
