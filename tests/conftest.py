@@ -1,5 +1,6 @@
 """Shared fixtures. Debian example data lives in data/external/ (data/fetch_debian_data.sh)."""
 
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,18 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 EXTERNAL = ROOT / "data" / "external"
 PUBLISHED_SOURCE = ROOT / "data" / "published" / "source"  # the paper's files, shipped unmodified
+
+
+def pytest_collection_modifyitems(config, items):
+    """Files with the most slow tests first (a test function counts once, however parametrized), the
+    rest in their own order: scripts/pytest.sh's workers take whole files, the first ones first
+    (xdist's own reorder, by count of tests, would leave the one-test minute-long files for last)."""
+    slow = defaultdict(set)
+    for item in items:
+        if item.get_closest_marker("slow"):
+            slow[item.path].add(item.originalname)
+    files = {path: i for i, path in enumerate(dict.fromkeys(item.path for item in items))}
+    items.sort(key=lambda item: (-len(slow[item.path]), files[item.path]))
 
 
 @pytest.fixture(scope="session")

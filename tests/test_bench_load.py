@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from benchmarks import bench_load
 from benchmarks.synthetic_store import make_synthetic_store
 
 
+@pytest.mark.slow
 def test_the_load_benchmark_replays_sessions_on_two_workers(tmp_path, capsys):
     store = tmp_path / "store"
     make_synthetic_store(store, n_genes=12, n_people=40, n_snvs=60, seed=5, with_genotypes=True)

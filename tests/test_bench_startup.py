@@ -7,9 +7,12 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from benchmarks import bench_startup
 
 
+@pytest.mark.slow
 def test_the_startup_benchmark_runs_at_a_tiny_size(tmp_path, capsys):
     out = tmp_path / "figures.json"
     argv = [

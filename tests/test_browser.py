@@ -243,6 +243,7 @@ def test_gene_subset_filters_volcano_and_its_csv(site):
     assert severe_logs(driver) == []
 
 
+@pytest.mark.slow
 def test_screenshots_of_every_view(site, tmp_path):
     from docs.screenshots import PANELS, take_screenshots
 
@@ -256,6 +257,7 @@ def test_screenshots_of_every_view(site, tmp_path):
         shutil.copyfile(path, SCREENSHOTS / path.name)
 
 
+@pytest.mark.slow
 def test_models_view_on_the_demo_stores(tmp_path):
     """`python app.py`'s demo stores side by side in the models view (Enformer and AlphaGenome);
     saved as docs/screenshots/models.png."""
@@ -281,6 +283,7 @@ def legend_texts(driver, panel):
     )
 
 
+@pytest.mark.slow
 def test_demo_ld_legend_reference_marker_and_held_out_people(site):
     """On the shipped demo store: the LD views say r² in their legend and mark the reference SNV,
     a click on another SNV makes it the reference, and the held-out people are marked."""

@@ -99,6 +99,7 @@ def test_no_callback_cycle(app):
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_a_page_under_debug_shows_no_dash_error(app):
     """Dash's dev tools (`python app.py --debug`) list every front-end error, a callback cycle first."""

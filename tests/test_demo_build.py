@@ -257,6 +257,7 @@ def test_shipped_inputs_rebuild_byte_for_byte(shipped, tmp_path, external_data):
         assert paths[name].read_bytes() == (shipped.path / "inputs" / paths[name].name).read_bytes(), name
 
 
+@pytest.mark.slow
 def test_reduced_rebuild_agrees_with_the_shipped_store(reduced, shipped):
     """30 people are another msprime draw, so only what does not depend on the people is shared:
     the model recipe, not its fine-tuned weights."""
@@ -562,6 +563,7 @@ def test_reduced_borzoi_rebuild_equals_the_shipped_rows(shipped_borzoi, tmp_path
         )
 
 
+@pytest.mark.slow
 def test_reduced_borzoi_demo_build_agrees_with_the_shipped_store(reduced_borzoi, shipped_borzoi):
     """`demo borzoi` over the reduced demo (30 people, two genes): the same recipe (the same digest), the
     same exons and the same reference score of each gene (it does not depend on the people)."""

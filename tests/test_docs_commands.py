@@ -183,7 +183,6 @@ def test_the_help_runner_runs_as_python_does(help_runner, tmp_path):
     assert help_runner.run(["-m", "compute", "tracks", "--help"]) == (0, plain.stdout, plain.stderr)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("lead", sorted(CALLS), ids=" ".join)
 def test_documented_command_runs_as_written(lead, help_runner):
     flags = CALLS[lead] - {"--help"}

@@ -115,6 +115,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
                           timeout=600)  # fmt: skip
 
 
+@pytest.mark.slow
 def test_validate_precompute_and_status_say_how_many_genes_have_no_snv(cohort, weights, tmp_path):
     inputs = ["--fasta", str(cohort["fasta"]), "--vcf", str(cohort["vcf"]), "--genes", str(cohort["genes"]),
               "--expression", str(cohort["expression"])]  # fmt: skip

@@ -115,6 +115,7 @@ def no_partial_parts(store: Path, gene_id: str) -> bool:
     return not [p for p in (store / "parts").iterdir() if p.name.startswith(f".{gene_id}.")]
 
 
+@pytest.mark.slow
 def test_a_gene_computed_on_demand_from_the_page(site):
     driver, demo = site["driver"], site["demo"]
     genes = held_back(demo)
@@ -153,6 +154,7 @@ def test_search_marks_genes_not_computed(site):
     assert driver.execute_script("return arguments[0].querySelector('.not-computed') !== null", option)
 
 
+@pytest.mark.slow
 def test_cancel_leaves_no_partial_gene(site):
     driver, demo, board = site["driver"], site["demo"], site["board"]
     gene_id = held_back(demo)["SCARF2"]
@@ -179,6 +181,7 @@ def test_changed_inputs_are_refused_with_a_clear_message(site):
     assert not [j for j in site["board"].jobs(site["demo"].parent / "changed")]
 
 
+@pytest.mark.slow
 def test_precompute_from_the_page_survives_a_server_restart(site):
     driver, demo, board, server = site["driver"], site["demo"], site["board"], site["server"]
     driver.get(f"{server.url}/gene/DGCR8?dataset=demo")

@@ -154,6 +154,7 @@ def runs(tmp_path_factory) -> dict:
     return out
 
 
+@pytest.mark.slow
 def test_borzoi_store_equals_predict_gene_count(runs, tmp_path):
     from borzoi_pytorch import Borzoi
     from borzoi_pytorch.gene_utils import Gene

@@ -197,6 +197,7 @@ def precompute_args(c: dict, weights: Path, out: Path) -> list[str]:
             "--device", "cpu", "--null-draws", "10", "--no-predixcan", "--no-progress"]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_sigkill_then_rerun_gives_the_uninterrupted_store(tmp_path, tiny_weights):
     weights = tiny_weights
     c = many_genes_cohort(tmp_path)

@@ -102,25 +102,27 @@ def test_the_suite_runs_every_test_in_one_of_two_phases_and_fails_on_either(tmp_
 
     fake = tmp_path / "python"
     fake.write_text(
-        '#!/usr/bin/env bash\necho "$*" >> "$CALLS"\n'
+        '#!/usr/bin/env bash\necho "threads=${OMP_NUM_THREADS:-} $*" >> "$CALLS"\n'
         'case "$*" in *"not serial"*) exit "$FIRST" ;; *) exit "$SECOND" ;; esac\n'
     )
     fake.chmod(0o755)
+    # phase 1's two workers get one math thread each; phase 2 runs with what the caller has
+    environ = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     cases = {(0, 0): 0, (1, 0): 1, (0, 1): 1, (2, 1): 2, (5, 0): 0, (0, 5): 0, (5, 1): 1, (5, 5): 5}
     for (first, second), expected in cases.items():
         calls = tmp_path / f"calls-{first}-{second}"
-        env = {**os.environ, "PYTHON": str(fake), "CALLS": str(calls), "FIRST": str(first),
+        env = {**environ, "PYTHON": str(fake), "CALLS": str(calls), "FIRST": str(first),
                "SECOND": str(second)}  # fmt: skip
         result = subprocess.run(["bash", "scripts/pytest.sh", "-x"], cwd=ROOT, env=env)
         assert result.returncode == expected, (first, second)
         assert calls.read_text().splitlines() == [
-            "-m pytest -n 2 --dist loadfile -m not serial -x",
-            "-m pytest -p no:xdist -m serial -x",
+            "threads=1 -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m not serial -x",
+            "threads= -m pytest -p no:xdist -m serial -x",
         ]
     calls = tmp_path / "calls"
-    env = {**os.environ, "PYTHON": str(fake), "CALLS": str(calls), "FIRST": "0", "SECOND": "0"}
+    env = {**environ, "PYTHON": str(fake), "CALLS": str(calls), "FIRST": "0", "SECOND": "0"}
     assert subprocess.run(["bash", "scripts/pytest.sh"], cwd=ROOT, env=env).returncode == 0
-    serial_phase = calls.read_text().splitlines()[1].split()
+    serial_phase = calls.read_text().splitlines()[1].split()[1:]
     assert serial_phase[:6] == ["-m", "pytest", "-p", "no:xdist", "-m", "serial"]
     assert {"tests/test_live_updates.py", "tests/test_ray_cluster.py"} <= set(serial_phase[6:])
     assert "scripts/pytest.sh" in readme_commands()[1]

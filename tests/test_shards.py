@@ -60,6 +60,7 @@ def genes_computed(store: Path) -> int:
     return sum((read_progress(store) or {}).get("nodes", {}).values())
 
 
+@pytest.mark.slow
 def test_three_shards_at_once_give_the_store_of_one_process(cohort, tiny_weights, whole, tmp_path):
     out = tmp_path / "sharded"
     procs = [start_shard(cohort, tiny_weights, out, f"{i}/3") for i in range(3)]
@@ -93,6 +94,7 @@ def dead_pid() -> int:
     return proc.pid
 
 
+@pytest.mark.slow
 def test_dead_claims_are_taken_over_and_finalize_waits_for_every_gene(cohort, tiny_weights, whole, tmp_path):
     out = tmp_path / "store"
     write_claim(out, "ENSG0003", socket.gethostname(), dead_pid())  # a process of this host that died
