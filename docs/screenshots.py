@@ -105,17 +105,23 @@ def wait_for_figures(driver, timeout: float = 30) -> None:
     WebDriverWait(driver, timeout, poll_frequency=0.1).until(ready)
 
 
+def wait_for_paint(driver) -> None:
+    """Until the browser has painted twice more: what was drawn (WebGL traces, a scroll) is on screen."""
+    driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "requestAnimationFrame(() => requestAnimationFrame(() => done(true)));"
+    )
+
+
 def take_screenshots(
     driver, base_url: str, gene: str, out_dir: Path, dataset: str | None = None
 ) -> list[Path]:
     """Open the gene's page and save one PNG of the whole page and one per panel."""
-    import time
-
     out_dir.mkdir(parents=True, exist_ok=True)
     query = f"?dataset={dataset}" if dataset else ""
     driver.get(f"{base_url}/gene/{gene}{query}")
     wait_for_figures(driver)
-    time.sleep(1.0)  # let WebGL traces finish drawing
+    wait_for_paint(driver)
     saved = []
     page = out_dir / "dashboard.png"
     driver.save_screenshot(str(page))
@@ -123,7 +129,7 @@ def take_screenshots(
     for panel in PANELS:
         element = driver.find_element("id", f"{panel}-panel")
         driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
-        time.sleep(0.3)
+        wait_for_paint(driver)
         path = out_dir / f"{panel}.png"
         element.screenshot(str(path))
         saved.append(path)
@@ -133,15 +139,13 @@ def take_screenshots(
 def take_models_screenshot(driver, base_url: str, gene: str, out_dir: Path, dataset: str) -> Path:
     """Open the gene's page of `dataset` and save the models view (it compares the dataset with the
     first other store of its cohort) as models.png."""
-    import time
-
     out_dir.mkdir(parents=True, exist_ok=True)
     driver.set_window_size(1440, 1400)  # the panel is tall: room for it below the sticky top bar
     driver.get(f"{base_url}/gene/{gene}?dataset={dataset}")
     wait_for_figures(driver)
     element = driver.find_element("id", "models-panel")
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", element)
-    time.sleep(1.0)  # let WebGL traces finish drawing
+    wait_for_paint(driver)
     path = out_dir / "models.png"
     element.screenshot(str(path))
     return path
