@@ -408,14 +408,23 @@ def test_track_by_description():
 def test_ray_workers_score_each_model_as_this_process_does(runs, tmp_path):
     """The Ray backend's actors load the model the settings name (Borzoi, AlphaGenome) from the same
     weights and give the store of the local run exactly."""
+    import ray
+
+    import compute
     from compute.run.backends import RayBackend
 
     c = runs["cohort"]
-    for name, window, options in (("borzoi", BORZOI_WINDOW, {}), ("alphagenome", WINDOW, {"track": 1})):
-        out = tmp_path / name
-        run = settings(runs[f"{name}_weights"], name, gradients=True, window=window, **options)
-        precompute(files_for(c), run, out, backend=RayBackend(), progress=False)
-        local, remote = read_store(runs[name]), read_store(out)
-        assert list(local) == list(remote)
-        for table in local:
-            pd.testing.assert_frame_equal(local[table], remote[table], check_exact=True)
+    # one Ray for both runs (each run starts its own otherwise: test_pipeline.py checks that way)
+    ray.init(include_dashboard=False, log_to_driver=False,
+             runtime_env={"py_modules": [str(Path(compute.__file__).parent)]})  # fmt: skip
+    try:
+        for name, window, options in (("borzoi", BORZOI_WINDOW, {}), ("alphagenome", WINDOW, {"track": 1})):
+            out = tmp_path / name
+            run = settings(runs[f"{name}_weights"], name, gradients=True, window=window, **options)
+            precompute(files_for(c), run, out, backend=RayBackend(), progress=False)
+            local, remote = read_store(runs[name]), read_store(out)
+            assert list(local) == list(remote)
+            for table in local:
+                pd.testing.assert_frame_equal(local[table], remote[table], check_exact=True)
+    finally:
+        ray.shutdown()
