@@ -403,8 +403,8 @@ def test_track_by_description():
     assert subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True).returncode == 0
 
 
-@pytest.mark.slow  # not serial: the only Ray of scripts/pytest.sh's first phase (the others are serial),
-# and serial would build this module's `runs` again in the second (190 s of the suite at a load of 12)
+@pytest.mark.slow  # not serial: a local Ray of its own, as in test_pipeline.py and test_one_pass.py (serial
+# would build this module's `runs` again in scripts/pytest.sh's second phase)
 def test_ray_workers_score_each_model_as_this_process_does(runs, tmp_path):
     """The Ray backend's actors load the model the settings name (Borzoi, AlphaGenome) from the same
     weights and give the store of the local run exactly."""

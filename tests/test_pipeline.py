@@ -232,8 +232,7 @@ def test_sigkill_then_rerun_gives_the_uninterrupted_store(tmp_path, tiny_weights
         pd.testing.assert_frame_equal(a[name], b[name], check_exact=True)
 
 
-@pytest.mark.slow
-@pytest.mark.serial  # a Ray of its own: alone (scripts/pytest.sh)
+@pytest.mark.slow  # a Ray started here, beside the others' (one per process, each its own cluster)
 def test_local_and_ray_backends_give_identical_stores(tmp_path, tiny_weights, cohort):
     weights = tiny_weights
     local, ray_store = tmp_path / "local", tmp_path / "ray"
