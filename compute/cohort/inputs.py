@@ -278,7 +278,7 @@ def read_expression(path: str | Path) -> pd.DataFrame:
         raise InputError(f"{path}: duplicate gene ID {first!r} on {where}s {rows}; expected each gene once")
     values = raw.iloc[:, 1:]
     # every value as one column of text (a column at a time costs ~1 ms each: a second per 800 people)
-    text = pd.Series(values.to_numpy(dtype=str).ravel()).str.strip()
+    text = pd.Series(values.to_numpy().ravel(), dtype="str").str.strip()
     shape = values.shape
     numeric = pd.DataFrame(
         pd.to_numeric(text, errors="coerce").to_numpy(np.float64).reshape(shape), columns=values.columns
