@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,7 @@ def stores(tiny_weights, tmp_path_factory):
     base = tmp_path_factory.mktemp("live")
     (base / "cohort").mkdir()
     cohort = many_genes_cohort(base / "cohort", n_genes=N_GENES)
-    files, settings = files_for(cohort), settings_for(tiny_weights)
+    files, settings = files_for(cohort), replace(settings_for(tiny_weights), gradients=False)  # not shown
     full = precompute(files, settings, base / "full", progress=False)
     genes = [f"ENSG{i:04d}" for i in range(N_GENES)]
     precompute(files, settings, base / "served", genes=genes[:SERVED_FIRST], progress=False)

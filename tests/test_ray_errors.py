@@ -16,9 +16,6 @@ from compute.run.backends import RayResources, check_ray_cluster, probe_ray_addr
 from compute.run.settings import CohortFiles, ModelOptions, RunSettings, StatsOptions
 from tests.cohort_files import simulated_cohort
 
-# alone (scripts/pytest.sh): Ray clusters of their own, and an answer bounded in seconds
-pytestmark = pytest.mark.serial
-
 
 def closed_port() -> int:
     with socket.socket() as s:
@@ -26,6 +23,7 @@ def closed_port() -> int:
         return s.getsockname()[1]  # nothing listens once the socket is closed
 
 
+@pytest.mark.serial  # alone (scripts/pytest.sh): an answer bounded in seconds
 def test_an_address_where_no_cluster_answers_is_one_line_in_seconds(tmp_path, capsys):
     cohort = simulated_cohort(tmp_path, seed=3, n_people=10)
     address = f"127.0.0.1:{closed_port()}"
@@ -44,7 +42,7 @@ def test_an_address_where_no_cluster_answers_is_one_line_in_seconds(tmp_path, ca
     probe_ray_address(None)  # a cluster started here: nothing to probe
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # a local Ray of its own, as in test_pipeline.py and test_one_pass.py
 def test_a_cluster_without_the_gpu_or_the_files_is_refused(tmp_path):
     import ray
 
