@@ -166,25 +166,6 @@ class SnvChunk:
             yield SnvRecord(self.chrom, pos, self.ids[k], self.refs[k], self.alts[k], self.codes[k])
 
 
-def iter_snv_records(
-    vcf_path: str | Path,
-    vcf,
-    chrom: str,
-    start0: int,
-    end0: int,
-    order: np.ndarray,
-    missing: str,
-    counts: WindowCounts,
-    reference: Reference | None = None,
-    ref_mismatch: str = "error",
-) -> Iterator[SnvRecord]:
-    """SNV records with POS in `[start0 + 1, end0]`, checked, for the people `vcf.samples[order]`
-    (one by one: `iter_snv_chunks` says what is checked)."""
-    for chunk in iter_snv_chunks(vcf_path, vcf, chrom, start0, end0, order, missing, counts, reference,
-                                 ref_mismatch):  # fmt: skip
-        yield from chunk.records()
-
-
 def iter_snv_chunks(
     vcf_path: str | Path,
     vcf,
@@ -389,11 +370,9 @@ def window_variants(
     try:
         order = _sample_order(vcf_path, vcf, people)
         counts = WindowCounts()
-        records = list(
-            iter_snv_records(
-                vcf_path, vcf, chrom, start0, end0, order, missing, counts, reference, ref_mismatch
-            )
-        )
+        chunks = iter_snv_chunks(vcf_path, vcf, chrom, start0, end0, order, missing, counts, reference,
+                                 ref_mismatch)  # fmt: skip
+        records = [record for chunk in chunks for record in chunk.records()]
     finally:
         vcf.close()
     return _assemble(records, people, counts)
